@@ -1,0 +1,145 @@
+/**
+ * The room's chat history: the last HISTORY_LIMIT messages, in SQLite, with
+ * a copy in memory.
+ *
+ * Layout, and why:
+ * - One table, `seq INTEGER PRIMARY KEY`: the seq is SQLite's rowid, so there
+ *   is no second index to maintain and an insert writes exactly one row.
+ * - Each row stores the chat frame already serialized (`frame`): the broadcast
+ *   sends those very bytes, and a welcome splices stored frames together
+ *   without re-encoding up to HISTORY_LIMIT messages per join.
+ * - No counter row: the newest message is never trimmed, so MAX(seq) is the
+ *   room's latest seq. A chat costs one INSERT and at most one DELETE, and
+ *   seq can neither repeat nor skip across hibernation or restarts.
+ * - The idempotency lookup (author, client id) runs on the in-memory copy,
+ *   which holds exactly the ring, so "still in the ring" needs no index.
+ *
+ * The copy is loaded once per wake-up (at most HISTORY_LIMIT rows), and only
+ * when a frame needs history: a typing frame or a close never reads storage.
+ */
+import type { ChatFrame } from "./protocol";
+
+interface Entry {
+  seq: number;
+  frame: string;
+  /** nameKey of the sender, for idempotency; null for API posts. */
+  author: string | null;
+  clientId: string | null;
+}
+
+type Row = { seq: number; frame: string; author: string | null; client_id: string | null };
+
+export type NewMessage = Omit<ChatFrame, "type" | "seq">;
+
+export class HistoryRing {
+  readonly #sql: SqlStorage;
+  readonly #limit: number;
+  /** Consecutive seqs, oldest first; never longer than #limit. */
+  readonly #entries: Entry[] = [];
+  readonly #byClientId = new Map<string, Entry>();
+  #latestSeq = 0;
+
+  constructor(sql: SqlStorage, limit: number) {
+    this.#sql = sql;
+    this.#limit = limit;
+    sql.exec(
+      `CREATE TABLE IF NOT EXISTS history (
+        seq INTEGER PRIMARY KEY,
+        frame TEXT NOT NULL,
+        author TEXT,
+        client_id TEXT
+      )`,
+    );
+    const latest = sql.exec<{ seq: number | null }>("SELECT MAX(seq) AS seq FROM history").one().seq;
+    this.#latestSeq = latest ?? 0;
+    // A lowered HISTORY_LIMIT takes effect here, on the next wake-up.
+    this.#trim();
+    const rows = sql.exec<Row>(
+      "SELECT seq, frame, author, client_id FROM history WHERE seq > ? ORDER BY seq",
+      this.#latestSeq - limit,
+    );
+    for (const row of rows) {
+      this.#push({ seq: row.seq, frame: row.frame, author: row.author, clientId: row.client_id });
+    }
+  }
+
+  /** The newest seq in the room; 0 before the first message. */
+  get latestSeq(): number {
+    return this.#latestSeq;
+  }
+
+  /**
+   * Stores a message under the next seq and returns its serialized frame.
+   * Storage is written first; the caller broadcasts afterwards, and the
+   * runtime's output gate holds those sends until the write is durable.
+   */
+  append(message: NewMessage, author: string | null): string {
+    const seq = this.#latestSeq + 1;
+    const { room, name, text, ts, id, bot } = message;
+    // Built field by field so the JSON has one fixed key order and no
+    // undefined members, whatever the caller passed.
+    const chat: ChatFrame = { type: "chat", room, seq, name, text, ts };
+    if (id !== undefined) chat.id = id;
+    if (bot) chat.bot = true;
+    const frame = JSON.stringify(chat);
+    this.#sql.exec(
+      "INSERT INTO history (seq, frame, author, client_id) VALUES (?, ?, ?, ?)",
+      seq,
+      frame,
+      author,
+      id ?? null,
+    );
+    this.#latestSeq = seq;
+    this.#trim();
+    this.#push({ seq, frame, author, clientId: id ?? null });
+    return frame;
+  }
+
+  /** The stored frame of a message this author sent with this client id, if still in the ring. */
+  findByClientId(author: string, clientId: string): string | undefined {
+    return this.#byClientId.get(idKey(author, clientId))?.frame;
+  }
+
+  /**
+   * Messages after `since` (all of the ring without it), oldest first.
+   * `gap` is true when some message after `since` has already been trimmed,
+   * so the client knows its view has a hole it cannot fill.
+   */
+  after(since?: number): { frames: string[]; gap: boolean } {
+    if (since === undefined) return { frames: this.#entries.map(frameOf), gap: false };
+    if (since >= this.#latestSeq) return { frames: [], gap: false };
+    const oldest = this.#latestSeq - this.#entries.length + 1;
+    const start = Math.max(0, since + 1 - oldest);
+    return { frames: this.#entries.slice(start).map(frameOf), gap: since + 1 < oldest };
+  }
+
+  #push(entry: Entry): void {
+    this.#entries.push(entry);
+    if (entry.author !== null && entry.clientId !== null) {
+      this.#byClientId.set(idKey(entry.author, entry.clientId), entry);
+    }
+    while (this.#entries.length > this.#limit) {
+      const dropped = this.#entries.shift();
+      // An id can only be reused once its message has left the ring (the
+      // room refuses duplicates before appending), so this key is the dropped one's.
+      if (dropped?.author != null && dropped.clientId !== null) {
+        this.#byClientId.delete(idKey(dropped.author, dropped.clientId));
+      }
+    }
+  }
+
+  /** Deletes what fell out of the ring: one row per append in steady state. */
+  #trim(): void {
+    const cutoff = this.#latestSeq - this.#limit;
+    if (cutoff > 0) this.#sql.exec("DELETE FROM history WHERE seq <= ?", cutoff);
+  }
+}
+
+function frameOf(entry: Entry): string {
+  return entry.frame;
+}
+
+function idKey(author: string, clientId: string): string {
+  // NUL cannot occur in a name key (names refuse control characters).
+  return `${author}\u0000${clientId}`;
+}

@@ -1,0 +1,321 @@
+/**
+ * ChatRoom: one Durable Object per room name, speaking protocol v1 over
+ * hibernatable WebSockets.
+ *
+ * What lives where, and why:
+ * - Per socket (name, token, join order, rate bucket): the socket attachment,
+ *   which the runtime keeps while the object is evicted (src/session.ts).
+ * - The room (seq and the last HISTORY_LIMIT messages): SQLite (src/history.ts).
+ * - In memory only, rebuilt on every wake-up: the socket → session map and the
+ *   roster. Nothing in memory is the only copy of anything, and the object
+ *   sets no timers, so eviction at any idle moment loses nothing.
+ *
+ * Every handler is synchronous (SQLite calls in a Durable Object are), so one
+ * frame is handled completely before the next starts: no await, no
+ * interleaving, no lock needed for "exactly one of 50 racing joins wins".
+ */
+import { DurableObject } from "cloudflare:workers";
+import { type Limits, readLimits } from "./config";
+import { HistoryRing } from "./history";
+import {
+  CLOSE_REPLACED,
+  type ClientFrameOf,
+  checkText,
+  encode,
+  encodeWelcome,
+  errorFrame,
+  nameKey,
+  normalizeName,
+  PING_TEXT,
+  PONG_TEXT,
+  parseClientFrame,
+} from "./protocol";
+import { spend } from "./rate-limit";
+import { Roster } from "./roster";
+import { loadSession, newSession, type Session, saveSession } from "./session";
+import { newToken, tokensEqual } from "./token";
+
+type Member = NonNullable<Session["member"]>;
+
+export class ChatRoom extends DurableObject<Env> {
+  readonly #limits: Limits;
+  readonly #room: string;
+  readonly #sessions = new Map<WebSocket, Session>();
+  readonly #roster: Roster<WebSocket>;
+  #ring: HistoryRing | undefined;
+
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    this.#limits = readLimits(env);
+    // The worker only reaches rooms through idFromName, and the runtime hands
+    // that name back here, so the room needs no storage read to know itself.
+    const room = ctx.id.name;
+    if (room === undefined) throw new Error("ChatRoom must be addressed with idFromName(room)");
+    this.#room = room;
+
+    // Answered by the runtime itself, so a heartbeat never wakes the object.
+    ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair(PING_TEXT, PONG_TEXT));
+
+    // Wake-up: the attachments are the truth about who is here.
+    const now = Date.now();
+    const members = [];
+    for (const ws of ctx.getWebSockets()) {
+      const session = loadSession(ws, this.#limits.rateBurst, now);
+      this.#sessions.set(ws, session);
+      if (session.member) members.push({ ...session.member, socket: ws });
+    }
+    this.#roster = Roster.restore(members);
+  }
+
+  /** Loaded on first use: most wake-ups (a close, a typing frame) never need it. */
+  get #history(): HistoryRing {
+    this.#ring ??= new HistoryRing(this.ctx.storage.sql, this.#limits.historyLimit);
+    return this.#ring;
+  }
+
+  // -------------------------------------------------------------------------
+  // Runtime entry points
+  // -------------------------------------------------------------------------
+
+  override async fetch(request: Request): Promise<Response> {
+    // The worker has already checked the room, origin and upgrade; this guard
+    // only keeps a misrouted plain request from being accepted as a socket.
+    if (request.headers.get("Upgrade")?.toLowerCase() !== "websocket") {
+      return Response.json(
+        { error: "websocket_required", message: "Connect with a WebSocket upgrade." },
+        { status: 426 },
+      );
+    }
+    const { 0: client, 1: server } = new WebSocketPair();
+    this.ctx.acceptWebSocket(server);
+    const session = newSession(this.#limits.rateBurst, Date.now());
+    saveSession(server, session);
+    this.#sessions.set(server, session);
+    return new Response(null, { status: 101, webSocket: client });
+  }
+
+  override webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): void {
+    try {
+      this.#dispatch(ws, message);
+    } catch (err) {
+      // Never a stack to the client, and never the frame's text in the log.
+      console.error(`room ${this.#room}: frame handler failed:`, errorName(err));
+      send(ws, errorFrame("internal_error"));
+    }
+  }
+
+  override webSocketClose(ws: WebSocket, code: number, reason: string): void {
+    this.#disconnect(ws);
+    // With compatibility_date >= 2026-04-07 the runtime has already answered
+    // the close frame and this call is ignored; it stays for older dates so a
+    // copied pattern never leaves clients hanging in CLOSING. 1005 (no code),
+    // 1006 (abnormal) and 1015 (TLS) describe a closure and may not be sent.
+    const reply = code === 1005 || code === 1006 || code === 1015 ? 1000 : code;
+    try {
+      ws.close(reply, reason);
+    } catch {
+      // Already closed: nothing to answer.
+    }
+  }
+
+  override webSocketError(ws: WebSocket, error: unknown): void {
+    console.warn(`room ${this.#room}: socket error:`, errorName(error));
+    this.#disconnect(ws);
+  }
+
+  // -------------------------------------------------------------------------
+  // Frames
+  // -------------------------------------------------------------------------
+
+  #dispatch(ws: WebSocket, message: string | ArrayBuffer): void {
+    const parsed = parseClientFrame(message, this.#limits.maxFrameBytes);
+    if (!parsed.ok) return send(ws, errorFrame(parsed.code, parsed.message));
+    const session = this.#session(ws);
+    const frame = parsed.frame;
+    switch (frame.type) {
+      case "ping":
+        return send(ws, PONG_TEXT);
+      case "join":
+        return this.#join(ws, session, frame);
+    }
+    // Everything else needs a name.
+    const member = session.member;
+    if (!member) return send(ws, errorFrame("not_joined"));
+    switch (frame.type) {
+      case "chat":
+        return this.#chat(ws, session, member, frame);
+      case "dm":
+        return this.#dm(ws, session, member, frame);
+      case "typing":
+        return this.#broadcast(encode({ type: "typing", room: this.#room, name: member.name }), ws);
+      case "leave":
+        return this.#leave(ws, session, member);
+    }
+  }
+
+  #join(ws: WebSocket, session: Session, frame: ClientFrameOf<"join">): void {
+    if (session.member) return send(ws, errorFrame("already_joined"));
+    const claimed = normalizeName(frame.name, this.#limits.maxNameChars);
+    if (!claimed.ok) return send(ws, errorFrame("name_invalid", claimed.message));
+
+    const holder = this.#roster.get(claimed.key);
+    if (holder) {
+      if (frame.token === undefined || !tokensEqual(frame.token, holder.token)) {
+        return send(ws, errorFrame("name_taken"));
+      }
+      return this.#reclaim(ws, session, holder.socket, frame.since);
+    }
+    if (this.#roster.size >= this.#limits.maxRoomUsers) return send(ws, errorFrame("room_full"));
+
+    const member: Member = {
+      name: claimed.name,
+      key: claimed.key,
+      token: newToken(),
+      order: this.#roster.nextOrder(),
+    };
+    session.member = member;
+    saveSession(ws, session);
+    this.#roster.add({ ...member, socket: ws });
+    this.#welcome(ws, member, frame.since);
+    this.#broadcast(this.#presence("joined", member.name), ws);
+  }
+
+  /**
+   * The holder's token moves the name to this socket. The old socket is
+   * detached before it is closed, so its eventual close event finds no name
+   * and announces no `left`: the others see no change at all.
+   */
+  #reclaim(ws: WebSocket, session: Session, old: WebSocket, since: number | undefined): void {
+    const oldSession = this.#sessions.get(old);
+    const member = oldSession?.member;
+    if (!oldSession || !member) throw new Error("roster and sessions disagree");
+    // Same person, same budget: a reconnect must not refill the rate bucket.
+    session.bucket = oldSession.bucket;
+    session.member = member;
+    saveSession(ws, session);
+    oldSession.member = undefined;
+    saveSession(old, oldSession);
+    this.#roster.handOver(member.key, ws);
+
+    send(old, errorFrame("replaced"));
+    try {
+      old.close(CLOSE_REPLACED, "replaced");
+    } catch {
+      // The old socket was already gone; the hand-over stands.
+    }
+    this.#welcome(ws, member, since);
+  }
+
+  #welcome(ws: WebSocket, member: Member, since: number | undefined): void {
+    const history = this.#history;
+    const { frames, gap } = history.after(since);
+    const welcome = {
+      type: "welcome" as const,
+      room: this.#room,
+      name: member.name,
+      users: this.#roster.names(),
+      seq: history.latestSeq,
+      token: member.token,
+      gap,
+    };
+    send(ws, encodeWelcome(welcome, frames));
+  }
+
+  #chat(ws: WebSocket, session: Session, member: Member, frame: ClientFrameOf<"chat">): void {
+    const check = checkText(frame.text, this.#limits.maxMessageChars);
+    if (!check.ok) return send(ws, errorFrame(check.code, check.message));
+    const history = this.#history;
+    if (frame.id !== undefined) {
+      // A retry of a message already stored: the sender alone gets the
+      // original again, and it costs no rate token.
+      const original = history.findByClientId(member.key, frame.id);
+      if (original !== undefined) return send(ws, original);
+    }
+    if (!this.#spend(ws, session)) return send(ws, errorFrame("rate_limited"));
+    // Storage first, then the broadcast: the output gate holds these sends
+    // until the INSERT is durable, so no client ever sees a message that a
+    // crash could take back.
+    const stored = history.append(
+      { room: this.#room, name: member.name, text: frame.text, ts: Date.now(), id: frame.id },
+      member.key,
+    );
+    this.#broadcast(stored);
+  }
+
+  #dm(ws: WebSocket, session: Session, member: Member, frame: ClientFrameOf<"dm">): void {
+    const check = checkText(frame.text, this.#limits.maxMessageChars);
+    if (!check.ok) return send(ws, errorFrame(check.code, check.message));
+    const target = this.#roster.get(nameKey(frame.to.trim()));
+    if (!target) return send(ws, errorFrame("no_such_user"));
+    if (!this.#spend(ws, session)) return send(ws, errorFrame("rate_limited"));
+    const dm = encode({ type: "dm", from: member.name, to: target.name, text: frame.text, ts: Date.now() });
+    send(target.socket, dm);
+    if (target.socket !== ws) send(ws, dm);
+  }
+
+  #leave(ws: WebSocket, session: Session, member: Member): void {
+    session.member = undefined;
+    saveSession(ws, session);
+    if (this.#roster.remove(member.key, ws)) this.#broadcast(this.#presence("left", member.name));
+  }
+
+  // -------------------------------------------------------------------------
+  // Helpers
+  // -------------------------------------------------------------------------
+
+  /** A socket's session; sockets accepted before a wake-up were loaded in the constructor. */
+  #session(ws: WebSocket): Session {
+    let session = this.#sessions.get(ws);
+    if (!session) {
+      session = loadSession(ws, this.#limits.rateBurst, Date.now());
+      this.#sessions.set(ws, session);
+    }
+    return session;
+  }
+
+  #spend(ws: WebSocket, session: Session): boolean {
+    const { rateBurst, ratePerSec } = this.#limits;
+    const bucket = spend(session.bucket, rateBurst, ratePerSec, Date.now());
+    if (!bucket) return false;
+    session.bucket = bucket;
+    // Written through on every spend: the object can be evicted after any
+    // frame, and a bucket kept only in memory would refill on wake-up.
+    saveSession(ws, session);
+    return true;
+  }
+
+  /** A closed or failed socket gives its name back and the others hear `left`. */
+  #disconnect(ws: WebSocket): void {
+    const session = this.#session(ws);
+    this.#sessions.delete(ws);
+    const member = session.member;
+    if (member && this.#roster.remove(member.key, ws)) {
+      this.#broadcast(this.#presence("left", member.name));
+    }
+  }
+
+  #presence(type: "joined" | "left", name: string): string {
+    return encode({ type, room: this.#room, name, count: this.#roster.size, ts: Date.now() });
+  }
+
+  /** Sends one already-serialized frame to every joined socket except `except`. */
+  #broadcast(frame: string, except?: WebSocket): void {
+    for (const member of this.#roster.members()) {
+      if (member.socket !== except) send(member.socket, frame);
+    }
+  }
+}
+
+/** Sends to an OPEN socket; a socket that closed meanwhile is skipped, not an error. */
+function send(ws: WebSocket, frame: string): void {
+  if (ws.readyState !== WebSocket.OPEN) return;
+  try {
+    ws.send(frame);
+  } catch {
+    // It closed between the check and the send; its close event cleans up.
+  }
+}
+
+function errorName(err: unknown): string {
+  return err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+}

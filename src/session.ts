@@ -1,0 +1,50 @@
+/**
+ * Per-socket state that must outlive hibernation. Fields on the room object
+ * are lost when it is evicted; a socket's attachment (at most 16 KiB,
+ * structured-cloned) is kept by the runtime and handed back on wake-up, so
+ * everything a socket needs to be recognised again lives here.
+ */
+import { type Bucket, fullBucket } from "./rate-limit";
+
+export interface Session {
+  /** Present while the socket holds a name in the room. */
+  member?: { name: string; key: string; token: string; order: number };
+  /** The chat/dm rate bucket; kept across leave/join so leaving does not refill it. */
+  bucket: Bucket;
+}
+
+export function newSession(burst: number, now: number): Session {
+  return { bucket: fullBucket(burst, now) };
+}
+
+export function saveSession(ws: WebSocket, session: Session): void {
+  ws.serializeAttachment(session);
+}
+
+/**
+ * Reads a socket's attachment through one type guard. An attachment this
+ * code does not recognise (written by an older deployment, or none at all)
+ * becomes a fresh, unjoined session rather than a crash on every frame.
+ */
+export function loadSession(ws: WebSocket, burst: number, now: number): Session {
+  const value: unknown = ws.deserializeAttachment();
+  return isSession(value) ? value : newSession(burst, now);
+}
+
+function isSession(value: unknown): value is Session {
+  if (!isRecord(value) || !isRecord(value.bucket)) return false;
+  if (typeof value.bucket.tokens !== "number" || typeof value.bucket.at !== "number") return false;
+  const m = value.member;
+  return (
+    m === undefined ||
+    (isRecord(m) &&
+      typeof m.name === "string" &&
+      typeof m.key === "string" &&
+      typeof m.token === "string" &&
+      typeof m.order === "number")
+  );
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null;
+}
