@@ -1,0 +1,147 @@
+/**
+ * Protocol §1 (connecting) and the Worker's HTTP edges, against the bundled
+ * worker on Miniflare over real sockets. Proves the refusals happen in the
+ * Worker with the documented status and JSON body; it does not prove
+ * anything about deployed routing in front of the Worker.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ChatClient, freshRoom } from "../support/client";
+import { type ChatServer, type Refusal, startChat } from "../support/server";
+
+let server: ChatServer;
+let allowing: ChatServer;
+
+beforeAll(async () => {
+  [server, allowing] = await Promise.all([
+    startChat(),
+    startChat({ vars: { ALLOWED_ORIGINS: "https://friend.example, https://other.example/" } }),
+  ]);
+});
+afterAll(async () => {
+  await Promise.all([server?.stop(), allowing?.stop()]);
+});
+
+/** The status and error code of a refusal, after checking it is the protocol's JSON shape. */
+function errorOf(res: Refusal): { status: number; error: unknown } {
+  expect(res.contentType).toContain("application/json");
+  expect(res.body).toEqual({ error: expect.any(String), message: expect.any(String) });
+  return { status: res.status, error: (res.body as { error: unknown }).error };
+}
+
+async function errorOfResponse(res: Response): Promise<{ status: number; error: unknown }> {
+  return errorOf({ status: res.status, contentType: res.headers.get("content-type") ?? "", body: await res.json() });
+}
+
+describe("GET /chat/:room", () => {
+  it("refuses a room name with a character outside [A-Za-z0-9._-] with 400 invalid_room", async () => {
+    const res = await server.handshake("/chat/bad%20room");
+    expect(errorOf(res)).toMatchObject({ status: 400, error: "invalid_room" });
+  });
+
+  it("refuses a room name that starts with punctuation", async () => {
+    for (const room of [".hidden", "-dash", "_under"]) {
+      const res = await server.handshake(`/chat/${room}`);
+      expect(errorOf(res), room).toMatchObject({ status: 400, error: "invalid_room" });
+    }
+  });
+
+  it("accepts a 64-character room name and refuses a 65-character one", async () => {
+    const ok = await ChatClient.connect(server.wsUrl(`a${"b".repeat(63)}`));
+    await ok.close();
+    const res = await server.handshake(`/chat/a${"b".repeat(64)}`);
+    expect(errorOf(res)).toMatchObject({ status: 400, error: "invalid_room" });
+  });
+
+  it("refuses a path below a room (/chat/a/b) as an invalid room", async () => {
+    const res = await server.handshake("/chat/a/b");
+    expect(errorOf(res)).toMatchObject({ status: 400, error: "invalid_room" });
+  });
+
+  it("answers a request without Upgrade: websocket with 426 websocket_required", async () => {
+    const res = await server.http(`/chat/${freshRoom()}`);
+    expect(await errorOfResponse(res)).toMatchObject({ status: 426, error: "websocket_required" });
+  });
+
+  it("checks the room name before the upgrade header", async () => {
+    const res = await server.http("/chat/!");
+    expect(await errorOfResponse(res)).toMatchObject({ status: 400, error: "invalid_room" });
+  });
+
+  it("answers another method with 405 method_not_allowed", async () => {
+    const res = await server.http(`/chat/${freshRoom()}`, { method: "POST" });
+    expect(await errorOfResponse(res)).toMatchObject({ status: 405, error: "method_not_allowed" });
+  });
+
+  it("refuses a browser Origin of another site with 403 forbidden_origin", async () => {
+    await expect(
+      ChatClient.connect(server.wsUrl(freshRoom()), { Origin: "https://evil.example" }),
+    ).rejects.toThrow("handshake refused: 403");
+    const res = await server.handshake(`/chat/${freshRoom()}`, { Origin: "https://evil.example" });
+    expect(errorOf(res)).toMatchObject({ status: 403, error: "forbidden_origin" });
+  });
+
+  it("accepts the request's own origin", async () => {
+    const client = await ChatClient.connect(server.wsUrl(freshRoom()), { Origin: server.origin });
+    expect((await client.join("Ann")).name).toBe("Ann");
+    await client.close();
+  });
+
+  it("accepts a client that sends no Origin at all", async () => {
+    const client = await ChatClient.connect(server.wsUrl(freshRoom()));
+    expect((await client.join("Bot")).name).toBe("Bot");
+    await client.close();
+  });
+
+  it("accepts origins listed in ALLOWED_ORIGINS, however the entry is spelled", async () => {
+    for (const origin of ["https://friend.example", "https://other.example"]) {
+      const client = await ChatClient.connect(allowing.wsUrl(freshRoom()), { Origin: origin });
+      await client.close();
+    }
+    await expect(
+      ChatClient.connect(allowing.wsUrl(freshRoom()), { Origin: "https://evil.example" }),
+    ).rejects.toThrow("403");
+  });
+
+  it("maps one room name to one object: two sockets in the same room see each other", async () => {
+    const room = freshRoom();
+    const a = await ChatClient.connect(server.wsUrl(room));
+    const b = await ChatClient.connect(server.wsUrl(room));
+    await a.join("Ann");
+    expect((await b.join("Ben")).users).toEqual(["Ann", "Ben"]);
+    await Promise.all([a.close(), b.close()]);
+  });
+
+  it("treats room names case-sensitively: Room and room are different rooms", async () => {
+    const base = freshRoom("Case");
+    const upper = await ChatClient.connect(server.wsUrl(base));
+    const lower = await ChatClient.connect(server.wsUrl(base.toLowerCase()));
+    await upper.join("Ann");
+    expect((await lower.join("Ann")).users).toEqual(["Ann"]);
+    await Promise.all([upper.close(), lower.close()]);
+  });
+});
+
+describe("other routes", () => {
+  it("GET /health answers 200 {ok:true}", async () => {
+    const res = await server.http("/health");
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ ok: true });
+  });
+
+  it("serves the browser client from public/ at /", async () => {
+    const res = await server.http("/");
+    expect(res.status).toBe(200);
+    expect(res.headers.get("content-type")).toContain("text/html");
+    expect(await res.text()).toContain("edge-chat");
+  });
+
+  it("answers an unknown /api route with 404 JSON", async () => {
+    const res = await server.http("/api/nothing-here");
+    expect(await errorOfResponse(res)).toMatchObject({ status: 404, error: "not_found" });
+  });
+
+  it("answers an unknown static path with 404", async () => {
+    const res = await server.http("/no-such-file.txt");
+    expect(res.status).toBe(404);
+  });
+});

@@ -1,0 +1,148 @@
+/**
+ * A protocol client for tests, over a real WebSocket (the `ws` package).
+ * Frames land in an inbox; `next(type)` takes the first frame of a type and
+ * leaves the rest, and `sync()` returns everything that arrived before a
+ * round trip through the room, which is how a test proves that nothing
+ * (else) was sent.
+ */
+import WebSocket from "ws";
+import type { ServerFrame, ServerFrameOf, WelcomeFrame } from "../../src/protocol";
+
+const TIMEOUT_MS = 5000;
+// Not the exact auto-response text, so the room object itself answers it and
+// the pong comes back in order behind every frame the room sent before.
+const SYNC_PING = '{"type":"ping","sync":true}';
+
+export interface Closed {
+  code: number;
+  reason: string;
+}
+
+export class ChatClient {
+  readonly inbox: ServerFrame[] = [];
+  readonly closed: Promise<Closed>;
+  #waiters: Array<() => void> = [];
+  // Pongs are indistinguishable, so sync() waits until every ping sent so
+  // far has been answered, not merely for "a" pong.
+  #pingsSent = 0;
+  #pongsSeen = 0;
+
+  private constructor(readonly ws: WebSocket) {
+    ws.on("message", (data, isBinary) => {
+      if (isBinary) throw new Error("server sent a binary frame");
+      const frame = JSON.parse(data.toString()) as ServerFrame;
+      if (frame.type === "pong") this.#pongsSeen++;
+      this.inbox.push(frame);
+      this.#wake();
+    });
+    this.closed = new Promise((resolve) => {
+      ws.on("close", (code, reason) => {
+        resolve({ code, reason: reason.toString() });
+        this.#wake();
+      });
+    });
+  }
+
+  static connect(url: string, headers: Record<string, string> = {}): Promise<ChatClient> {
+    return new Promise((resolve, reject) => {
+      const ws = new WebSocket(url, { headers });
+      const client = new ChatClient(ws);
+      ws.once("open", () => resolve(client));
+      ws.once("unexpected-response", (_req, res) => {
+        reject(new Error(`handshake refused: ${res.statusCode}`));
+        res.resume();
+      });
+      ws.once("error", reject);
+    });
+  }
+
+  send(frame: Record<string, unknown>): void {
+    this.sendRaw(JSON.stringify(frame));
+  }
+
+  sendRaw(data: string | Buffer): void {
+    if (typeof data === "string" && isPing(data)) this.#pingsSent++;
+    this.ws.send(data, { binary: typeof data !== "string" });
+  }
+
+  /** Takes the first frame of `type` from the inbox, waiting for one if needed. */
+  async next<T extends ServerFrame["type"]>(type: T, timeoutMs = TIMEOUT_MS): Promise<ServerFrameOf<T>> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const i = this.inbox.findIndex((f) => f.type === type);
+      if (i >= 0) return this.inbox.splice(i, 1)[0] as ServerFrameOf<T>;
+      if (this.ws.readyState === WebSocket.CLOSED) throw new Error(`closed while waiting for ${type}`);
+      await this.#wait(deadline, `no ${type} frame within ${timeoutMs} ms; inbox: ${JSON.stringify(this.inbox)}`);
+    }
+  }
+
+  /** Everything the room sent before answering a ping sent now; empties the inbox. */
+  async sync(): Promise<ServerFrame[]> {
+    this.sendRaw(SYNC_PING);
+    const deadline = Date.now() + TIMEOUT_MS;
+    while (this.#pongsSeen < this.#pingsSent) {
+      await this.#wait(deadline, "no pong for a sync ping");
+    }
+    // Drop one pong, the sync's own; any others answer the test's pings.
+    const all = this.inbox.splice(0);
+    all.splice(all.findLastIndex((f) => f.type === "pong"), 1);
+    return all;
+  }
+
+  /** Joins and returns the welcome; fails the test with the error frame otherwise. */
+  async join(name: string, extra: Record<string, unknown> = {}): Promise<WelcomeFrame> {
+    this.send({ type: "join", name, ...extra });
+    const deadline = Date.now() + TIMEOUT_MS;
+    for (;;) {
+      const error = this.inbox.find((f) => f.type === "error");
+      if (error) throw new Error(`join ${name} refused: ${JSON.stringify(error)}`);
+      const i = this.inbox.findIndex((f) => f.type === "welcome");
+      if (i >= 0) return this.inbox.splice(i, 1)[0] as WelcomeFrame;
+      await this.#wait(deadline, `no welcome for ${name}`);
+    }
+  }
+
+  close(code?: number): Promise<Closed> {
+    this.ws.close(code);
+    return this.closed;
+  }
+
+  /** Drops the TCP connection without a close frame, like a phone losing signal. */
+  terminate(): void {
+    this.ws.terminate();
+  }
+
+  #wait(deadline: number, message: string): Promise<void> {
+    const left = deadline - Date.now();
+    if (left <= 0) return Promise.reject(new Error(message));
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(message)), left);
+      this.#waiters.push(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+  }
+
+  #wake(): void {
+    const waiters = this.#waiters;
+    this.#waiters = [];
+    for (const w of waiters) w();
+  }
+}
+
+function isPing(text: string): boolean {
+  try {
+    const value: unknown = JSON.parse(text);
+    return typeof value === "object" && value !== null && (value as { type?: unknown }).type === "ping";
+  } catch {
+    return false;
+  }
+}
+
+/** Unique room names per test, so tests sharing a server never meet. */
+let roomCounter = 0;
+export function freshRoom(prefix = "t"): string {
+  roomCounter++;
+  return `${prefix}-${process.pid}-${Date.now().toString(36)}-${roomCounter}`;
+}

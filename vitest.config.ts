@@ -1,0 +1,41 @@
+import { cloudflareTest } from "@cloudflare/vitest-pool-workers";
+import { defineConfig } from "vitest/config";
+
+// Three suites, one runner:
+// - workers:     inside workerd (the vitest pool), for the room object's
+//                internals: restore from attachments, storage rows written.
+// - node:        the bundled worker on Miniflare, spoken to over real
+//                WebSockets on 127.0.0.1, exactly as an outside client would.
+// - hibernation: like node, but waits out the runtime's real 10 s eviction;
+//                slow, so it is its own script (npm run test:hibernation).
+export default defineConfig({
+  test: {
+    reporters: ["default", "./test/support/summary-reporter.ts"],
+    projects: [
+      {
+        plugins: [cloudflareTest({ wrangler: { configPath: "./wrangler.toml" } })],
+        test: { name: "workers", include: ["test/workers/**/*.test.ts"] },
+      },
+      {
+        test: {
+          name: "node",
+          include: ["test/node/**/*.test.ts"],
+          environment: "node",
+          globalSetup: ["test/support/build-worker.ts"],
+          testTimeout: 20_000,
+          hookTimeout: 60_000,
+        },
+      },
+      {
+        test: {
+          name: "hibernation",
+          include: ["test/hibernation/**/*.test.ts"],
+          environment: "node",
+          globalSetup: ["test/support/build-worker.ts"],
+          testTimeout: 90_000,
+          hookTimeout: 60_000,
+        },
+      },
+    ],
+  },
+});
