@@ -65,6 +65,11 @@ export class ChatRoom extends DurableObject<Env> {
       if (session.member) members.push({ ...session.member, socket: ws });
     }
     this.#roster = Roster.restore(members);
+    // Sockets already here at construction mean this is a wake-up from
+    // hibernation; worth one line, and the eviction tests look for it.
+    if (this.#sessions.size > 0) {
+      console.log(`room ${room}: woke from hibernation with ${this.#sessions.size} sockets`);
+    }
   }
 
   /** Loaded on first use: most wake-ups (a close, a typing frame) never need it. */

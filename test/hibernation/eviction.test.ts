@@ -1,0 +1,73 @@
+/**
+ * Real hibernation: local workerd evicts a Durable Object that has been idle
+ * for about 10 s, and runs its constructor again on the next event. This
+ * test waits that out twice and checks that chat, presence and seq are still
+ * right. It proves eviction happened by the room's "woke from hibernation"
+ * log line, which only a constructor that finds sockets already there prints.
+ * It does not prove behaviour under Cloudflare's production eviction policy,
+ * which may wait longer, but never shorter, before evicting.
+ */
+import { afterAll, beforeAll, expect, it } from "vitest";
+import { ChatClient, freshRoom } from "../support/client";
+import { type ChatServer, startChat } from "../support/server";
+
+const IDLE_MS = 13_000;
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+let server: ChatServer;
+beforeAll(async () => {
+  server = await startChat();
+});
+afterAll(() => server?.stop());
+
+const wakeUps = () => server.logs.filter((line) => line.includes("woke from hibernation")).length;
+
+it("keeps chat, presence and seq right across two real evictions", async () => {
+  const room = freshRoom("hib");
+  const [ann, ben, cat] = await Promise.all([1, 2, 3].map(() => ChatClient.connect(server.wsUrl(room))));
+  const annWelcome = await (ann as ChatClient).join("Ann");
+  await (ben as ChatClient).join("Ben");
+  await (cat as ChatClient).join("Cat");
+  ann?.send({ type: "chat", text: "before the nap", id: "n1" });
+  expect(await ben?.next("chat")).toMatchObject({ seq: 1 });
+  await Promise.all([ann, ben, cat].map((c) => c?.sync()));
+  const wakesBefore = wakeUps();
+
+  await sleep(IDLE_MS);
+
+  // The heartbeat is answered by the runtime and does not wake the object.
+  ann?.sendRaw('{"type":"ping"}');
+  expect(await ann?.next("pong")).toEqual({ type: "pong" });
+  expect(wakeUps()).toBe(wakesBefore);
+
+  // A socket that closes while the object is evicted still produces `left`.
+  await cat?.close();
+  expect(await ann?.next("left")).toMatchObject({ name: "Cat", count: 2 });
+  expect(await ben?.next("left")).toMatchObject({ name: "Cat", count: 2 });
+  expect(wakeUps()).toBe(wakesBefore + 1);
+
+  // Chat continues with the next seq, and a retry from before the nap is still recognised.
+  ann?.send({ type: "chat", text: "before the nap", id: "n1" });
+  expect(await ann?.next("chat")).toMatchObject({ seq: 1 });
+  ben?.send({ type: "chat", text: "after the nap" });
+  expect(await ann?.next("chat")).toMatchObject({ seq: 2, name: "Ben" });
+
+  await sleep(IDLE_MS);
+
+  // After a second eviction, the roster, the name rules and history are intact.
+  const dan = await ChatClient.connect(server.wsUrl(room));
+  dan.send({ type: "join", name: "ann" });
+  expect(await dan.next("error")).toMatchObject({ code: "name_taken" });
+  const welcome = await dan.join("Dan", { since: 1 });
+  expect(welcome).toMatchObject({ users: ["Ann", "Ben", "Dan"], seq: 2, gap: false });
+  expect(welcome.history.map((m) => m.text)).toEqual(["after the nap"]);
+  expect(await ben?.next("joined")).toMatchObject({ name: "Dan", count: 3 });
+  expect(wakeUps()).toBe(wakesBefore + 2);
+
+  // And the token issued before both evictions still reclaims the name.
+  const annAgain = await ChatClient.connect(server.wsUrl(room));
+  expect((await annAgain.join("Ann", { token: annWelcome.token })).users).toEqual(["Ann", "Ben", "Dan"]);
+  expect((await ann?.closed)?.code).toBe(4001);
+
+  await Promise.all([annAgain.close(), ben?.close(), dan.close()]);
+});

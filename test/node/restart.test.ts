@@ -1,0 +1,47 @@
+/**
+ * A real restart: the worker runs with Durable Object storage in a
+ * directory, is stopped (every socket dropped, every object gone from
+ * memory) and started again on the same directory. History and seq must
+ * continue. This is the Miniflare equivalent of `wrangler dev --persist-to`
+ * being restarted; it does not model a deploy on Cloudflare's network.
+ */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, expect, it } from "vitest";
+import { ChatClient, freshRoom } from "../support/client";
+import { type ChatServer, startChat } from "../support/server";
+
+const dir = mkdtempSync(join(tmpdir(), "edge-chat-restart-"));
+let server: ChatServer | undefined;
+afterAll(async () => {
+  await server?.stop();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+it("keeps history and continues seq after the worker is stopped and started again", async () => {
+  const room = freshRoom();
+  server = await startChat({ persistDir: dir });
+  const ann = await ChatClient.connect(server.wsUrl(room));
+  await ann.join("Ann");
+  for (const text of ["before 1", "before 2", "before 3"]) {
+    ann.send({ type: "chat", text, id: text });
+    await ann.next("chat");
+  }
+  await server.stop();
+  expect((await ann.closed).code).not.toBe(1000);
+
+  server = await startChat({ persistDir: dir });
+  const back = await ChatClient.connect(server.wsUrl(room));
+  // The old socket is gone with the old process, so the name is free again.
+  const welcome = await back.join("Ann", { since: 1 });
+  expect(welcome.seq).toBe(3);
+  expect(welcome.history.map((m) => m.text)).toEqual(["before 2", "before 3"]);
+
+  // A retry of a stored message is still recognised after the restart.
+  back.send({ type: "chat", text: "before 3", id: "before 3" });
+  expect(await back.next("chat")).toMatchObject({ seq: 3 });
+  back.send({ type: "chat", text: "after" });
+  expect(await back.next("chat")).toMatchObject({ seq: 4, text: "after" });
+  await back.close();
+});

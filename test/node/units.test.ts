@@ -1,0 +1,139 @@
+/**
+ * The pure building blocks, tested directly: the protocol's name and text
+ * rules and parser, the rate bucket and the roster. The socket-level tests
+ * prove the same rules end to end; these pin the edge cases cheaply.
+ */
+import { describe, expect, it } from "vitest";
+import {
+  checkText,
+  codePointLength,
+  encode,
+  encodeWelcome,
+  exceedsUtf8Bytes,
+  nameKey,
+  normalizeName,
+  parseClientFrame,
+} from "../../src/protocol";
+import { fullBucket, spend } from "../../src/rate-limit";
+import { Roster } from "../../src/roster";
+
+describe("names", () => {
+  it("folds case the Unicode way: ß matches SS, the Kelvin sign matches k", () => {
+    expect(nameKey("STRASSE")).toBe(nameKey("straße"));
+    expect(nameKey("\u212aarl")).toBe(nameKey("karl"));
+    expect(nameKey("Ǆemal")).toBe(nameKey("ǆemal"));
+  });
+
+  it("reserves `system` in every case, including the long s (ſ) that folds to s", () => {
+    for (const spelling of ["system", "SYSTEM", "ſyſtem", " System\u0020"]) {
+      expect(normalizeName(spelling, 32).ok, spelling).toBe(false);
+    }
+    expect(normalizeName("systems", 32).ok).toBe(true);
+  });
+
+  it("refuses a lone surrogate in a name", () => {
+    expect(normalizeName("a\ud800b", 32).ok).toBe(false);
+  });
+
+  it("allows spaces, accents and scripts other than Latin", () => {
+    for (const name of ["Ann Lee", "Zoë", "名前", "مرحبا", "😀 face"]) {
+      expect(normalizeName(name, 32)).toMatchObject({ ok: true, name });
+    }
+  });
+});
+
+describe("text", () => {
+  it("counts code points, not UTF-16 units", () => {
+    expect(codePointLength("😀😀")).toBe(2);
+    expect(codePointLength("a\ud800")).toBe(2);
+    expect(checkText("😀".repeat(3), 3)).toEqual({ ok: true });
+    expect(checkText("😀".repeat(4), 3)).toMatchObject({ ok: false, code: "too_long" });
+  });
+
+  it("decides the UTF-8 size limit exactly, as TextEncoder would count it", () => {
+    const samples = ["", "a", "é", "€", "😀", "a\ud800", "\udc00x", "€😀a".repeat(50), "x".repeat(300)];
+    for (const s of samples) {
+      const bytes = new TextEncoder().encode(s).length;
+      for (const max of [0, bytes - 1, bytes, bytes + 1].filter((m) => m >= 0)) {
+        expect(exceedsUtf8Bytes(s, max), `${JSON.stringify(s)} vs ${max}`).toBe(bytes > max);
+      }
+    }
+  });
+});
+
+describe("parseClientFrame", () => {
+  it("returns the typed frame for a valid message", () => {
+    expect(parseClientFrame('{"type":"chat","text":"hi","id":"1"}', 100)).toEqual({
+      ok: true,
+      frame: { type: "chat", text: "hi", id: "1" },
+    });
+  });
+
+  it("drops unknown fields from the frame it returns", () => {
+    const result = parseClientFrame('{"type":"typing","extra":1}', 100);
+    expect(result).toEqual({ ok: true, frame: { type: "typing" } });
+  });
+
+  it("checks size before parsing", () => {
+    expect(parseClientFrame("x".repeat(101), 100)).toMatchObject({ ok: false, code: "too_large" });
+  });
+});
+
+describe("encodeWelcome", () => {
+  it("produces the same JSON as encoding the frame with history last", () => {
+    const chat = { type: "chat", room: "r", seq: 1, name: "A", text: 'q"\\', ts: 5 } as const;
+    const welcome = { type: "welcome", room: "r", name: "A", users: ["A"], seq: 1, token: "t", gap: false } as const;
+    const spliced = encodeWelcome(welcome, [encode(chat)]);
+    expect(JSON.parse(spliced)).toEqual({ ...welcome, history: [chat] });
+    expect(encodeWelcome(welcome, [])).toBe(JSON.stringify({ ...welcome, history: [] }));
+  });
+});
+
+describe("rate bucket", () => {
+  it("allows a burst, refuses the next, and refills at the given rate", () => {
+    let bucket = fullBucket(3, 0);
+    for (let i = 0; i < 3; i++) {
+      const next = spend(bucket, 3, 2, 0);
+      expect(next).not.toBeNull();
+      bucket = next ?? bucket;
+    }
+    expect(spend(bucket, 3, 2, 0)).toBeNull();
+    expect(spend(bucket, 3, 2, 499)).toBeNull(); // 0.998 tokens
+    expect(spend(bucket, 3, 2, 500)).not.toBeNull(); // 1 token after 0.5 s at 2/s
+  });
+
+  it("never refills beyond the burst", () => {
+    const bucket = spend(fullBucket(2, 0), 2, 10, 0);
+    expect(bucket?.tokens).toBe(1);
+    const later = spend(bucket ?? fullBucket(2, 0), 2, 10, 60_000);
+    expect(later?.tokens).toBe(1);
+  });
+
+  it("ignores a clock that went backwards", () => {
+    const bucket = { tokens: 0, at: 10_000 };
+    expect(spend(bucket, 5, 1, 5_000)).toBeNull();
+  });
+});
+
+describe("roster", () => {
+  const member = (name: string, order: number, socket: string) => ({ name, key: nameKey(name), token: "t", order, socket });
+
+  it("restores join order from attachments in any order and continues numbering after it", () => {
+    const roster = Roster.restore([member("C", 7, "c"), member("A", 2, "a"), member("B", 5, "b")]);
+    expect(roster.names()).toEqual(["A", "B", "C"]);
+    expect(roster.nextOrder()).toBe(8);
+  });
+
+  it("keeps a name's place when it is handed to a new socket", () => {
+    const roster = Roster.restore([member("A", 0, "a1"), member("B", 1, "b")]);
+    roster.handOver("a", "a2");
+    expect(roster.names()).toEqual(["A", "B"]);
+    expect(roster.remove("a", "a1")).toBeUndefined();
+    expect(roster.remove("a", "a2")?.name).toBe("A");
+  });
+
+  it("refuses to add a key that is already held", () => {
+    const roster = Roster.restore([member("A", 0, "a")]);
+    expect(() => roster.add(member("a", 1, "x"))).toThrow();
+  });
+});
