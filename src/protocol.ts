@@ -66,10 +66,7 @@ export const ClientFrameSchema = v.variant("type", [
 ]);
 
 export type ClientFrame = v.InferOutput<typeof ClientFrameSchema>;
-export type ClientFrameOf<T extends ClientFrame["type"]> = Extract<
-  ClientFrame,
-  { type: T }
->;
+export type ClientFrameOf<T extends ClientFrame["type"]> = Extract<ClientFrame, { type: T }>;
 
 /**
  * Exactly the text the runtime answers by itself (ctx.setWebSocketAutoResponse)
@@ -79,19 +76,14 @@ export type ClientFrameOf<T extends ClientFrame["type"]> = Extract<
 export const PING_TEXT = '{"type":"ping"}';
 export const PONG_TEXT = '{"type":"pong"}';
 
-export type ParseResult =
-  | { ok: true; frame: ClientFrame }
-  | { ok: false; code: ErrorCode; message: string };
+export type ParseResult = { ok: true; frame: ClientFrame } | { ok: false; code: ErrorCode; message: string };
 
 /**
  * Turns one inbound WebSocket message into a validated frame or the single
  * error it earns. Size is checked before anything else so an oversized frame
  * costs no JSON parsing.
  */
-export function parseClientFrame(
-  message: string | ArrayBuffer,
-  maxFrameBytes: number,
-): ParseResult {
+export function parseClientFrame(message: string | ArrayBuffer, maxFrameBytes: number): ParseResult {
   if (typeof message !== "string") {
     if (message.byteLength > maxFrameBytes) return fail("too_large");
     return fail("bad_message", "Frames must be UTF-8 text, not binary.");
@@ -181,10 +173,7 @@ export function errorFrame(code: ErrorCode, message: string = ERROR_MESSAGES[cod
  * The result is byte-for-byte what `encode` would give for the same frame
  * with `history` moved last.
  */
-export function encodeWelcome(
-  welcome: Omit<WelcomeFrame, "history">,
-  historyJson: readonly string[],
-): string {
+export function encodeWelcome(welcome: Omit<WelcomeFrame, "history">, historyJson: readonly string[]): string {
   const head = JSON.stringify(welcome);
   return `${head.slice(0, -1)},"history":[${historyJson.join(",")}]}`;
 }

@@ -36,6 +36,8 @@ import { loadSession, newSession, type Session, saveSession } from "./session";
 import { newToken, tokensEqual } from "./token";
 
 type Member = NonNullable<Session["member"]>;
+/** A serialized frame for the socket that sent the frame being handled. */
+type Reply = string | undefined;
 
 export class ChatRoom extends DurableObject<Env> {
   readonly #limits: Limits;
@@ -101,7 +103,8 @@ export class ChatRoom extends DurableObject<Env> {
 
   override webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): void {
     try {
-      this.#dispatch(ws, message);
+      const reply = this.#dispatch(ws, message);
+      if (reply !== undefined) send(ws, reply);
     } catch (err) {
       // Never a stack to the client, and never the frame's text in the log.
       console.error(`room ${this.#room}: frame handler failed:`, errorName(err));
@@ -129,48 +132,46 @@ export class ChatRoom extends DurableObject<Env> {
   }
 
   // -------------------------------------------------------------------------
-  // Frames
+  // Frames. Each handler returns the frame its sender gets back (a welcome,
+  // an error, a pong), or undefined when the sender's answer, if any, is
+  // part of a broadcast.
   // -------------------------------------------------------------------------
 
-  #dispatch(ws: WebSocket, message: string | ArrayBuffer): void {
+  #dispatch(ws: WebSocket, message: string | ArrayBuffer): Reply {
     const parsed = parseClientFrame(message, this.#limits.maxFrameBytes);
-    if (!parsed.ok) return send(ws, errorFrame(parsed.code, parsed.message));
+    if (!parsed.ok) return errorFrame(parsed.code, parsed.message);
     const session = this.#session(ws);
     const frame = parsed.frame;
-    switch (frame.type) {
-      case "ping":
-        return send(ws, PONG_TEXT);
-      case "join":
-        return this.#join(ws, session, frame);
-    }
+    if (frame.type === "ping") return PONG_TEXT;
+    if (frame.type === "join") return this.#join(ws, session, frame);
     // Everything else needs a name.
     const member = session.member;
-    if (!member) return send(ws, errorFrame("not_joined"));
+    if (!member) return errorFrame("not_joined");
     switch (frame.type) {
       case "chat":
         return this.#chat(ws, session, member, frame);
       case "dm":
         return this.#dm(ws, session, member, frame);
       case "typing":
-        return this.#broadcast(encode({ type: "typing", room: this.#room, name: member.name }), ws);
+        this.#broadcast(encode({ type: "typing", room: this.#room, name: member.name }), ws);
+        return undefined;
       case "leave":
-        return this.#leave(ws, session, member);
+        this.#leave(ws, session, member);
+        return undefined;
     }
   }
 
-  #join(ws: WebSocket, session: Session, frame: ClientFrameOf<"join">): void {
-    if (session.member) return send(ws, errorFrame("already_joined"));
+  #join(ws: WebSocket, session: Session, frame: ClientFrameOf<"join">): Reply {
+    if (session.member) return errorFrame("already_joined");
     const claimed = normalizeName(frame.name, this.#limits.maxNameChars);
-    if (!claimed.ok) return send(ws, errorFrame("name_invalid", claimed.message));
+    if (!claimed.ok) return errorFrame("name_invalid", claimed.message);
 
     const holder = this.#roster.get(claimed.key);
     if (holder) {
-      if (frame.token === undefined || !tokensEqual(frame.token, holder.token)) {
-        return send(ws, errorFrame("name_taken"));
-      }
+      if (frame.token === undefined || !tokensEqual(frame.token, holder.token)) return errorFrame("name_taken");
       return this.#reclaim(ws, session, holder.socket, frame.since);
     }
-    if (this.#roster.size >= this.#limits.maxRoomUsers) return send(ws, errorFrame("room_full"));
+    if (this.#roster.size >= this.#limits.maxRoomUsers) return errorFrame("room_full");
 
     const member: Member = {
       name: claimed.name,
@@ -181,8 +182,8 @@ export class ChatRoom extends DurableObject<Env> {
     session.member = member;
     saveSession(ws, session);
     this.#roster.add({ ...member, socket: ws });
-    this.#welcome(ws, member, frame.since);
     this.#broadcast(this.#presence("joined", member.name), ws);
+    return this.#welcome(member, frame.since);
   }
 
   /**
@@ -190,7 +191,7 @@ export class ChatRoom extends DurableObject<Env> {
    * detached before it is closed, so its eventual close event finds no name
    * and announces no `left`: the others see no change at all.
    */
-  #reclaim(ws: WebSocket, session: Session, old: WebSocket, since: number | undefined): void {
+  #reclaim(ws: WebSocket, session: Session, old: WebSocket, since: number | undefined): Reply {
     const oldSession = this.#sessions.get(old);
     const member = oldSession?.member;
     if (!oldSession || !member) throw new Error("roster and sessions disagree");
@@ -208,10 +209,10 @@ export class ChatRoom extends DurableObject<Env> {
     } catch {
       // The old socket was already gone; the hand-over stands.
     }
-    this.#welcome(ws, member, since);
+    return this.#welcome(member, since);
   }
 
-  #welcome(ws: WebSocket, member: Member, since: number | undefined): void {
+  #welcome(member: Member, since: number | undefined): string {
     const history = this.#history;
     const { frames, gap } = history.after(since);
     const welcome = {
@@ -223,20 +224,20 @@ export class ChatRoom extends DurableObject<Env> {
       token: member.token,
       gap,
     };
-    send(ws, encodeWelcome(welcome, frames));
+    return encodeWelcome(welcome, frames);
   }
 
-  #chat(ws: WebSocket, session: Session, member: Member, frame: ClientFrameOf<"chat">): void {
+  #chat(ws: WebSocket, session: Session, member: Member, frame: ClientFrameOf<"chat">): Reply {
     const check = checkText(frame.text, this.#limits.maxMessageChars);
-    if (!check.ok) return send(ws, errorFrame(check.code, check.message));
+    if (!check.ok) return errorFrame(check.code, check.message);
     const history = this.#history;
     if (frame.id !== undefined) {
       // A retry of a message already stored: the sender alone gets the
       // original again, and it costs no rate token.
       const original = history.findByClientId(member.key, frame.id);
-      if (original !== undefined) return send(ws, original);
+      if (original !== undefined) return original;
     }
-    if (!this.#spend(ws, session)) return send(ws, errorFrame("rate_limited"));
+    if (!this.#spend(ws, session)) return errorFrame("rate_limited");
     // Storage first, then the broadcast: the output gate holds these sends
     // until the INSERT is durable, so no client ever sees a message that a
     // crash could take back.
@@ -245,17 +246,19 @@ export class ChatRoom extends DurableObject<Env> {
       member.key,
     );
     this.#broadcast(stored);
+    return undefined;
   }
 
-  #dm(ws: WebSocket, session: Session, member: Member, frame: ClientFrameOf<"dm">): void {
+  #dm(ws: WebSocket, session: Session, member: Member, frame: ClientFrameOf<"dm">): Reply {
     const check = checkText(frame.text, this.#limits.maxMessageChars);
-    if (!check.ok) return send(ws, errorFrame(check.code, check.message));
+    if (!check.ok) return errorFrame(check.code, check.message);
     const target = this.#roster.get(nameKey(frame.to.trim()));
-    if (!target) return send(ws, errorFrame("no_such_user"));
-    if (!this.#spend(ws, session)) return send(ws, errorFrame("rate_limited"));
+    if (!target) return errorFrame("no_such_user");
+    if (!this.#spend(ws, session)) return errorFrame("rate_limited");
     const dm = encode({ type: "dm", from: member.name, to: target.name, text: frame.text, ts: Date.now() });
-    send(target.socket, dm);
-    if (target.socket !== ws) send(ws, dm);
+    // The echo is the sender's reply; a dm to oneself arrives once.
+    if (target.socket !== ws) send(target.socket, dm);
+    return dm;
   }
 
   #leave(ws: WebSocket, session: Session, member: Member): void {

@@ -16,7 +16,10 @@ afterAll(() => server?.stop());
 
 async function pair(): Promise<{ room: string; ann: ChatClient; ben: ChatClient }> {
   const room = freshRoom();
-  const [ann, ben] = await Promise.all([ChatClient.connect(server.wsUrl(room)), ChatClient.connect(server.wsUrl(room))]);
+  const [ann, ben] = await Promise.all([
+    ChatClient.connect(server.wsUrl(room)),
+    ChatClient.connect(server.wsUrl(room)),
+  ]);
   await ann.join("Ann");
   await ben.join("Ben");
   await ann.next("joined");
@@ -65,7 +68,7 @@ describe("leave", () => {
 });
 
 describe("ping", () => {
-  it("answers exactly {\"type\":\"ping\"} with exactly {\"type\":\"pong\"}, joined or not", async () => {
+  it('answers exactly {"type":"ping"} with exactly {"type":"pong"}, joined or not', async () => {
     const c = await ChatClient.connect(server.wsUrl(freshRoom()));
     const text = new Promise<string>((resolve) => c.ws.once("message", (d) => resolve(d.toString())));
     c.sendRaw('{"type":"ping"}');
@@ -99,7 +102,11 @@ describe("bad input gets one error frame and changes nothing", () => {
     ["a binary frame", Buffer.from('{"type":"chat","text":"x"}'), "bad_message"],
     ["a text frame over MAX_FRAME_BYTES", JSON.stringify({ type: "chat", text: "x".repeat(1100) }), "too_large"],
     // 400 three-byte characters: 1,217 bytes but only 417 UTF-16 units.
-    ["a frame over the limit in bytes but not in characters", JSON.stringify({ type: "chat", text: "€".repeat(400) }), "too_large"],
+    [
+      "a frame over the limit in bytes but not in characters",
+      JSON.stringify({ type: "chat", text: "€".repeat(400) }),
+      "too_large",
+    ],
     ["a binary frame over MAX_FRAME_BYTES", Buffer.alloc(2000, 1), "too_large"],
   ];
   for (const [what, frame, code] of cases) {

@@ -17,7 +17,10 @@ afterAll(() => server?.stop());
 
 async function pair(): Promise<{ room: string; ann: ChatClient; ben: ChatClient }> {
   const room = freshRoom();
-  const [ann, ben] = await Promise.all([ChatClient.connect(server.wsUrl(room)), ChatClient.connect(server.wsUrl(room))]);
+  const [ann, ben] = await Promise.all([
+    ChatClient.connect(server.wsUrl(room)),
+    ChatClient.connect(server.wsUrl(room)),
+  ]);
   await ann.join("Ann");
   await ben.join("Ben");
   await ann.next("joined");
@@ -40,7 +43,14 @@ describe("chat", () => {
     for (const client of [ann, ben]) {
       const got = [await client.next("chat"), await client.next("chat"), await client.next("chat")];
       expect(got).toEqual(
-        ["a", "b", "c"].map((text, i) => ({ type: "chat", room, seq: i + 1, name: "Ann", text, ts: expect.any(Number) })),
+        ["a", "b", "c"].map((text, i) => ({
+          type: "chat",
+          room,
+          seq: i + 1,
+          name: "Ann",
+          text,
+          ts: expect.any(Number),
+        })),
       );
     }
     await Promise.all([ann.close(), ben.close()]);

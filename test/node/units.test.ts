@@ -5,6 +5,7 @@
  */
 import { describe, expect, it } from "vitest";
 import {
+  type ChatFrame,
   checkText,
   codePointLength,
   encode,
@@ -13,6 +14,7 @@ import {
   nameKey,
   normalizeName,
   parseClientFrame,
+  type WelcomeFrame,
 } from "../../src/protocol";
 import { fullBucket, spend } from "../../src/rate-limit";
 import { Roster } from "../../src/roster";
@@ -81,8 +83,16 @@ describe("parseClientFrame", () => {
 
 describe("encodeWelcome", () => {
   it("produces the same JSON as encoding the frame with history last", () => {
-    const chat = { type: "chat", room: "r", seq: 1, name: "A", text: 'q"\\', ts: 5 } as const;
-    const welcome = { type: "welcome", room: "r", name: "A", users: ["A"], seq: 1, token: "t", gap: false } as const;
+    const chat: ChatFrame = { type: "chat", room: "r", seq: 1, name: "A", text: 'q"\\', ts: 5 };
+    const welcome: Omit<WelcomeFrame, "history"> = {
+      type: "welcome",
+      room: "r",
+      name: "A",
+      users: ["A"],
+      seq: 1,
+      token: "t",
+      gap: false,
+    };
     const spliced = encodeWelcome(welcome, [encode(chat)]);
     expect(JSON.parse(spliced)).toEqual({ ...welcome, history: [chat] });
     expect(encodeWelcome(welcome, [])).toBe(JSON.stringify({ ...welcome, history: [] }));
@@ -116,7 +126,13 @@ describe("rate bucket", () => {
 });
 
 describe("roster", () => {
-  const member = (name: string, order: number, socket: string) => ({ name, key: nameKey(name), token: "t", order, socket });
+  const member = (name: string, order: number, socket: string) => ({
+    name,
+    key: nameKey(name),
+    token: "t",
+    order,
+    socket,
+  });
 
   it("restores join order from attachments in any order and continues numbering after it", () => {
     const roster = Roster.restore([member("C", 7, "c"), member("A", 2, "a"), member("B", 5, "b")]);

@@ -85,7 +85,10 @@ export class ChatClient {
     }
     // Drop one pong, the sync's own; any others answer the test's pings.
     const all = this.inbox.splice(0);
-    all.splice(all.findLastIndex((f) => f.type === "pong"), 1);
+    all.splice(
+      all.findLastIndex((f) => f.type === "pong"),
+      1,
+    );
     return all;
   }
 

@@ -84,7 +84,11 @@ function handshake(url: string, headers: Record<string, string>): Promise<Refusa
       });
       res.on("end", () => {
         const contentType = res.headers["content-type"] ?? "";
-        resolve({ status: res.statusCode ?? 0, contentType, body: contentType.includes("json") ? JSON.parse(text) : text });
+        resolve({
+          status: res.statusCode ?? 0,
+          contentType,
+          body: contentType.includes("json") ? JSON.parse(text) : text,
+        });
       });
     });
     req.on("error", reject);

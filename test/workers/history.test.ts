@@ -4,8 +4,9 @@
  * idempotency lookup, and the storage cost per message, read from the
  * cursors' own rowsWritten counters.
  */
-import { env } from "cloudflare:workers";
+
 import { runInDurableObject } from "cloudflare:test";
+import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { HistoryRing } from "../../src/history";
 

@@ -5,8 +5,9 @@
  * socket attachments alone. This proves the constructor's restore path; the
  * real 10 s eviction is test/hibernation/eviction.test.ts.
  */
-import { env, exports } from "cloudflare:workers";
+
 import { runInDurableObject } from "cloudflare:test";
+import { env, exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { ChatRoom } from "../../src/room";
 
