@@ -135,6 +135,14 @@ describe("other routes", () => {
     expect(await res.text()).toContain("edge-chat");
   });
 
+  it("serves the page with a Content-Security-Policy that forbids inline script", async () => {
+    const res = await server.http("/");
+    const csp = res.headers.get("content-security-policy") ?? "";
+    expect(csp).toContain("script-src 'self'");
+    expect(csp).not.toContain("unsafe-inline");
+    expect(res.headers.get("x-content-type-options")).toBe("nosniff");
+  });
+
   it("answers an unknown /api route with 404 JSON", async () => {
     const res = await server.http("/api/nothing-here");
     expect(await errorOfResponse(res)).toMatchObject({ status: 404, error: "not_found" });
