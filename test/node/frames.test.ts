@@ -5,7 +5,7 @@
  * answered promptly, an abrupt TCP drop treated like a close.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ChatClient, freshRoom } from "../support/client";
+import { ChatClient, freshRoom, joinedPair } from "../support/client";
 import { type ChatServer, startChat } from "../support/server";
 
 let server: ChatServer;
@@ -14,17 +14,7 @@ beforeAll(async () => {
 });
 afterAll(() => server?.stop());
 
-async function pair(): Promise<{ room: string; ann: ChatClient; ben: ChatClient }> {
-  const room = freshRoom();
-  const [ann, ben] = await Promise.all([
-    ChatClient.connect(server.wsUrl(room)),
-    ChatClient.connect(server.wsUrl(room)),
-  ]);
-  await ann.join("Ann");
-  await ben.join("Ben");
-  await ann.next("joined");
-  return { room, ann, ben };
-}
+const pair = () => joinedPair(server.wsUrl);
 
 describe("typing", () => {
   it("tells the others who is typing, not the typist, and stores nothing", async () => {

@@ -6,7 +6,7 @@
  * is covered by the bucket's unit tests, not timed here.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ChatClient, freshRoom } from "../support/client";
+import { ChatClient, freshRoom, joinedPair } from "../support/client";
 import { type ChatServer, startChat } from "../support/server";
 
 let server: ChatServer;
@@ -15,17 +15,7 @@ beforeAll(async () => {
 });
 afterAll(() => server?.stop());
 
-async function pair(): Promise<{ room: string; ann: ChatClient; ben: ChatClient }> {
-  const room = freshRoom();
-  const [ann, ben] = await Promise.all([
-    ChatClient.connect(server.wsUrl(room)),
-    ChatClient.connect(server.wsUrl(room)),
-  ]);
-  await ann.join("Ann");
-  await ben.join("Ben");
-  await ann.next("joined");
-  return { room, ann, ben };
-}
+const pair = () => joinedPair(server.wsUrl);
 
 const codes = (frames: Array<{ type: string; code?: string }>) => frames.map((f) => f.code ?? f.type);
 

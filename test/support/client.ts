@@ -149,3 +149,15 @@ export function freshRoom(prefix = "t"): string {
   roomCounter++;
   return `${prefix}-${process.pid}-${Date.now().toString(36)}-${roomCounter}`;
 }
+
+/** Two clients, Ann and Ben, joined to a fresh room, with Ben's `joined` already taken from Ann's inbox. */
+export async function joinedPair(
+  wsUrl: (room: string) => string,
+): Promise<{ room: string; ann: ChatClient; ben: ChatClient }> {
+  const room = freshRoom();
+  const [ann, ben] = await Promise.all([ChatClient.connect(wsUrl(room)), ChatClient.connect(wsUrl(room))]);
+  await ann.join("Ann");
+  await ben.join("Ben");
+  await ann.next("joined");
+  return { room, ann, ben };
+}
