@@ -121,6 +121,33 @@ describe("GET /chat/:room", () => {
   });
 });
 
+describe("configuration", () => {
+  it("refuses sockets with 500 and logs which var is invalid when a limit is not a number", async () => {
+    const broken = await startChat({ vars: { HISTORY_LIMIT: "lots" } });
+    try {
+      const res = await broken.handshake(`/chat/${freshRoom()}`);
+      expect(errorOf(res)).toMatchObject({ status: 500, error: "internal_error" });
+      expect(JSON.stringify(res.body)).not.toContain("HISTORY_LIMIT");
+      expect(broken.logs.join("\n")).toContain('Invalid HISTORY_LIMIT: "lots"');
+    } finally {
+      await broken.stop();
+    }
+  });
+
+  it("accepts limits given as strings, as `wrangler dev --var` delivers them", async () => {
+    const custom = await startChat({ vars: { MAX_NAME_CHARS: "3" } });
+    try {
+      const c = await ChatClient.connect(custom.wsUrl(freshRoom()));
+      c.send({ type: "join", name: "Anna" });
+      expect(await c.sync()).toEqual([expect.objectContaining({ code: "name_invalid" })]);
+      expect((await c.join("Ann")).name).toBe("Ann");
+      await c.close();
+    } finally {
+      await custom.stop();
+    }
+  });
+});
+
 describe("other routes", () => {
   it("GET /health answers 200 {ok:true}", async () => {
     const res = await server.http("/health");
