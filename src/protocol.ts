@@ -235,13 +235,9 @@ export function checkText(text: string, maxChars: number): TextCheck {
 export function codePointLength(s: string): number {
   let n = s.length;
   for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (c >= 0xd800 && c <= 0xdbff && i + 1 < s.length) {
-      const d = s.charCodeAt(i + 1);
-      if (d >= 0xdc00 && d <= 0xdfff) {
-        n--;
-        i++;
-      }
+    if (isHighSurrogate(s.charCodeAt(i)) && isLowSurrogate(s.charCodeAt(i + 1))) {
+      n--;
+      i++;
     }
   }
   return n;
@@ -261,13 +257,18 @@ export function exceedsUtf8Bytes(s: string, max: number): boolean {
     // A low surrogate that completes a pair adds 1: the pair is 4 bytes and
     // its high half already counted 3. So the running total never falls, and
     // crossing `max` early is final.
-    const pairLow = c >= 0xdc00 && c <= 0xdfff && i > 0 && isHighSurrogate(s.charCodeAt(i - 1));
+    const pairLow = isLowSurrogate(c) && isHighSurrogate(s.charCodeAt(i - 1));
     bytes += c < 0x80 ? 1 : c < 0x800 ? 2 : pairLow ? 1 : 3;
     if (bytes > max) return true;
   }
   return false;
 }
 
+// charCodeAt past either end is NaN, which is neither.
 function isHighSurrogate(c: number): boolean {
   return c >= 0xd800 && c <= 0xdbff;
+}
+
+function isLowSurrogate(c: number): boolean {
+  return c >= 0xdc00 && c <= 0xdfff;
 }
