@@ -19,7 +19,7 @@ import { readAllowedOrigins } from "./config";
 export { ChatRoom } from "./room";
 
 /** Protocol §1: case-sensitive, 1 to 64 characters, not starting with punctuation. */
-export const ROOM_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+const ROOM_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 
 /** An HTTP error that renders as the protocol's `{"error","message"}` body. */
 class ApiError extends HTTPException {

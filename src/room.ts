@@ -264,7 +264,7 @@ export class ChatRoom extends DurableObject<Env> {
   #leave(ws: WebSocket, session: Session, member: Member): void {
     session.member = undefined;
     saveSession(ws, session);
-    if (this.#roster.remove(member.key, ws)) this.#broadcast(this.#presence("left", member.name));
+    this.#release(ws, member);
   }
 
   // -------------------------------------------------------------------------
@@ -294,12 +294,18 @@ export class ChatRoom extends DurableObject<Env> {
 
   /** A closed or failed socket gives its name back and the others hear `left`. */
   #disconnect(ws: WebSocket): void {
-    const session = this.#session(ws);
+    const session = this.#sessions.get(ws) ?? loadSession(ws, this.#limits.rateBurst, Date.now());
     this.#sessions.delete(ws);
-    const member = session.member;
-    if (member && this.#roster.remove(member.key, ws)) {
-      this.#broadcast(this.#presence("left", member.name));
-    }
+    if (session.member) this.#release(ws, session.member);
+  }
+
+  /**
+   * Frees a name if this socket still holds it. A socket whose name was
+   * handed over (reclaim) or already released (an error, then its close)
+   * no longer holds it, so `left` is announced exactly once.
+   */
+  #release(ws: WebSocket, member: Member): void {
+    if (this.#roster.remove(member.key, ws)) this.#broadcast(this.#presence("left", member.name));
   }
 
   #presence(type: "joined" | "left", name: string): string {
