@@ -80,6 +80,11 @@ describe("GET /chat/:room", () => {
     expect(errorOf(res)).toMatchObject({ status: 403, error: "forbidden_origin" });
   });
 
+  it("refuses the opaque origin `null` (sandboxed frames, file: pages)", async () => {
+    const res = await server.handshake(`/chat/${freshRoom()}`, { Origin: "null" });
+    expect(errorOf(res)).toMatchObject({ status: 403, error: "forbidden_origin" });
+  });
+
   it("accepts the request's own origin", async () => {
     const client = await ChatClient.connect(server.wsUrl(freshRoom()), { Origin: server.origin });
     expect((await client.join("Ann")).name).toBe("Ann");

@@ -230,6 +230,15 @@ describe("history replay", () => {
   });
 });
 
+describe("optional fields", () => {
+  it("refuses `since: null` with bad_message rather than reading it as no `since`", async () => {
+    const c = await open(freshRoom());
+    c.send({ type: "join", name: "Ann", since: null });
+    expect(await c.sync()).toEqual([expect.objectContaining({ type: "error", code: "bad_message" })]);
+    await c.close();
+  });
+});
+
 describe("reclaiming a name with its token", () => {
   it("moves the name to the new socket, closes the old with `replaced` and 4001, and tells no one else", async () => {
     const room = freshRoom();
@@ -263,6 +272,20 @@ describe("reclaiming a name with its token", () => {
     const welcome = await fresh.join("Ann", { token: first.token, since: 0 });
     expect(welcome.history.map((m) => m.text)).toEqual(["missed 1", "missed 2"]);
     await Promise.all([fresh.close(), other.close(), old.closed]);
+  });
+
+  it("treats a token for a name nobody holds as an ordinary join, with a new token and `joined`", async () => {
+    const room = freshRoom();
+    const [ann, ben] = await Promise.all([open(room), open(room)]);
+    const first = await ann.join("Ann");
+    await ben.join("Ben");
+    await ann.close();
+    await ben.next("left");
+    const back = await open(room);
+    const welcome = await back.join("Ann", { token: first.token });
+    expect(welcome.token).not.toBe(first.token);
+    expect(await ben.next("joined")).toMatchObject({ name: "Ann", count: 2 });
+    await Promise.all([back.close(), ben.close()]);
   });
 
   it("treats a wrong token as name_taken and leaves the holder untouched", async () => {

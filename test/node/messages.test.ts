@@ -139,6 +139,47 @@ describe("chat", () => {
   });
 });
 
+describe("rate limit decisions", () => {
+  it("spends no token on refused frames, unknown recipients or idempotent retries", async () => {
+    const { ann, ben } = await pair();
+    for (const text of [" ", "", "x".repeat(2001)]) ann.send({ type: "chat", text });
+    ann.send({ type: "dm", to: "nobody", text: "hello?" });
+    ann.send({ type: "chat", text: "first", id: "once" });
+    for (let i = 0; i < 3; i++) ann.send({ type: "chat", text: "first", id: "once" });
+    for (let i = 0; i < 9; i++) ann.send({ type: "chat", text: `more ${i}` });
+    const frames = await ann.sync();
+    expect(frames.filter((f) => f.type === "error" && f.code === "rate_limited")).toEqual([]);
+    expect((await ben.sync()).filter((f) => f.type === "chat")).toHaveLength(10);
+    ann.send({ type: "chat", text: "eleventh" });
+    expect(codes(await ann.sync())).toEqual(["rate_limited"]);
+    await Promise.all([ann.close(), ben.close()]);
+  });
+
+  it("does not refill the bucket when a socket leaves and joins again", async () => {
+    const { ann, ben } = await pair();
+    for (let i = 0; i < 10; i++) ann.send({ type: "chat", text: `m${i}` });
+    ann.send({ type: "leave" });
+    await ann.sync();
+    await ann.join("Ann Again");
+    ann.send({ type: "chat", text: "fresh start?" });
+    expect(codes(await ann.sync())).toEqual(["rate_limited"]);
+    await Promise.all([ann.close(), ben.close()]);
+  });
+
+  it("moves the bucket with a reclaimed name, so reconnecting does not refill it", async () => {
+    const room = freshRoom();
+    const ann = await ChatClient.connect(server.wsUrl(room));
+    const { token } = await ann.join("Ann");
+    for (let i = 0; i < 10; i++) ann.send({ type: "chat", text: `m${i}` });
+    await ann.sync();
+    const again = await ChatClient.connect(server.wsUrl(room));
+    await again.join("Ann", { token });
+    again.send({ type: "chat", text: "after reconnect" });
+    expect(codes(await again.sync())).toEqual(["rate_limited"]);
+    await Promise.all([again.close(), ann.closed]);
+  });
+});
+
 describe("dm", () => {
   it("delivers to the target and echoes to the sender, and no one else", async () => {
     const { room, ann, ben } = await pair();
@@ -161,6 +202,14 @@ describe("dm", () => {
     const welcome = await late.join("Late");
     expect(welcome).toMatchObject({ history: [], seq: 0 });
     await Promise.all([ann.close(), ben.close(), late.close()]);
+  });
+
+  it("delivers a dm to yourself once, and trims the recipient's name", async () => {
+    const { ann } = await pair();
+    ann.send({ type: "dm", to: "  ANN ", text: "note to self" });
+    const frames = await ann.sync();
+    expect(frames).toEqual([{ type: "dm", from: "Ann", to: "Ann", text: "note to self", ts: expect.any(Number) }]);
+    await ann.close();
   });
 
   it("answers an unknown recipient with no_such_user", async () => {
