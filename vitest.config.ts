@@ -14,7 +14,14 @@ export default defineConfig({
     projects: [
       {
         plugins: [cloudflareTest({ wrangler: { configPath: "./wrangler.toml" } })],
-        test: { name: "workers", include: ["test/workers/**/*.test.ts"] },
+        test: {
+          name: "workers",
+          include: ["test/workers/**/*.test.ts"],
+          // itty-durable ships ES module files in a package without
+          // "type": "module", behind a CommonJS index; esbuild (wrangler)
+          // bundles that fine, but vitest must be told to transform it too.
+          server: { deps: { inline: ["itty-durable"] } },
+        },
       },
       {
         test: {

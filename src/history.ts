@@ -95,6 +95,11 @@ export class HistoryRing {
     return frame;
   }
 
+  /** How many messages the ring holds now. */
+  get size(): number {
+    return this.#entries.length;
+  }
+
   /** The stored frame of a message this author sent with this client id, if still in the ring. */
   findByClientId(author: string, clientId: string): string | undefined {
     return this.#byClientId.get(idKey(author, clientId))?.frame;
@@ -111,6 +116,16 @@ export class HistoryRing {
     const oldest = this.#latestSeq - this.#entries.length + 1;
     const start = Math.max(0, since + 1 - oldest);
     return { frames: this.#entries.slice(start).map(frameOf), gap: since + 1 < oldest };
+  }
+
+  /**
+   * A page for the HTTP API: the first `limit` messages with seq > since,
+   * oldest first, so a reader pages forward with since = the last seq seen.
+   */
+  page(since: number, limit: number): string[] {
+    const oldest = this.#latestSeq - this.#entries.length + 1;
+    const start = Math.max(0, since + 1 - oldest);
+    return this.#entries.slice(start, start + limit).map(frameOf);
   }
 
   #push(entry: Entry): void {

@@ -5,37 +5,28 @@
  *   ROOMS    Durable Object namespace of ChatRoom (src/room.ts), one object
  *            per room name via idFromName.
  *   ASSETS   the browser client in public/, served by Workers static assets.
+ *   DIRECTORY  the room directory (src/directory.ts, built on itty-durable).
+ *   API_TOKEN  secret; enables POST /api/rooms/:room/messages.
  *   HISTORY_LIMIT … RATE_PER_SEC   protocol limits (src/config.ts).
  *   ALLOWED_ORIGINS                extra origins that may open sockets.
  *
- * Routes: GET /health, GET /chat/:room (WebSocket upgrade). Everything else
- * is a static file. The Worker validates and forwards; it holds no state.
+ * Routes: GET /health, GET /chat/:room (WebSocket upgrade), /api/* (src/api.ts).
+ * Everything else is a static file. The Worker validates and forwards; it
+ * holds no state.
  */
 import { Hono } from "hono";
-import { HTTPException } from "hono/http-exception";
-import type { ContentfulStatusCode } from "hono/utils/http-status";
+import { api } from "./api";
 import { readAllowedOrigins } from "./config";
+import { ApiError, invalidRoom, methodNotAllowed, renderError } from "./http-error";
+import { ROOM_NAME } from "./protocol";
 
+export { RoomDirectory } from "./directory";
 export { ChatRoom } from "./room";
-
-/** Protocol §1: case-sensitive, 1 to 64 characters, not starting with punctuation. */
-const ROOM_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
-
-/** An HTTP error that renders as the protocol's `{"error","message"}` body. */
-class ApiError extends HTTPException {
-  constructor(
-    status: ContentfulStatusCode,
-    readonly code: string,
-    message: string,
-  ) {
-    super(status, { message });
-  }
-}
 
 const app = new Hono<{ Bindings: Env }>();
 
 app.get("/health", (c) => c.json({ ok: true }));
-
+app.all("/health", methodNotAllowed("GET"));
 app.get("/chat/:room", (c) => {
   const room = c.req.param("room");
   if (!ROOM_NAME.test(room)) throw invalidRoom();
@@ -57,35 +48,19 @@ app.get("/chat/:room", (c) => {
   return stub.fetch(c.req.raw);
 });
 
-app.all("/chat/:room", () => {
-  throw new ApiError(405, "method_not_allowed", "Chat sockets are opened with GET.");
-});
+app.all("/chat/:room", methodNotAllowed("GET"));
 
 // /chat/a/b, /chat/ and friends: a room name was meant, and it is not valid.
 app.all("/chat/*", () => {
   throw invalidRoom();
 });
 
-app.all("/api/*", () => {
-  throw new ApiError(404, "not_found", "No such API route.");
-});
+app.route("/api", api);
 
 // Paths the assets layer did not match reach the Worker only through
 // run_worker_first; anything else is asked of the assets binding (its 404).
 app.notFound((c) => c.env.ASSETS.fetch(c.req.raw));
 
-app.onError((err, c) => {
-  if (err instanceof ApiError) return c.json({ error: err.code, message: err.message }, err.status);
-  console.error("worker: unhandled error:", err instanceof Error ? err.message : String(err));
-  return c.json({ error: "internal_error", message: "Something went wrong." }, 500);
-});
-
-function invalidRoom(): ApiError {
-  return new ApiError(
-    400,
-    "invalid_room",
-    "Room names are 1 to 64 characters of A-Z, a-z, 0-9, '.', '_' or '-', starting with a letter or digit.",
-  );
-}
+app.onError(renderError);
 
 export default app;

@@ -6,6 +6,9 @@
  */
 import * as v from "valibot";
 
+/** Protocol §1: case-sensitive, 1 to 64 characters, not starting with punctuation. */
+export const ROOM_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+
 // ---------------------------------------------------------------------------
 // Error codes
 // ---------------------------------------------------------------------------
@@ -176,6 +179,26 @@ export function errorFrame(code: ErrorCode, message: string = ERROR_MESSAGES[cod
 export function encodeWelcome(welcome: Omit<WelcomeFrame, "history">, historyJson: readonly string[]): string {
   const head = JSON.stringify(welcome);
   return `${head.slice(0, -1)},"history":[${historyJson.join(",")}]}`;
+}
+
+// ---------------------------------------------------------------------------
+// HTTP API (protocol §4)
+// ---------------------------------------------------------------------------
+
+/** Body of POST /api/rooms/:room/messages. Name and text rules are the room's, as for join and chat. */
+export const PublishBodySchema = v.object({ name: v.string(), text: v.string() });
+export type PublishBody = v.InferOutput<typeof PublishBodySchema>;
+
+export type PublishResult =
+  | { ok: true; frame: string }
+  | { ok: false; code: "name_invalid" | "name_taken" | "bad_message" | "too_long"; message: string };
+
+/** GET /api/rooms/:room, minus the room name the Worker already knows. */
+export interface RoomSnapshot {
+  users: string[];
+  seq: number;
+  /** Messages in the ring now. */
+  history: number;
 }
 
 // ---------------------------------------------------------------------------

@@ -16,6 +16,8 @@
  */
 import { DurableObject } from "cloudflare:workers";
 import { type Limits, readLimits } from "./config";
+import { openDirectory } from "./directory";
+import { CountReporter } from "./directory-reporter";
 import { HistoryRing } from "./history";
 import {
   CLOSE_REPLACED,
@@ -28,7 +30,9 @@ import {
   normalizeName,
   PING_TEXT,
   PONG_TEXT,
+  type PublishResult,
   parseClientFrame,
+  type RoomSnapshot,
 } from "./protocol";
 import { spend } from "./rate-limit";
 import { Roster } from "./roster";
@@ -44,6 +48,7 @@ export class ChatRoom extends DurableObject<Env> {
   readonly #room: string;
   readonly #sessions = new Map<WebSocket, Session>();
   readonly #roster: Roster<WebSocket>;
+  readonly #directory: CountReporter;
   #ring: HistoryRing | undefined;
 
   constructor(ctx: DurableObjectState, env: Env) {
@@ -54,6 +59,13 @@ export class ChatRoom extends DurableObject<Env> {
     const room = ctx.id.name;
     if (room === undefined) throw new Error("ChatRoom must be addressed with idFromName(room)");
     this.#room = room;
+
+    const directory = openDirectory(env.DIRECTORY);
+    this.#directory = new CountReporter(
+      (users) => directory.report(room, users),
+      (work) => ctx.waitUntil(work),
+      (err) => console.warn(`room ${room}: directory report failed:`, errorName(err)),
+    );
 
     // Answered by the runtime itself, so a heartbeat never wakes the object.
     ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair(PING_TEXT, PONG_TEXT));
@@ -132,6 +144,39 @@ export class ChatRoom extends DurableObject<Env> {
   }
 
   // -------------------------------------------------------------------------
+  // RPC for the HTTP API (protocol §4). Synchronous like the frame handlers,
+  // so a publish is ordered with chats exactly as another frame would be.
+  // -------------------------------------------------------------------------
+
+  snapshot(): RoomSnapshot {
+    const history = this.#history;
+    return { users: this.#roster.names(), seq: history.latestSeq, history: history.size };
+  }
+
+  /** Serialized chat frames with seq > since, oldest first, at most `limit`. */
+  messages(since: number, limit: number): string[] {
+    return this.#history.page(since, limit);
+  }
+
+  /**
+   * A message from outside (a bot, a CI job): stored and broadcast like a
+   * chat, marked `bot`. The name follows join's rules and may not be one a
+   * joined user holds, so a bot cannot speak as a person in the room.
+   */
+  publish(name: string, text: string): PublishResult {
+    const claimed = normalizeName(name, this.#limits.maxNameChars);
+    if (!claimed.ok) return { ok: false, code: "name_invalid", message: claimed.message };
+    if (this.#roster.get(claimed.key)) {
+      return { ok: false, code: "name_taken", message: "A user in the room holds that name." };
+    }
+    const check = checkText(text, this.#limits.maxMessageChars);
+    if (!check.ok) return check;
+    const frame = this.#history.append({ room: this.#room, name: claimed.name, text, ts: Date.now(), bot: true }, null);
+    this.#broadcast(frame);
+    return { ok: true, frame };
+  }
+
+  // -------------------------------------------------------------------------
   // Frames. Each handler returns the frame its sender gets back (a welcome,
   // an error, a pong), or undefined when the sender's answer, if any, is
   // part of a broadcast.
@@ -183,6 +228,7 @@ export class ChatRoom extends DurableObject<Env> {
     saveSession(ws, session);
     this.#roster.add({ ...member, socket: ws });
     this.#broadcast(this.#presence("joined", member.name), ws);
+    this.#directory.update(this.#roster.size);
     return this.#welcome(member, frame.since);
   }
 
@@ -305,7 +351,9 @@ export class ChatRoom extends DurableObject<Env> {
    * no longer holds it, so `left` is announced exactly once.
    */
   #release(ws: WebSocket, member: Member): void {
-    if (this.#roster.remove(member.key, ws)) this.#broadcast(this.#presence("left", member.name));
+    if (!this.#roster.remove(member.key, ws)) return;
+    this.#broadcast(this.#presence("left", member.name));
+    this.#directory.update(this.#roster.size);
   }
 
   #presence(type: "joined" | "left", name: string): string {

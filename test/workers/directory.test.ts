@@ -1,0 +1,139 @@
+/**
+ * The room directory (itty-durable) and how rooms report to it. The bound
+ * and the coalescing are checked here, inside workerd, where a room can be
+ * built over real state with a DIRECTORY binding that counts its calls.
+ */
+import { runInDurableObject } from "cloudflare:test";
+import { env, exports } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+import { DIRECTORY_LIMIT, openDirectory } from "../../src/directory";
+import { ChatRoom } from "../../src/room";
+
+async function until<T>(probe: () => T | undefined | false, what: string): Promise<T> {
+  for (let i = 0; i < 500; i++) {
+    const value = probe();
+    if (value !== undefined && value !== false) return value;
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+/** The DIRECTORY binding with every call to the object counted (or failed). */
+function countingDirectory(fail = false) {
+  const real = env.DIRECTORY;
+  const calls = { started: 0, settled: 0 };
+  const namespace = {
+    idFromName: (name: string) => real.idFromName(name),
+    get: (id: DurableObjectId) => ({
+      fetch: async (request: Request) => {
+        calls.started++;
+        try {
+          if (fail) throw new Error("directory unreachable");
+          return await real.get(id).fetch(request);
+        } finally {
+          calls.settled++;
+        }
+      },
+    }),
+  };
+  return { calls, namespace: namespace as unknown as Env["DIRECTORY"] };
+}
+
+/** Opens `n` sockets on a room and returns the client ends (accepted, frames collected). */
+async function openSockets(room: string, n: number) {
+  const clients = [];
+  for (let i = 0; i < n; i++) {
+    const res = await exports.default.fetch(`http://chat.test/chat/${room}`, { headers: { Upgrade: "websocket" } });
+    const ws = res.webSocket;
+    if (!ws) throw new Error(`no socket: ${res.status}`);
+    ws.accept();
+    const frames: Array<Record<string, unknown>> = [];
+    ws.addEventListener("message", (e) => frames.push(JSON.parse(e.data as string)));
+    clients.push({ ws, frames });
+  }
+  return clients;
+}
+
+describe("the directory", () => {
+  it("lists rooms by most users, then by name, and drops a room reported empty", async () => {
+    const directory = openDirectory(env.DIRECTORY);
+    await directory.report("order-b", 7000);
+    await directory.report("order-a", 7000);
+    await directory.report("order-c", 7001);
+    await directory.report("order-gone", 7002);
+    await directory.report("order-gone", 0);
+    const top = (await directory.list()).slice(0, 3);
+    expect(top).toEqual([
+      { room: "order-c", users: 7001 },
+      { room: "order-a", users: 7000 },
+      { room: "order-b", users: 7000 },
+    ]);
+  });
+
+  it(`keeps the ${DIRECTORY_LIMIT} busiest rooms when a ${DIRECTORY_LIMIT + 1}st reports`, async () => {
+    const directory = openDirectory(env.DIRECTORY);
+    for (let i = 0; i < DIRECTORY_LIMIT; i++) await directory.report(`fill-${i}`, 10 + i);
+    // Smaller than every room held: it is the one left out.
+    await directory.report("one-too-many", 5);
+    let rooms = await directory.list();
+    expect(rooms).toHaveLength(DIRECTORY_LIMIT);
+    expect(rooms.some((r) => r.room === "one-too-many")).toBe(false);
+
+    // Bigger than the smallest: it gets in, and the smallest goes.
+    await directory.report("newcomer", 5000);
+    rooms = await directory.list();
+    expect(rooms).toHaveLength(DIRECTORY_LIMIT);
+    expect(rooms.find((r) => r.room === "newcomer")).toEqual({ room: "newcomer", users: 5000 });
+    expect(rooms.some((r) => r.room === "fill-0")).toBe(false);
+    // What stays is still the busiest, in list order (earlier tests' rooms share this directory).
+    const counts = rooms.map((r) => r.users);
+    expect(counts).toEqual(counts.toSorted((a, b) => b - a));
+    expect(rooms.at(-1)?.users).toBeGreaterThan(10);
+  });
+
+  it("refuses a report that is not a room name and a non-negative integer", async () => {
+    const directory = openDirectory(env.DIRECTORY);
+    await expect(directory.report("bad-count", -1)).rejects.toThrow();
+    await expect(directory.report("bad-count", 1.5)).rejects.toThrow();
+    expect((await directory.list()).some((r) => r.room === "bad-count")).toBe(false);
+  });
+});
+
+describe("a room's reports to the directory", () => {
+  it("coalesce: 300 joins cost a handful of calls, and the last one carries 300", async () => {
+    const room = "storm-300";
+    const clients = await openSockets(room, 300);
+    const { calls, namespace } = countingDirectory();
+    await runInDurableObject(env.ROOMS.get(env.ROOMS.idFromName(room)), async (_live, state) => {
+      const counted = new ChatRoom(state, { ...env, DIRECTORY: namespace });
+      const sockets = state.getWebSockets();
+      expect(sockets).toHaveLength(300);
+      sockets.forEach((ws, i) => {
+        counted.webSocketMessage(ws, JSON.stringify({ type: "join", name: `user-${i}` }));
+      });
+      await until(() => calls.started > 0 && calls.settled === calls.started, "reports to settle");
+    });
+    expect(calls.started).toBeGreaterThanOrEqual(1);
+    expect(calls.started).toBeLessThanOrEqual(3);
+    const listed = (await openDirectory(env.DIRECTORY).list()).find((r) => r.room === room);
+    expect(listed).toEqual({ room, users: 300 });
+    expect(clients.every((c) => c.frames.some((f) => f.type === "welcome"))).toBe(true);
+  });
+
+  it("never reach the client when the directory fails: joins are welcomed all the same", async () => {
+    const room = "directory-down";
+    const [client] = await openSockets(room, 1);
+    const { calls, namespace } = countingDirectory(true);
+    await runInDurableObject(env.ROOMS.get(env.ROOMS.idFromName(room)), async (_live, state) => {
+      const counted = new ChatRoom(state, { ...env, DIRECTORY: namespace });
+      const [ws] = state.getWebSockets();
+      if (!ws) throw new Error("socket lost");
+      counted.webSocketMessage(ws, JSON.stringify({ type: "join", name: "Ann" }));
+      await until(() => calls.settled === 1, "the failed report");
+      counted.webSocketMessage(ws, JSON.stringify({ type: "chat", text: "still here" }));
+    });
+    const frames = client?.frames ?? [];
+    await until(() => frames.some((f) => f.type === "chat"), "the chat");
+    expect(frames.map((f) => f.type)).toEqual(["welcome", "chat"]);
+  });
+});
