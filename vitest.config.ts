@@ -8,6 +8,8 @@ import { defineConfig } from "vitest/config";
 //                WebSockets on 127.0.0.1, exactly as an outside client would.
 // - hibernation: like node, but waits out the runtime's real 10 s eviction;
 //                slow, so it is its own script (npm run test:hibernation).
+// - e2e:         the browser client in Debian's Chromium (playwright-core)
+//                against the same bundle (npm run test:e2e).
 export default defineConfig({
   test: {
     reporters: ["default", "./test/support/summary-reporter.ts"],
@@ -41,6 +43,18 @@ export default defineConfig({
           globalSetup: ["test/support/build-worker.ts"],
           testTimeout: 90_000,
           hookTimeout: 60_000,
+        },
+      },
+      {
+        test: {
+          name: "e2e",
+          include: ["test/e2e/**/*.test.ts"],
+          environment: "node",
+          globalSetup: ["test/support/build-worker.ts"],
+          testTimeout: 60_000,
+          hookTimeout: 60_000,
+          // One browser at a time: two cores, and screenshots of a calm page.
+          fileParallelism: false,
         },
       },
     ],

@@ -24,6 +24,8 @@ export interface StartOptions {
   vars?: Record<string, string | number>;
   /** A directory for Durable Object storage that outlives stop(). */
   persistDir?: string;
+  /** A fixed port, so a restarted server is found where clients left it (default: any free port). */
+  port?: number;
 }
 
 export async function startChat(options: StartOptions = {}): Promise<ChatServer> {
@@ -35,7 +37,7 @@ export async function startChat(options: StartOptions = {}): Promise<ChatServer>
     scriptPath: BUNDLE,
     bindings: { ...workerOptions.bindings, ...options.vars },
     host: "127.0.0.1",
-    port: 0,
+    port: options.port ?? 0,
     durableObjectsPersist: options.persistDir ?? false,
     handleRuntimeStdio(stdout, stderr) {
       for (const stream of [stdout, stderr]) {

@@ -1,0 +1,81 @@
+/**
+ * The browser client's session logic (public/connection.js) in Node, with
+ * the `ws` package as the WebSocket: the backoff schedule, and a connection
+ * that stops answering, which only the heartbeat can notice. A scripted
+ * server stands in for the room so it can play dead on cue.
+ */
+import type { AddressInfo } from "node:net";
+import { afterEach, describe, expect, it } from "vitest";
+import WebSocket, { WebSocketServer } from "ws";
+import { backoffMs, ChatConnection, PING } from "../../public/connection.js";
+
+describe("backoffMs", () => {
+  it("doubles from 500 ms to a 30 s ceiling, always in the upper half of its step", () => {
+    for (let attempt = 0; attempt < 12; attempt++) {
+      const ceiling = Math.min(30_000, 500 * 2 ** attempt);
+      expect(backoffMs(attempt, () => 0)).toBe(ceiling / 2);
+      expect(backoffMs(attempt, () => 0.999_999)).toBeCloseTo(ceiling, -1);
+    }
+    expect(backoffMs(40, () => 1)).toBe(30_000);
+  });
+});
+
+describe("the heartbeat", () => {
+  let wss: WebSocketServer | undefined;
+  let conn: ChatConnection | undefined;
+  afterEach(() => {
+    conn?.leave();
+    wss?.close();
+  });
+
+  it("pings with the exact auto-response text and replaces a socket that stops answering", async () => {
+    const joins: Array<Record<string, unknown>> = [];
+    const pings: string[] = [];
+    let answer = true;
+    wss = new WebSocketServer({ host: "127.0.0.1", port: 0 });
+    wss.on("connection", (ws) => {
+      ws.on("message", (data) => {
+        const text = data.toString();
+        if (text === PING) {
+          pings.push(text);
+          if (answer) ws.send('{"type":"pong"}');
+          return;
+        }
+        const frame = JSON.parse(text) as Record<string, unknown>;
+        if (frame.type !== "join") return;
+        joins.push(frame);
+        const welcome = { type: "welcome", room: "r", name: frame.name, users: [frame.name], history: [] };
+        ws.send(JSON.stringify({ ...welcome, seq: 7, token: "tok", gap: false }));
+      });
+    });
+    const server = wss;
+    await new Promise((resolve) => server.once("listening", resolve));
+    const port = (server.address() as AddressInfo).port;
+    const states: string[] = [];
+    conn = new ChatConnection({
+      url: `ws://127.0.0.1:${port}/chat/r`,
+      name: "Ann",
+      WebSocket: WebSocket as unknown as typeof globalThis.WebSocket,
+      timing: { heartbeatMs: 40, pongTimeoutMs: 60 },
+      on: {
+        status: (state) => states.push(state),
+        welcome() {},
+        chat() {},
+        presence() {},
+        typing() {},
+        dm() {},
+        error() {},
+        outbox() {},
+      },
+    });
+    // Answered pings keep it live.
+    await expect.poll(() => pings.length).toBeGreaterThanOrEqual(3);
+    expect(states).toEqual(["connecting", "live"]);
+
+    // Silence: the heartbeat gives up on the socket and joins again, with since and token.
+    answer = false;
+    await expect.poll(() => joins.length, { timeout: 5000 }).toBe(2);
+    expect(states).toContain("reconnecting");
+    expect(joins[1]).toEqual({ type: "join", name: "Ann", since: 7, token: "tok" });
+  });
+});
