@@ -55,5 +55,5 @@ try {
   console.log(`wrote ${TARGET}`);
 } finally {
   await browser.close();
-  await mf.dispose();
+  await server.stop();
 }

@@ -15,6 +15,7 @@
  * holds no state.
  */
 import { Hono } from "hono";
+import { secureHeaders } from "hono/secure-headers";
 import { api } from "./api";
 import { readAllowedOrigins } from "./config";
 import { ApiError, invalidRoom, methodNotAllowed, renderError } from "./http-error";
@@ -24,6 +25,12 @@ export { RoomDirectory } from "./directory";
 export { ChatRoom } from "./room";
 
 const app = new Hono<{ Bindings: Env }>();
+
+// JSON answers get the usual hardening headers (nosniff, no framing, …).
+// Static files get theirs from public/_headers; the 101 answer of a socket
+// is left alone, as its headers belong to the runtime.
+app.use("/api/*", secureHeaders());
+app.use("/health", secureHeaders());
 
 app.get("/health", (c) => c.json({ ok: true }));
 app.all("/health", methodNotAllowed("GET"));

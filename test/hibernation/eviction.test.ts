@@ -16,13 +16,15 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 let server: ChatServer;
 beforeAll(async () => {
-  server = await startChat();
+  // A refill too slow to matter over the test (0.01 tokens/s), so the rate
+  // bucket's state after each eviction is exact.
+  server = await startChat({ vars: { RATE_PER_SEC: 0.01 } });
 });
 afterAll(() => server?.stop());
 
 const wakeUps = () => server.logs.filter((line) => line.includes("woke from hibernation")).length;
 
-it("keeps chat, presence and seq right across two real evictions", async () => {
+it("keeps chat, presence, seq and rate buckets right across two real evictions", async () => {
   const room = freshRoom("hib");
   const [ann, ben, cat] = await Promise.all([1, 2, 3].map(() => ChatClient.connect(server.wsUrl(room))));
   const annWelcome = await (ann as ChatClient).join("Ann");
@@ -30,7 +32,12 @@ it("keeps chat, presence and seq right across two real evictions", async () => {
   await (cat as ChatClient).join("Cat");
   ann?.send({ type: "chat", text: "before the nap", id: "n1" });
   expect(await ben?.next("chat")).toMatchObject({ seq: 1 });
-  await Promise.all([ann, ben, cat].map((c) => c?.sync()));
+  // Ben spends 9 of his 10 rate tokens (RATE_BURST) before the nap.
+  for (let i = 2; i <= 10; i++) ben?.send({ type: "chat", text: `filler ${i}` });
+  // Ben's round trip first: once it returns, all his fillers were handled,
+  // so the others' round trips collect them.
+  expect((await ben?.sync())?.filter((f) => f.type === "chat")).toHaveLength(9);
+  await Promise.all([ann, cat].map((c) => c?.sync()));
   const wakesBefore = wakeUps();
 
   await sleep(IDLE_MS);
@@ -50,7 +57,10 @@ it("keeps chat, presence and seq right across two real evictions", async () => {
   ann?.send({ type: "chat", text: "before the nap", id: "n1" });
   expect(await ann?.next("chat")).toMatchObject({ seq: 1 });
   ben?.send({ type: "chat", text: "after the nap" });
-  expect(await ann?.next("chat")).toMatchObject({ seq: 2, name: "Ben" });
+  expect(await ann?.next("chat")).toMatchObject({ seq: 11, name: "Ben" });
+  // That was Ben's last token: the bucket came back from the attachment, not refilled.
+  ben?.send({ type: "chat", text: "one too many" });
+  expect(await ben?.next("error")).toMatchObject({ code: "rate_limited" });
 
   await sleep(IDLE_MS);
 
@@ -58,8 +68,8 @@ it("keeps chat, presence and seq right across two real evictions", async () => {
   const dan = await ChatClient.connect(server.wsUrl(room));
   dan.send({ type: "join", name: "ann" });
   expect(await dan.next("error")).toMatchObject({ code: "name_taken" });
-  const welcome = await dan.join("Dan", { since: 1 });
-  expect(welcome).toMatchObject({ users: ["Ann", "Ben", "Dan"], seq: 2, gap: false });
+  const welcome = await dan.join("Dan", { since: 10 });
+  expect(welcome).toMatchObject({ users: ["Ann", "Ben", "Dan"], seq: 11, gap: false });
   expect(welcome.history.map((m) => m.text)).toEqual(["after the nap"]);
   expect(await ben?.next("joined")).toMatchObject({ name: "Dan", count: 3 });
   expect(wakeUps()).toBe(wakesBefore + 2);

@@ -1,0 +1,287 @@
+/**
+ * Property-based tests (fast-check) of the room's frame handling, inside
+ * workerd. A ChatRoom is built over a real room's state and its sockets'
+ * `send` is recorded, so each generated frame's full effect is known the
+ * moment the (synchronous) handler returns: thousands of frames in seconds.
+ */
+import { runInDurableObject } from "cloudflare:test";
+import { env, exports } from "cloudflare:workers";
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { DEFAULT_LIMITS } from "../../src/config";
+import { ChatRoom } from "../../src/room";
+
+const MAX_FRAME_BYTES = DEFAULT_LIMITS.maxFrameBytes;
+const VALID_TYPES = new Set(["join", "chat", "dm", "typing", "leave", "ping"]);
+
+interface Recorded {
+  ws: WebSocket;
+  sent: string[];
+}
+
+/** Opens a socket on the room and returns its server end with `send` recorded. */
+async function openSockets(room: string, n: number): Promise<void> {
+  for (let i = 0; i < n; i++) {
+    const res = await exports.default.fetch(`http://chat.test/chat/${room}`, { headers: { Upgrade: "websocket" } });
+    if (!res.webSocket) throw new Error(`no socket: ${res.status}`);
+    res.webSocket.accept();
+  }
+}
+
+function record(ws: WebSocket): Recorded {
+  const sent: string[] = [];
+  const send = ws.send.bind(ws);
+  Object.defineProperty(ws, "send", {
+    configurable: true,
+    value: (data: string) => {
+      sent.push(data);
+      send(data);
+    },
+  });
+  return { ws, sent };
+}
+
+/** Runs `body` with a room of two joined members, Ann (the sender of bad frames) and Ben (a bystander). */
+async function withRoom(
+  room: string,
+  body: (room: ChatRoom, ann: Recorded, ben: Recorded, spare: Recorded) => void,
+): Promise<void> {
+  await openSockets(room, 3);
+  await runInDurableObject(env.ROOMS.get(env.ROOMS.idFromName(room)), (_live, state) => {
+    const chat = new ChatRoom(state, env);
+    const [a, b, c] = state.getWebSockets();
+    if (!a || !b || !c) throw new Error("sockets lost");
+    const [ann, ben, spare] = [record(a), record(b), record(c)];
+    chat.webSocketMessage(ann.ws, JSON.stringify({ type: "join", name: "Ann" }));
+    chat.webSocketMessage(ben.ws, JSON.stringify({ type: "join", name: "Ben" }));
+    chat.webSocketMessage(ann.ws, JSON.stringify({ type: "chat", text: "a message before the storm", id: "m1" }));
+    for (const r of [ann, ben, spare]) r.sent.length = 0;
+    body(chat, ann, ben, spare);
+  });
+}
+
+/** Everything a rejected frame must leave untouched. */
+function stateOf(room: ChatRoom, sockets: Recorded[]): string {
+  return JSON.stringify({
+    snapshot: room.snapshot(),
+    messages: room.messages(0, 1000),
+    attachments: sockets.map((s) => s.ws.deserializeAttachment()),
+    open: sockets.map((s) => s.ws.readyState),
+  });
+}
+
+// ---------------------------------------------------------------------------
+// Generators of frames that are wrong in one way each
+// ---------------------------------------------------------------------------
+
+const unicodeEdge = fc.constantFrom(
+  "\ud800",
+  "\udfff",
+  "a\ud83d",
+  "\u200b",
+  "\u200f",
+  "\u202e",
+  "\ufeff",
+  "\u0000",
+  "\u001b[31m",
+  "e\u0301",
+  "\u00e9",
+  "",
+  " ",
+  "\n\t",
+);
+const anyString = fc.oneof(fc.string(), fc.string({ unit: "grapheme" }), fc.string({ unit: "binary" }), unicodeEdge);
+const notAString = fc.oneof(
+  fc.integer(),
+  fc.double(),
+  fc.boolean(),
+  fc.constant(null),
+  fc.array(fc.integer()),
+  fc.object(),
+);
+
+/** A JSON value that is not an object with a known `type`. */
+const randomJson = fc
+  .jsonValue()
+  .filter((v) => !(typeof v === "object" && v !== null && !Array.isArray(v) && VALID_TYPES.has(String(v.type))));
+
+/** A known type with a field of the wrong type, or a required field missing. */
+const wrongFieldTypes = fc.oneof(
+  fc.record({ type: fc.constant("join"), name: notAString }),
+  fc.record({
+    type: fc.constant("join"),
+    name: anyString,
+    since: fc.oneof(fc.constant(-1), fc.double({ min: 0.1, max: 9, noInteger: true }), fc.string(), fc.constant(null)),
+  }),
+  fc.record({ type: fc.constant("join"), name: anyString, token: notAString }),
+  fc.record({ type: fc.constant("chat"), text: notAString }),
+  fc.record({ type: fc.constant("chat") }),
+  fc.record({
+    type: fc.constant("chat"),
+    text: fc.string({ minLength: 1 }),
+    id: fc.oneof(fc.constant(""), fc.string({ minLength: 65, maxLength: 80 }), notAString),
+  }),
+  fc.record({ type: fc.constant("dm"), to: notAString, text: fc.string() }),
+  fc.record({ type: fc.constant("dm"), to: fc.string(), text: notAString }),
+  fc.record({ type: notAString }),
+  fc.record({ type: fc.string().filter((t) => !VALID_TYPES.has(t)) }),
+);
+
+/** Valid shapes whose content the room must refuse (Ann is joined). */
+const refusedContent = fc.oneof(
+  fc.record({ type: fc.constant("join"), name: anyString }), // already_joined, whatever the name
+  fc.record({ type: fc.constant("chat"), text: fc.constantFrom("", " ", "\n\t", "\u3000") }), // bad_message
+  fc.record({ type: fc.constant("chat"), text: fc.constant("x".repeat(DEFAULT_LIMITS.maxMessageChars + 1)) }), // too_long
+  fc.record({ type: fc.constant("dm"), to: fc.constantFrom("nobody", "Ann2", "Bem"), text: fc.constant("hi") }), // no_such_user
+);
+
+const tooLarge = fc
+  .integer({ min: 1, max: 64 })
+  .map((extra) => JSON.stringify({ type: "chat", text: "x".repeat(MAX_FRAME_BYTES + extra) }));
+
+const frame: fc.Arbitrary<string | ArrayBuffer> = fc.oneof(
+  randomJson.map((v) => JSON.stringify(v)),
+  wrongFieldTypes.map((v) => JSON.stringify(v)),
+  refusedContent.map((v) => JSON.stringify(v)),
+  fc.string().filter((s) => {
+    try {
+      JSON.parse(s);
+      return false;
+    } catch {
+      return true;
+    }
+  }), // not JSON
+  fc.uint8Array({ maxLength: 64 }).map((a) => a.slice().buffer), // binary
+  tooLarge,
+);
+
+describe("a rejected frame", () => {
+  it("gets exactly one error frame, closes nothing, broadcasts nothing and changes no state", async () => {
+    await withRoom("prop-bad-frames", (room, ann, ben, spare) => {
+      const everyone = [ann, ben, spare];
+      fc.assert(
+        fc.property(frame, (f) => {
+          const before = stateOf(room, everyone);
+          ann.sent.length = 0;
+          ben.sent.length = 0;
+          room.webSocketMessage(ann.ws, f);
+          expect(ann.sent).toHaveLength(1);
+          const reply = JSON.parse(ann.sent[0] ?? "{}");
+          expect(reply.type).toBe("error");
+          expect(reply.code).not.toBe("internal_error");
+          expect(ben.sent).toEqual([]);
+          expect(stateOf(room, everyone)).toBe(before);
+        }),
+        { numRuns: 3000 },
+      );
+    });
+  });
+
+  it("is answered the same way on a socket that has not joined", async () => {
+    await withRoom("prop-bad-frames-unjoined", (room, ann, ben, spare) => {
+      const everyone = [ann, ben, spare];
+      fc.assert(
+        fc.property(
+          fc.oneof(
+            randomJson.map((v) => JSON.stringify(v)),
+            wrongFieldTypes.map((v) => JSON.stringify(v)),
+            tooLarge,
+          ),
+          (f) => {
+            const before = stateOf(room, everyone);
+            spare.sent.length = 0;
+            room.webSocketMessage(spare.ws, f);
+            expect(spare.sent.map((s) => JSON.parse(s).type)).toEqual(["error"]);
+            expect(stateOf(room, everyone)).toBe(before);
+          },
+        ),
+        { numRuns: 1000 },
+      );
+    });
+  });
+
+  it("is refused by size first: just over MAX_FRAME_BYTES is too_large, just under is parsed", async () => {
+    await withRoom("prop-frame-size", (room, ann) => {
+      const pad = (bytes: number) => {
+        const head = '{"type":"nope","pad":"';
+        return `${head}${"x".repeat(bytes - head.length - 2)}"}`;
+      };
+      for (const [bytes, code] of [
+        [MAX_FRAME_BYTES + 1, "too_large"],
+        [MAX_FRAME_BYTES, "bad_message"],
+        [MAX_FRAME_BYTES - 1, "bad_message"],
+      ] as const) {
+        ann.sent.length = 0;
+        room.webSocketMessage(ann.ws, pad(bytes));
+        expect(JSON.parse(ann.sent[0] ?? "{}")).toMatchObject({ type: "error", code });
+      }
+    });
+  });
+});
+
+describe("names", () => {
+  /** A random mix of case changes and NFC/NFD on each character. */
+  const twinOf = (name: string) =>
+    fc.array(fc.tuple(fc.boolean(), fc.boolean()), { minLength: name.length, maxLength: name.length }).map((flags) =>
+      [...name]
+        .map((ch, i) => {
+          const [upper, nfd] = flags[i] ?? [false, false];
+          const cased = upper ? ch.toUpperCase() : ch.toLowerCase();
+          return nfd ? cased.normalize("NFD") : cased;
+        })
+        .join(""),
+    );
+
+  it("that differ only by case or normalisation cannot both be held", async () => {
+    await withRoom("prop-twins", (room, ann, _ben, spare) => {
+      const bases = ["Zoë", "Ångström", "José", "Dvořák", "Chloé", "Ilse", "Σοφία"];
+      const pair = fc.constantFrom(...bases).chain((base) => fc.tuple(fc.constant(base), twinOf(base)));
+      fc.assert(
+        fc.property(pair, ([base, twin]) => {
+          // Spare holds the base name; Ann (after leaving) tries the twin.
+          room.webSocketMessage(spare.ws, JSON.stringify({ type: "join", name: base }));
+          room.webSocketMessage(ann.ws, JSON.stringify({ type: "leave" }));
+          ann.sent.length = 0;
+          room.webSocketMessage(ann.ws, JSON.stringify({ type: "join", name: twin }));
+          expect(JSON.parse(ann.sent[0] ?? "{}")).toMatchObject({ type: "error", code: "name_taken" });
+          expect(room.snapshot().users).toEqual(["Ben", base.normalize("NFC")]);
+          // Back to the starting state for the next run.
+          room.webSocketMessage(spare.ws, JSON.stringify({ type: "leave" }));
+          room.webSocketMessage(ann.ws, JSON.stringify({ type: "join", name: "Ann" }));
+        }),
+        { numRuns: 300 },
+      );
+    });
+  });
+
+  it("`system` cannot be taken in any spelling that normalises to it", async () => {
+    await withRoom("prop-system", (room, _ann, _ben, spare) => {
+      const letters = [
+        ["s", "S", "ſ"],
+        ["y", "Y"],
+        ["s", "S", "ſ"],
+        ["t", "T"],
+        ["e", "E"],
+        ["m", "M"],
+      ];
+      const spelling = fc
+        .tuple(
+          ...letters.map((options) => fc.constantFrom(...options)),
+          fc.constantFrom("", " ", "\t", "  "),
+          fc.constantFrom("", " ", "\n"),
+        )
+        .map((parts) => {
+          const chars = parts.slice(0, 6) as string[];
+          return `${parts[6]}${chars.join("")}${parts[7]}`;
+        });
+      fc.assert(
+        fc.property(spelling, (name) => {
+          spare.sent.length = 0;
+          room.webSocketMessage(spare.ws, JSON.stringify({ type: "join", name }));
+          expect(JSON.parse(spare.sent[0] ?? "{}")).toMatchObject({ type: "error", code: "name_invalid" });
+        }),
+        { numRuns: 500 },
+      );
+    });
+  });
+});
