@@ -3,19 +3,22 @@
  * a copy in memory.
  *
  * Layout, and why:
- * - One table, `seq INTEGER PRIMARY KEY`: the seq is SQLite's rowid, so there
- *   is no second index to maintain and an insert writes exactly one row.
+ * - A true ring: message `seq` lives in slot `seq % HISTORY_LIMIT`
+ *   (`slot INTEGER PRIMARY KEY`, SQLite's rowid). Appending is one upsert
+ *   that overwrites the oldest message in place: one statement and one row
+ *   written per message, the billed unit, and nothing to trim.
  * - Each row stores the chat frame already serialized (`frame`): the broadcast
  *   sends those very bytes, and a welcome splices stored frames together
  *   without re-encoding up to HISTORY_LIMIT messages per join.
- * - No counter row: the newest message is never trimmed, so MAX(seq) is the
- *   room's latest seq. A chat costs one INSERT and at most one DELETE, and
- *   seq can neither repeat nor skip across hibernation or restarts.
+ * - No counter row: the newest message is never overwritten, so MAX(seq) is
+ *   the room's latest seq, and seq can neither repeat nor skip across
+ *   hibernation or restarts.
  * - The idempotency lookup (author, client id) runs on the in-memory copy,
  *   which holds exactly the ring, so "still in the ring" needs no index.
  *
  * The copy is loaded once per wake-up (at most HISTORY_LIMIT rows), and only
  * when a frame needs history: a typing frame or a close never reads storage.
+ * A changed HISTORY_LIMIT re-lays the slots on that load, once.
  */
 import type { ChatFrame } from "./protocol";
 
@@ -38,27 +41,43 @@ export class HistoryRing {
   readonly #entries: Entry[] = [];
   readonly #byClientId = new Map<string, Entry>();
   #latestSeq = 0;
+  /** Rows SQLite wrote and read for this ring since the object woke (billing units). */
+  rowsWritten = 0;
+  rowsRead = 0;
 
   constructor(sql: SqlStorage, limit: number) {
     this.#sql = sql;
     this.#limit = limit;
     sql.exec(
-      `CREATE TABLE IF NOT EXISTS history (
-        seq INTEGER PRIMARY KEY,
+      `CREATE TABLE IF NOT EXISTS ring (
+        slot INTEGER PRIMARY KEY,
+        seq INTEGER NOT NULL,
         frame TEXT NOT NULL,
         author TEXT,
         client_id TEXT
       )`,
     );
-    const latest = sql.exec<{ seq: number | null }>("SELECT MAX(seq) AS seq FROM history").one().seq;
-    this.#latestSeq = latest ?? 0;
-    // A lowered HISTORY_LIMIT takes effect here, on the next wake-up.
-    this.#trim();
-    const rows = sql.exec<Row>(
-      "SELECT seq, frame, author, client_id FROM history WHERE seq > ? ORDER BY seq",
-      this.#latestSeq - limit,
-    );
-    for (const row of rows) {
+    // Rooms created before this layout kept a `history` table keyed by seq.
+    if (sql.exec("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'history'").toArray().length > 0) {
+      sql.exec(
+        `INSERT OR REPLACE INTO ring (slot, seq, frame, author, client_id)
+         SELECT seq % ?, seq, frame, author, client_id FROM history
+         WHERE seq > (SELECT MAX(seq) FROM history) - ? ORDER BY seq`,
+        limit,
+        limit,
+      );
+      sql.exec("DROP TABLE history");
+    }
+    const rows = sql
+      .exec<Row & { slot: number }>("SELECT slot, seq, frame, author, client_id FROM ring ORDER BY seq")
+      .toArray();
+    const kept = rows.slice(-limit);
+    this.#latestSeq = rows.at(-1)?.seq ?? 0;
+    // Slots follow seq % limit; after HISTORY_LIMIT changed they do not.
+    if (kept.length < rows.length || kept.some((r) => r.slot !== r.seq % limit)) {
+      this.#relay(kept);
+    }
+    for (const row of kept) {
       this.#push({ seq: row.seq, frame: row.frame, author: row.author, clientId: row.client_id });
     }
   }
@@ -82,15 +101,8 @@ export class HistoryRing {
     if (id !== undefined) chat.id = id;
     if (bot) chat.bot = true;
     const frame = JSON.stringify(chat);
-    this.#sql.exec(
-      "INSERT INTO history (seq, frame, author, client_id) VALUES (?, ?, ?, ?)",
-      seq,
-      frame,
-      author,
-      id ?? null,
-    );
+    this.#write(seq, frame, author, id ?? null);
     this.#latestSeq = seq;
-    this.#trim();
     this.#push({ seq, frame, author, clientId: id ?? null });
     return frame;
   }
@@ -143,10 +155,26 @@ export class HistoryRing {
     }
   }
 
-  /** Deletes what fell out of the ring: one row per append in steady state. */
-  #trim(): void {
-    const cutoff = this.#latestSeq - this.#limit;
-    if (cutoff > 0) this.#sql.exec("DELETE FROM history WHERE seq <= ?", cutoff);
+  /** One upsert: the message takes its slot, overwriting the one HISTORY_LIMIT older. */
+  #write(seq: number, frame: string, author: string | null, clientId: string | null): void {
+    const cursor = this.#sql.exec(
+      `INSERT INTO ring (slot, seq, frame, author, client_id) VALUES (?, ?, ?, ?, ?)
+       ON CONFLICT(slot) DO UPDATE SET
+         seq = excluded.seq, frame = excluded.frame, author = excluded.author, client_id = excluded.client_id`,
+      seq % this.#limit,
+      seq,
+      frame,
+      author,
+      clientId,
+    );
+    this.rowsWritten += cursor.rowsWritten;
+    this.rowsRead += cursor.rowsRead;
+  }
+
+  /** Rewrites the table for a new HISTORY_LIMIT, keeping the newest messages. */
+  #relay(kept: Row[]): void {
+    this.#sql.exec("DELETE FROM ring");
+    for (const row of kept) this.#write(row.seq, row.frame, row.author, row.client_id);
   }
 }
 

@@ -69,6 +69,15 @@ export const ClientFrameSchema = v.variant("type", [
 ]);
 
 export type ClientFrame = v.InferOutput<typeof ClientFrameSchema>;
+
+/**
+ * The variant's options by their `type`. Parsing looks the schema up by the
+ * frame's own `type` instead of letting v.variant try each option: the same
+ * rules, but the room's hottest path (every chat) no longer pays for a
+ * discriminator search that showed as a tenth of the room's CPU in profiles.
+ */
+type FrameSchema = (typeof ClientFrameSchema.options)[number];
+const SCHEMA_BY_TYPE = new Map<unknown, FrameSchema>(ClientFrameSchema.options.map((o) => [o.entries.type.literal, o]));
 export type ClientFrameOf<T extends ClientFrame["type"]> = Extract<ClientFrame, { type: T }>;
 
 /**
@@ -100,7 +109,10 @@ export function parseClientFrame(message: string | ArrayBuffer, maxFrameBytes: n
   } catch {
     return fail("bad_json");
   }
-  const result = v.safeParse(ClientFrameSchema, json);
+  const schema =
+    typeof json === "object" && json !== null ? SCHEMA_BY_TYPE.get((json as { type?: unknown }).type) : undefined;
+  if (!schema) return fail("bad_message", describeIssue(json, undefined));
+  const result = v.safeParse(schema, json);
   if (!result.success) {
     return fail("bad_message", describeIssue(json, result.issues[0]));
   }

@@ -7,13 +7,21 @@ import { Miniflare } from "miniflare";
 import { unstable_getMiniflareWorkerOptions } from "wrangler";
 
 /**
- * @param {{ vars?: Record<string, string | number>, outDir?: string, persist?: string | false }} [options]
+ * @param {{ vars?: Record<string, string | number>, outDir?: string, persist?: string | false, build?: boolean, inspectorPort?: number }} [options]
+ *   build: false reuses the bundle already in outDir.
  */
-export async function startLocal({ vars = {}, outDir = ".wrangler/script-build", persist = false } = {}) {
-  execFileSync("npx", ["wrangler", "deploy", "--dry-run", "--outdir", outDir], {
-    stdio: ["ignore", "ignore", "inherit"],
-    env: { ...process.env, WRANGLER_SEND_METRICS: "false", CLOUDFLARE_CF_FETCH_ENABLED: "false" },
-  });
+export async function startLocal({
+  vars = {},
+  outDir = ".wrangler/script-build",
+  persist = false,
+  build = true,
+  inspectorPort,
+} = {}) {
+  if (build)
+    execFileSync("npx", ["wrangler", "deploy", "--dry-run", "--outdir", outDir], {
+      stdio: ["ignore", "ignore", "inherit"],
+      env: { ...process.env, WRANGLER_SEND_METRICS: "false", CLOUDFLARE_CF_FETCH_ENABLED: "false" },
+    });
   const { workerOptions } = unstable_getMiniflareWorkerOptions("wrangler.toml");
   const mf = new Miniflare({
     ...workerOptions,
@@ -23,9 +31,11 @@ export async function startLocal({ vars = {}, outDir = ".wrangler/script-build",
     host: "127.0.0.1",
     port: 0,
     durableObjectsPersist: persist,
+    ...(inspectorPort ? { inspectorPort } : {}),
   });
   const origin = (await mf.ready).origin;
   return {
+    mf,
     origin,
     wsUrl: (/** @type {string} */ room) => `${origin.replace(/^http/, "ws")}/chat/${room}`,
     stop: () => mf.dispose(),

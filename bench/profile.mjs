@@ -1,0 +1,108 @@
+// CPU profile of the room under the throughput load: starts edge-chat with
+// workerd's inspector open, drives 20 closed-loop clients for a few seconds
+// while the V8 profiler samples, and prints the functions with the most
+// self time. `node bench/profile.mjs [seconds]`; the raw profile goes to
+// bench/results/profile.cpuprofile (open it in Chrome DevTools).
+import { mkdirSync, writeFileSync } from "node:fs";
+import { Miniflare } from "miniflare";
+import WebSocket from "ws";
+import { startLocal } from "../scripts/lib/local-server.mjs";
+
+const seconds = Number(process.argv[2] ?? 4);
+// --floor profiles the reference room instead, for comparison.
+const floor = process.argv.includes("--floor");
+const INSPECTOR_PORT = 9331;
+const server = floor
+  ? await startFloor()
+  : await startLocal({
+      vars: { RATE_BURST: 1_000_000, RATE_PER_SEC: 1_000_000 },
+      outDir: ".wrangler/bench-build",
+      persist: "/dev/shm/edge-chat-profile",
+      inspectorPort: INSPECTOR_PORT,
+    });
+
+async function startFloor() {
+  const mf = new Miniflare({
+    modules: true,
+    scriptPath: "bench/floor.js",
+    compatibilityDate: "2026-04-20",
+    durableObjects: { ROOMS: { className: "FloorRoom", useSQLite: true } },
+    durableObjectsPersist: "/dev/shm/edge-chat-profile",
+    host: "127.0.0.1",
+    port: 0,
+    inspectorPort: INSPECTOR_PORT,
+  });
+  const origin = (await mf.ready).origin;
+  return { wsUrl: (room) => `${origin.replace(/^http/, "ws")}/chat/${room}`, stop: () => mf.dispose() };
+}
+
+const targets = await (await fetch(`http://127.0.0.1:${INSPECTOR_PORT}/json`)).json();
+const target = targets.find((t) => t.title?.includes("core:user")) ?? targets[0];
+const inspector = new WebSocket(target.webSocketDebuggerUrl);
+await new Promise((r) => inspector.once("open", r));
+let nextId = 1;
+const pending = new Map();
+inspector.on("message", (data) => {
+  const msg = JSON.parse(data.toString());
+  pending.get(msg.id)?.(msg.result);
+});
+const call = (method, params = {}) =>
+  new Promise((resolve) => {
+    const id = nextId++;
+    pending.set(id, resolve);
+    inspector.send(JSON.stringify({ id, method, params }));
+  });
+
+// 20 closed-loop clients, as in the throughput scenario.
+const room = `profile-${Date.now().toString(36)}`;
+const clients = [];
+let running = true;
+let committed = 0;
+for (let i = 0; i < 20; i++) {
+  const name = `p${i}`;
+  const ws = new WebSocket(server.wsUrl(room));
+  await new Promise((r) => ws.once("open", r));
+  let counter = 0;
+  const send = () =>
+    ws.send(JSON.stringify({ type: "chat", text: `${name}|${counter++}|x`, id: `${name}-${counter}` }));
+  await new Promise((resolve) => {
+    ws.on("message", (data) => {
+      const frame = JSON.parse(data.toString());
+      if (frame.type === "welcome" || (frame.type === "join" && frame.name === name)) resolve();
+      if (frame.type === "chat" && (frame.name === name || frame.text.startsWith(`${name}|`))) {
+        committed++;
+        if (running) send();
+      }
+    });
+    ws.send(JSON.stringify({ type: "join", name }));
+  });
+  clients.push(send);
+}
+
+await call("Profiler.enable");
+await call("Profiler.setSamplingInterval", { interval: 100 });
+await call("Profiler.start");
+for (const send of clients) send();
+await new Promise((r) => setTimeout(r, seconds * 1000));
+running = false;
+const { profile } = await call("Profiler.stop");
+mkdirSync("bench/results", { recursive: true });
+writeFileSync("bench/results/profile.cpuprofile", JSON.stringify(profile));
+
+// Self time per function, from the sample counts.
+const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+const self = new Map();
+for (const id of profile.samples) {
+  const node = byId.get(id);
+  const f = node.callFrame;
+  const key = `${f.functionName || "(anonymous)"} ${f.url.split("/").pop()}:${f.lineNumber + 1}`;
+  self.set(key, (self.get(key) ?? 0) + 1);
+}
+const total = profile.samples.length;
+console.log(`${committed} messages committed in ${seconds} s; ${total} samples\n`);
+for (const [key, n] of [...self].sort((a, b) => b[1] - a[1]).slice(0, 25)) {
+  console.log(`${((n / total) * 100).toFixed(1).padStart(5)}%  ${key}`);
+}
+inspector.close();
+await server.stop();
+process.exit(0);

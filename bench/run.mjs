@@ -1,0 +1,518 @@
+// npm run bench: edge-chat against the floor (bench/floor.js), interleaved,
+// on the same workerd, over real WebSockets on loopback.
+//
+//   npm run bench                         4 scenarios × 2 systems × 3 repetitions
+//   npm run bench -- --reps 1 --seconds 2 --scale 0.25      (the CI smoke run)
+//
+// Each (scenario, system) run gets a fresh runtime, so peak RSS is its own.
+// The load generator is this Node process, connected straight to workerd
+// (Miniflare, no wrangler dev proxy); storage is Miniflare's in-memory
+// default. CPU is read from /proc for the workerd process only. Every figure
+// is printed per system as the median over repetitions, and edge-chat's also
+// as a ratio to the floor's from the same run. Nothing here is asserted:
+// timings go to the table and to bench/results/latest.json.
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { gzipSync } from "node:zlib";
+import { Miniflare } from "miniflare";
+import { unstable_getMiniflareWorkerOptions } from "wrangler";
+import WebSocket from "ws";
+import { numericArgs, percentile, startLocal } from "../scripts/lib/local-server.mjs";
+
+const opts = numericArgs({ reps: 3, seconds: 10, scale: 1 });
+// --only fanout,rooms runs a subset of the scenarios.
+const onlyIndex = process.argv.indexOf("--only");
+const only = onlyIndex > 0 ? (process.argv[onlyIndex + 1] ?? "").split(",") : undefined;
+const scaled = (n) => Math.max(2, Math.round(n * opts.scale));
+const CLK_TCK = 100;
+
+// ---------------------------------------------------------------------------
+// Systems under test
+// ---------------------------------------------------------------------------
+
+const EDGE_BUILD = ".wrangler/bench-build";
+const EDGE_VARS = { RATE_BURST: 1_000_000, RATE_PER_SEC: 1_000_000, MAX_ROOM_USERS: 100_000 };
+
+/** Durable Object storage on tmpfs, so a run measures the room, not the disk. */
+const TMPFS = existsSync("/dev/shm") ? "/dev/shm" : tmpdir();
+const storageDir = () => mkdtempSync(join(TMPFS, "edge-chat-bench-"));
+
+async function startEdge() {
+  const dir = storageDir();
+  const server = await startLocal({ vars: EDGE_VARS, outDir: EDGE_BUILD, build: false, persist: dir });
+  return {
+    ...server,
+    async stop() {
+      await server.stop();
+      rmSync(dir, { recursive: true, force: true });
+    },
+    async rowsWritten(room) {
+      const ns = await server.mf.getDurableObjectNamespace("ROOMS");
+      const stub = ns.get(ns.idFromName(room));
+      return (await stub.metrics()).rowsWritten;
+    },
+  };
+}
+
+/**
+ * The floor runs behind the same static-assets router as edge-chat (the
+ * [assets] block of wrangler.toml, with run_worker_first for /chat/*): every
+ * socket frame crosses that layer in both systems, so it does not count
+ * against the room.
+ */
+const { workerOptions: edgeOptions } = unstable_getMiniflareWorkerOptions("wrangler.toml");
+
+async function startFloor() {
+  const dir = storageDir();
+  const mf = new Miniflare({
+    assets: edgeOptions.assets,
+    durableObjectsPersist: dir,
+    modules: true,
+    scriptPath: "bench/floor.js",
+    compatibilityDate: "2026-04-20",
+    durableObjects: { ROOMS: { className: "FloorRoom", useSQLite: true } },
+    host: "127.0.0.1",
+    port: 0,
+  });
+  const origin = (await mf.ready).origin;
+  return {
+    origin,
+    mf,
+    wsUrl: (room) => `${origin.replace(/^http/, "ws")}/chat/${room}`,
+    async stop() {
+      await mf.dispose();
+      rmSync(dir, { recursive: true, force: true });
+    },
+    rowsWritten: async () => 0,
+  };
+}
+
+const SYSTEMS = { "edge-chat": startEdge, floor: startFloor };
+
+// ---------------------------------------------------------------------------
+// /proc: the workerd process that Miniflare started for this run
+// ---------------------------------------------------------------------------
+
+function workerdPids() {
+  const pids = [];
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
+      const comm = stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"));
+      const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+      if (comm.startsWith("workerd") && ppid === process.pid) pids.push(Number(entry));
+    } catch {}
+  }
+  return pids;
+}
+
+/** CPU time (ms, user + system) of the given processes. */
+function cpuMs(pids) {
+  let ticks = 0;
+  for (const pid of pids) {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    ticks += Number(fields[11]) + Number(fields[12]);
+  }
+  return (ticks * 1000) / CLK_TCK;
+}
+
+/** Peak resident memory (MB) of the given processes. */
+function peakRssMb(pids) {
+  let kb = 0;
+  for (const pid of pids) {
+    const m = /VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+    kb += Number(m?.[1] ?? 0);
+  }
+  return kb / 1024;
+}
+
+// ---------------------------------------------------------------------------
+// Clients: one code path for both systems. edge-chat answers join with a
+// welcome and chats with chat frames; the floor sends every frame back to
+// everyone, so a client's own join coming back is its "welcome".
+// ---------------------------------------------------------------------------
+
+class Tally {
+  latencies = [];
+  deliveries = 0;
+  duplicated = 0;
+  outOfOrder = 0;
+  /** receiver → sender → counters seen */
+  seen = new Map();
+  /** receiver → last seq seen (edge-chat only) */
+  lastSeq = new Map();
+
+  record(receiver, frame, now) {
+    const [sender, counterText, sentText] = frame.text.split("|");
+    const counter = Number(counterText);
+    this.deliveries++;
+    this.latencies.push(now - Number(sentText));
+    let bySender = this.seen.get(receiver);
+    if (!bySender) {
+      bySender = new Map();
+      this.seen.set(receiver, bySender);
+    }
+    let counters = bySender.get(sender);
+    if (!counters) {
+      counters = { set: new Set(), max: -1 };
+      bySender.set(sender, counters);
+    }
+    if (counters.set.has(counter)) this.duplicated++;
+    else if (counter < counters.max) this.outOfOrder++;
+    counters.set.add(counter);
+    counters.max = Math.max(counters.max, counter);
+    if (frame.seq !== undefined) {
+      const last = this.lastSeq.get(receiver) ?? 0;
+      if (frame.seq <= last) this.outOfOrder++;
+      this.lastSeq.set(receiver, frame.seq);
+    }
+  }
+
+  /** Deliveries that should have happened and did not: every receiver gets every message of its room. */
+  lost(rooms) {
+    let lost = 0;
+    for (const { receivers, sent } of rooms) {
+      for (const receiver of receivers) {
+        const bySender = this.seen.get(receiver);
+        for (const [sender, count] of sent) {
+          lost += count - (bySender?.get(sender)?.set.size ?? 0);
+        }
+      }
+    }
+    return lost;
+  }
+}
+
+function connect(url) {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(url, { perMessageDeflate: false });
+    ws.once("open", () => resolve(ws));
+    ws.once("error", reject);
+  });
+}
+
+/**
+ * Opens a socket, joins as `name`, and routes chat frames to `onChat`.
+ * Resolves with the welcome (edge-chat) or the echoed join (floor) and the
+ * time it arrived.
+ */
+async function joinAs(url, name, onChat) {
+  const ws = await connect(url);
+  return new Promise((resolve) => {
+    ws.on("message", (data) => {
+      const now = performance.now();
+      const frame = JSON.parse(data.toString());
+      if (frame.type === "chat") onChat?.(frame, now);
+      else if (frame.type === "welcome" || (frame.type === "join" && frame.name === name))
+        resolve({ ws, frame, at: now });
+    });
+    ws.send(JSON.stringify({ type: "join", name }));
+  });
+}
+
+let messageCounter = 0;
+function chatFrame(sender, counter) {
+  const text = `${sender}|${counter}|${performance.now().toFixed(3)}|${"x".repeat(32)}`;
+  return JSON.stringify({ type: "chat", text, id: `${sender}-${counter}-${messageCounter++}` });
+}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+async function joinAll(server, room, names, tally) {
+  const clients = [];
+  for (let i = 0; i < names.length; i += 25) {
+    const batch = names.slice(i, i + 25);
+    clients.push(
+      ...(await Promise.all(
+        batch.map((name) => joinAs(server.wsUrl(room), name, (f, now) => tally.record(name, f, now))),
+      )),
+    );
+  }
+  return clients;
+}
+
+/** Waits until `done()` or `ms` passed. */
+async function drain(done, ms = 5000) {
+  const until = performance.now() + ms;
+  while (!done() && performance.now() < until) await sleep(20);
+}
+
+// ---------------------------------------------------------------------------
+// Scenarios. Each returns its figures; CPU covers the measured phase only.
+// ---------------------------------------------------------------------------
+
+const SCENARIOS = {
+  async fanout(server, pids, runId) {
+    const room = `fanout-${runId}`;
+    const tally = new Tally();
+    const names = Array.from({ length: scaled(200) }, (_, i) => `f${i}`);
+    const clients = await joinAll(server, room, names, tally);
+    const rows0 = await server.rowsWritten(room);
+    const cpu0 = cpuMs(pids);
+    const t0 = performance.now();
+    let sent = 0;
+    const sender = clients[0].ws;
+    const total = 50 * opts.seconds;
+    await new Promise((resolve) => {
+      const timer = setInterval(() => {
+        sender.send(chatFrame(names[0], sent++));
+        if (sent >= total) {
+          clearInterval(timer);
+          resolve();
+        }
+      }, 20);
+    });
+    await drain(() => tally.deliveries >= sent * names.length);
+    const seconds = (performance.now() - t0) / 1000;
+    const cpu = cpuMs(pids) - cpu0;
+    const rows = (await server.rowsWritten(room)) - rows0;
+    for (const c of clients) c.ws.close();
+    return summary(tally, {
+      seconds,
+      cpu,
+      committed: sent,
+      rows,
+      lost: tally.lost([{ receivers: names, sent: new Map([[names[0], sent]]) }]),
+    });
+  },
+
+  async throughput(server, pids, runId) {
+    const room = `throughput-${runId}`;
+    const tally = new Tally();
+    const names = Array.from({ length: scaled(20) }, (_, i) => `t${i}`);
+    const sent = new Map(names.map((n) => [n, 0]));
+    let running = true;
+    const clients = [];
+    for (const name of names) {
+      // Closed loop: a client's next message goes when its previous one is back.
+      const client = await joinAs(server.wsUrl(room), name, (frame, now) => {
+        tally.record(name, frame, now);
+        if (running && frame.text.startsWith(`${name}|`)) {
+          sent.set(name, (sent.get(name) ?? 0) + 1);
+          client.ws.send(chatFrame(name, sent.get(name)));
+        }
+      });
+      clients.push(client);
+    }
+    const rows0 = await server.rowsWritten(room);
+    const cpu0 = cpuMs(pids);
+    const t0 = performance.now();
+    for (const c of clients) c.ws.send(chatFrame(names[clients.indexOf(c)], 0));
+    await sleep(opts.seconds * 1000);
+    running = false;
+    const seconds = (performance.now() - t0) / 1000;
+    // Messages sent = counters 0..sent[name] for each client.
+    const sentCounts = new Map([...sent].map(([n, c]) => [n, c + 1]));
+    const expected = [...sentCounts.values()].reduce((a, b) => a + b, 0) * names.length;
+    await drain(() => tally.deliveries >= expected);
+    const cpu = cpuMs(pids) - cpu0;
+    const committed = [...sent.values()].reduce((a, b) => a + b, 0);
+    const rows = (await server.rowsWritten(room)) - rows0;
+    for (const c of clients) c.ws.close();
+    return summary(tally, {
+      seconds,
+      cpu,
+      committed,
+      rows,
+      lost: tally.lost([{ receivers: names, sent: sentCounts }]),
+    });
+  },
+
+  async joinstorm(server, pids, runId) {
+    const room = `joinstorm-${runId}`;
+    const tally = new Tally();
+    // 100 messages of history first, from a poster who then leaves.
+    const poster = await joinAs(server.wsUrl(room), "poster");
+    for (let i = 0; i < 100; i++) poster.ws.send(chatFrame("poster", i));
+    await sleep(300);
+    poster.ws.close();
+    await sleep(100);
+    const n = scaled(300);
+    const cpu0 = cpuMs(pids);
+    const t0 = performance.now();
+    const joins = await Promise.all(Array.from({ length: n }, (_, i) => joinAs(server.wsUrl(room), `j${i}`, () => {})));
+    const cpu = cpuMs(pids) - cpu0;
+    const times = joins.map((j) => j.at - t0).sort((a, b) => a - b);
+    const fullHistory = joins.filter((j) => j.frame.type !== "welcome" || j.frame.history.length === 100).length;
+    for (const j of joins) j.ws.close();
+    return {
+      joins: n,
+      allWelcomedMs: round(times.at(-1)),
+      welcomeP50Ms: round(percentile(times, 50)),
+      welcomeP99Ms: round(percentile(times, 99)),
+      cpuMsPerJoin: round(cpu / n, 3),
+      withFullHistory: fullHistory,
+      lost: n - joins.length,
+      duplicated: tally.duplicated,
+      outOfOrder: tally.outOfOrder,
+    };
+  },
+
+  async rooms(server, pids, runId) {
+    const tally = new Tally();
+    const roomCount = scaled(50);
+    const perRoom = 8;
+    const rooms = [];
+    for (let r = 0; r < roomCount; r++) {
+      const names = Array.from({ length: perRoom }, (_, i) => `r${r}u${i}`);
+      rooms.push({ room: `rooms-${runId}-${r}`, names, clients: [], sent: new Map(names.map((n) => [n, 0])) });
+    }
+    for (const r of rooms) r.clients = await joinAll(server, r.room, r.names, tally);
+    const cpu0 = cpuMs(pids);
+    const t0 = performance.now();
+    // Every client 1 msg/s, start times spread over the first second.
+    const timers = [];
+    for (const r of rooms) {
+      r.clients.forEach((client, i) => {
+        const name = r.names[i];
+        const start = setTimeout(() => {
+          const tick = () => {
+            const c = r.sent.get(name);
+            r.sent.set(name, c + 1);
+            client.ws.send(chatFrame(name, c));
+          };
+          tick();
+          timers.push(setInterval(tick, 1000));
+        }, Math.random() * 1000);
+        timers.push(start);
+      });
+    }
+    await sleep(opts.seconds * 1000);
+    for (const t of timers) clearInterval(t);
+    const committed = rooms.reduce((a, r) => a + [...r.sent.values()].reduce((x, y) => x + y, 0), 0);
+    await drain(() => tally.deliveries >= committed * perRoom);
+    const seconds = (performance.now() - t0) / 1000;
+    const cpu = cpuMs(pids) - cpu0;
+    for (const r of rooms) for (const c of r.clients) c.ws.close();
+    return summary(tally, {
+      seconds,
+      cpu,
+      committed,
+      rows: undefined,
+      lost: tally.lost(rooms.map((r) => ({ receivers: r.names, sent: r.sent }))),
+    });
+  },
+};
+
+function summary(tally, { seconds, cpu, committed, rows, lost }) {
+  const sorted = tally.latencies.sort((a, b) => a - b);
+  return {
+    latencyP50Ms: round(percentile(sorted, 50)),
+    latencyP95Ms: round(percentile(sorted, 95)),
+    latencyP99Ms: round(percentile(sorted, 99)),
+    latencyMaxMs: round(sorted.at(-1)),
+    deliveriesPerSec: Math.round(tally.deliveries / seconds),
+    committedPerSec: round(committed / seconds),
+    cpuMsPer1kDeliveries: round((cpu / Math.max(1, tally.deliveries)) * 1000),
+    rowsPerMessage: rows === undefined ? undefined : round(rows / Math.max(1, committed), 3),
+    lost,
+    duplicated: tally.duplicated,
+    outOfOrder: tally.outOfOrder,
+  };
+}
+
+function round(n, digits = 1) {
+  if (n === undefined || !Number.isFinite(n)) return n;
+  const f = 10 ** digits;
+  return Math.round(n * f) / f;
+}
+
+// ---------------------------------------------------------------------------
+// The run
+// ---------------------------------------------------------------------------
+
+// Build edge-chat once, exactly as deployed, and weigh it.
+const built = await startLocal({ outDir: EDGE_BUILD });
+await built.stop();
+const bundle = readFileSync(`${EDGE_BUILD}/index.js`);
+const bundleGzipKb = round(gzipSync(bundle, { level: 9 }).length / 1024, 1);
+
+const results = {}; // scenario → system → [figures per rep]
+const started = Date.now();
+for (let rep = 0; rep < opts.reps; rep++) {
+  for (const scenario of Object.keys(SCENARIOS).filter((s) => !only || only.includes(s))) {
+    // Alternate which system goes first, so neither always gets the warmer machine.
+    const order = rep % 2 === 0 ? ["edge-chat", "floor"] : ["floor", "edge-chat"];
+    for (const system of order) {
+      const server = await SYSTEMS[system]();
+      const pids = workerdPids();
+      const t = performance.now();
+      const figures = await SCENARIOS[scenario](server, pids, `${rep}-${Date.now().toString(36)}`);
+      figures.peakRssMb = round(peakRssMb(pids));
+      figures.wallSeconds = round((performance.now() - t) / 1000);
+      await server.stop();
+      results[scenario] ??= {};
+      results[scenario][system] ??= [];
+      results[scenario][system].push(figures);
+      process.stderr.write(`rep ${rep + 1}/${opts.reps} ${scenario} ${system}: ${JSON.stringify(figures)}\n`);
+    }
+  }
+}
+
+// Medians and ratios.
+const median = (xs) => {
+  const v = xs.filter((x) => typeof x === "number").sort((a, b) => a - b);
+  if (v.length === 0) return undefined;
+  const m = Math.floor(v.length / 2);
+  return v.length % 2 ? v[m] : (v[m - 1] + v[m]) / 2;
+};
+const table = {};
+for (const [scenario, bySystem] of Object.entries(results)) {
+  const keys = Object.keys(bySystem["edge-chat"][0]);
+  table[scenario] = {};
+  for (const key of keys) {
+    const edge = round(median(bySystem["edge-chat"].map((f) => f[key])), 3);
+    const floor = round(median(bySystem.floor.map((f) => f[key])), 3);
+    const ratio =
+      typeof edge === "number" && typeof floor === "number" && floor !== 0 ? round(edge / floor, 2) : undefined;
+    table[scenario][key] = { edge, floor, ratio };
+  }
+}
+
+const cpuModel = /model name\s*:\s*(.+)/.exec(readFileSync("/proc/cpuinfo", "utf8"))?.[1] ?? "unknown";
+const report = {
+  date: new Date().toISOString(),
+  machine: {
+    cpu: cpuModel,
+    cores: readFileSync("/proc/cpuinfo", "utf8").match(/^processor/gm)?.length,
+    node: process.version,
+  },
+  options: opts,
+  bundleGzipKb,
+  minutes: round((Date.now() - started) / 60000, 1),
+  table,
+  runs: results,
+};
+mkdirSync("bench/results", { recursive: true });
+writeFileSync("bench/results/latest.json", `${JSON.stringify(report, null, 2)}\n`);
+
+console.log(
+  `\nedge-chat vs floor: medians of ${opts.reps} interleaved repetitions, ${opts.seconds} s phases, scale ${opts.scale}`,
+);
+console.log(
+  `bundle: ${bundleGzipKb} KB gzipped; machine: ${cpuModel}, ${report.machine.cores} cores, node ${process.version}\n`,
+);
+for (const [scenario, rows] of Object.entries(table)) {
+  console.log(scenario);
+  for (const [key, { edge, floor, ratio }] of Object.entries(rows)) {
+    if (edge === undefined && floor === undefined) continue;
+    console.log(
+      `  ${key.padEnd(22)} ${String(edge).padStart(10)} ${String(floor).padStart(10)}   ${ratio === undefined ? "" : `${ratio}×`}`,
+    );
+  }
+}
+console.log("\n(columns: edge-chat, floor, ratio edge-chat/floor; full data in bench/results/latest.json)");
+
+// Correctness, not speed: a lost, duplicated or out-of-order delivery is a bug.
+const broken = Object.entries(results).flatMap(([scenario, bySystem]) =>
+  Object.entries(bySystem).flatMap(([system, runs]) =>
+    runs.filter((f) => f.lost || f.duplicated || f.outOfOrder).map(() => `${scenario}/${system}`),
+  ),
+);
+if (broken.length > 0) {
+  console.error(`lost, duplicated or out-of-order deliveries in: ${broken.join(", ")}`);
+  process.exit(1);
+}
