@@ -41,6 +41,10 @@ const storageDir = () => mkdtempSync(join(TMPFS, "edge-chat-bench-"));
 async function startEdge() {
   const dir = storageDir();
   const server = await startLocal({ vars: EDGE_VARS, outDir: EDGE_BUILD, build: false, persist: dir });
+  const metrics = async (room) => {
+    const ns = await server.mf.getDurableObjectNamespace("ROOMS");
+    return ns.get(ns.idFromName(room)).metrics();
+  };
   return {
     ...server,
     async stop() {
@@ -48,9 +52,10 @@ async function startEdge() {
       rmSync(dir, { recursive: true, force: true });
     },
     async rowsWritten(room) {
-      const ns = await server.mf.getDurableObjectNamespace("ROOMS");
-      const stub = ns.get(ns.idFromName(room));
-      return (await stub.metrics()).rowsWritten;
+      return (await metrics(room)).rowsWritten;
+    },
+    async rowsRead(room) {
+      return (await metrics(room)).rowsRead;
     },
   };
 }
@@ -85,6 +90,7 @@ async function startFloor() {
       rmSync(dir, { recursive: true, force: true });
     },
     rowsWritten: async () => 0,
+    rowsRead: async () => undefined,
   };
 }
 
@@ -331,10 +337,12 @@ const SCENARIOS = {
     poster.ws.close();
     await sleep(100);
     const n = scaled(300);
+    const read0 = await server.rowsRead(room);
     const cpu0 = cpuMs(pids);
     const t0 = performance.now();
     const joins = await Promise.all(Array.from({ length: n }, (_, i) => joinAs(server.wsUrl(room), `j${i}`, () => {})));
     const cpu = cpuMs(pids) - cpu0;
+    const read1 = await server.rowsRead(room);
     const times = joins.map((j) => j.at - t0).sort((a, b) => a - b);
     const fullHistory = joins.filter((j) => j.frame.type !== "welcome" || j.frame.history.length === 100).length;
     for (const j of joins) j.ws.close();
@@ -345,6 +353,7 @@ const SCENARIOS = {
       welcomeP99Ms: round(percentile(times, 99)),
       cpuMsPerJoin: round(cpu / n, 3),
       withFullHistory: fullHistory,
+      rowsReadPerJoin: read0 === undefined ? undefined : round((read1 - read0) / n, 3),
       lost: n - joins.length,
       duplicated: tally.duplicated,
       outOfOrder: tally.outOfOrder,

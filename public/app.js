@@ -269,9 +269,7 @@ function showStatus(state, detail) {
 
 /** @param {string | undefined} reason */
 function endedText(reason) {
-  if (reason === "replaced") return "Offline: your name is open somewhere else";
-  if (reason === "left") return "Not connected";
-  return "Not connected";
+  return reason === "replaced" ? "Offline: your name is open somewhere else" : "Not connected";
 }
 
 // ---------------------------------------------------------------------------

@@ -41,7 +41,7 @@ export class HistoryRing {
   readonly #entries: Entry[] = [];
   readonly #byClientId = new Map<string, Entry>();
   #latestSeq = 0;
-  /** Rows SQLite wrote and read for this ring since the object woke (billing units). */
+  /** Rows SQLite wrote and read for this ring since the object woke (billing units), the wake-up load included. */
   rowsWritten = 0;
   rowsRead = 0;
 
@@ -68,9 +68,11 @@ export class HistoryRing {
       );
       sql.exec("DROP TABLE history");
     }
-    const rows = sql
-      .exec<Row & { slot: number }>("SELECT slot, seq, frame, author, client_id FROM ring ORDER BY seq")
-      .toArray();
+    const cursor = sql.exec<Row & { slot: number }>(
+      "SELECT slot, seq, frame, author, client_id FROM ring ORDER BY seq",
+    );
+    const rows = cursor.toArray();
+    this.rowsRead += cursor.rowsRead;
     const kept = rows.slice(-limit);
     this.#latestSeq = rows.at(-1)?.seq ?? 0;
     // Slots follow seq % limit; after HISTORY_LIMIT changed they do not.
