@@ -233,6 +233,30 @@ describe("layout", () => {
 });
 
 describe("reconnecting", () => {
+  it("shows Offline when the browser loses the network, queues what is typed, and sends it once back online", async () => {
+    const room = freshRoom("e2e");
+    const ann = await person(browser, server.origin);
+    const ben = await person(browser, server.origin);
+    await join(ann.page, room, "Ann");
+    await join(ben.page, room, "Ben");
+    await ann.page.locator("#users").getByText("Ben").waitFor();
+
+    await ann.page.context().setOffline(true);
+    await expect.poll(() => ann.page.getByRole("status").textContent()).toContain("Offline");
+    await say(ann.page, "written on the train");
+    await ann.page.locator("#outbox .msg.pending", { hasText: "written on the train" }).waitFor();
+
+    await ann.page.context().setOffline(false);
+    await expect.poll(() => ann.page.getByRole("status").textContent(), { timeout: 10_000 }).toContain("Live");
+    await ben.page.locator("#messages .msg", { hasText: "written on the train" }).waitFor();
+    await expect.poll(() => ann.page.locator("#outbox .msg").count()).toBe(0);
+    expect(await texts(ben.page)).toEqual(["written on the train"]);
+    expect(await texts(ann.page)).toEqual(["written on the train"]);
+    // Ann is back under her name, once.
+    expect(await ben.page.locator("#users").textContent()).toContain("Ann");
+    expect(await ben.page.locator("#count").textContent()).toBe("(2)");
+  });
+
   const dir = mkdtempSync(joinPath(tmpdir(), "edge-chat-e2e-"));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
