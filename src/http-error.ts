@@ -17,11 +17,34 @@ export class ApiError extends HTTPException {
   }
 }
 
-export function renderError(err: Error, c: Context): Response {
+/** Request bodies up to this size are read to the end before an error answer; see below. */
+const DRAIN_LIMIT = 64 * 1024;
+
+export async function renderError(err: Error, c: Context): Promise<Response> {
+  await drainBody(c.req.raw);
   if (err instanceof ApiError) return c.json({ error: err.code, message: err.message }, err.status, err.headers);
   // Never a stack or an internal message to the caller.
   console.error("worker: unhandled error:", `${err.name}: ${err.message}`);
   return c.json({ error: "internal_error", message: "Something went wrong." }, 500);
+}
+
+/**
+ * An error answered before the request body was read (401, 404, 405 on a
+ * POST) leaves unread bytes on the connection, and the runtime then resets
+ * it: a client that reuses the keep-alive connection for its next request
+ * gets ECONNRESET (seen with Node's fetch for a few percent of requests). Reading a
+ * small body to the end first keeps the connection reusable. Bigger bodies
+ * are not read: they are answered and the connection is left to close.
+ */
+async function drainBody(request: Request): Promise<void> {
+  if (!request.body || request.bodyUsed) return;
+  const length = Number(request.headers.get("Content-Length") ?? Number.NaN);
+  if (!(length <= DRAIN_LIMIT)) return;
+  try {
+    await request.arrayBuffer();
+  } catch {
+    // The client went away or the body was already being read elsewhere.
+  }
 }
 
 export function invalidRoom(): ApiError {
