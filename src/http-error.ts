@@ -32,8 +32,8 @@ export async function renderError(err: Error, c: Context): Promise<Response> {
  * An error answered before the request body was read (401, 404, 405 on a
  * POST) leaves unread bytes on the connection, and the runtime then resets
  * it: a client that reuses the keep-alive connection for its next request
- * gets ECONNRESET (seen with Node's fetch for a few percent of requests). Reading a
- * small body to the end first keeps the connection reusable. Bigger bodies
+ * gets ECONNRESET (Node's fetch did, for a few percent of requests). Reading
+ * a small body to the end first keeps the connection reusable. Bigger bodies
  * are not read: they are answered and the connection is left to close.
  */
 async function drainBody(request: Request): Promise<void> {
