@@ -1,40 +1,29 @@
 // CPU profile of the room under the throughput load: starts edge-chat with
 // workerd's inspector open, drives 20 closed-loop clients for a few seconds
 // while the V8 profiler samples, and prints the functions with the most
-// self time. `node bench/profile.mjs [seconds]`; the raw profile goes to
+// self time. `node bench/profile.mjs [seconds] [--floor]`; the raw profile goes to
 // bench/results/profile.cpuprofile (open it in Chrome DevTools).
-import { mkdirSync, writeFileSync } from "node:fs";
-import { Miniflare } from "miniflare";
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import WebSocket from "ws";
 import { startLocal } from "../scripts/lib/local-server.mjs";
+import { startFloor } from "./floor-server.mjs";
 
 const seconds = Number(process.argv[2] ?? 4);
 // --floor profiles the reference room instead, for comparison.
 const floor = process.argv.includes("--floor");
 const INSPECTOR_PORT = 9331;
+// Storage on tmpfs, as in the benchmark; removed at the end.
+const persist = mkdtempSync(join(existsSync("/dev/shm") ? "/dev/shm" : tmpdir(), "edge-chat-profile-"));
 const server = floor
-  ? await startFloor()
+  ? await startFloor({ persist, inspectorPort: INSPECTOR_PORT })
   : await startLocal({
       vars: { RATE_BURST: 1_000_000, RATE_PER_SEC: 1_000_000 },
       outDir: ".wrangler/bench-build",
-      persist: "/dev/shm/edge-chat-profile",
+      persist,
       inspectorPort: INSPECTOR_PORT,
     });
-
-async function startFloor() {
-  const mf = new Miniflare({
-    modules: true,
-    scriptPath: "bench/floor.js",
-    compatibilityDate: "2026-04-20",
-    durableObjects: { ROOMS: { className: "FloorRoom", useSQLite: true } },
-    durableObjectsPersist: "/dev/shm/edge-chat-profile",
-    host: "127.0.0.1",
-    port: 0,
-    inspectorPort: INSPECTOR_PORT,
-  });
-  const origin = (await mf.ready).origin;
-  return { wsUrl: (room) => `${origin.replace(/^http/, "ws")}/chat/${room}`, stop: () => mf.dispose() };
-}
 
 const targets = await (await fetch(`http://127.0.0.1:${INSPECTOR_PORT}/json`)).json();
 const target = targets.find((t) => t.title?.includes("core:user")) ?? targets[0];
@@ -105,4 +94,5 @@ for (const [key, n] of [...self].sort((a, b) => b[1] - a[1]).slice(0, 25)) {
 }
 inspector.close();
 await server.stop();
+rmSync(persist, { recursive: true, force: true });
 process.exit(0);

@@ -15,10 +15,9 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, 
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
-import { Miniflare } from "miniflare";
-import { unstable_getMiniflareWorkerOptions } from "wrangler";
 import WebSocket from "ws";
 import { numericArgs, percentile, startLocal } from "../scripts/lib/local-server.mjs";
+import { startFloor } from "./floor-server.mjs";
 
 const opts = numericArgs({ reps: 3, seconds: 10, scale: 1 });
 // --only fanout,rooms runs a subset of the scenarios.
@@ -60,33 +59,13 @@ async function startEdge() {
   };
 }
 
-/**
- * The floor runs behind the same static-assets router as edge-chat (the
- * [assets] block of wrangler.toml, with run_worker_first for /chat/*): every
- * socket frame crosses that layer in both systems, so it does not count
- * against the room.
- */
-const { workerOptions: edgeOptions } = unstable_getMiniflareWorkerOptions("wrangler.toml");
-
-async function startFloor() {
+async function startFloorRun() {
   const dir = storageDir();
-  const mf = new Miniflare({
-    assets: edgeOptions.assets,
-    durableObjectsPersist: dir,
-    modules: true,
-    scriptPath: "bench/floor.js",
-    compatibilityDate: "2026-04-20",
-    durableObjects: { ROOMS: { className: "FloorRoom", useSQLite: true } },
-    host: "127.0.0.1",
-    port: 0,
-  });
-  const origin = (await mf.ready).origin;
+  const server = await startFloor({ persist: dir });
   return {
-    origin,
-    mf,
-    wsUrl: (room) => `${origin.replace(/^http/, "ws")}/chat/${room}`,
+    ...server,
     async stop() {
-      await mf.dispose();
+      await server.stop();
       rmSync(dir, { recursive: true, force: true });
     },
     rowsWritten: async () => 0,
@@ -94,7 +73,7 @@ async function startFloor() {
   };
 }
 
-const SYSTEMS = { "edge-chat": startEdge, floor: startFloor };
+const SYSTEMS = { "edge-chat": startEdge, floor: startFloorRun };
 
 // ---------------------------------------------------------------------------
 // /proc: the workerd process that Miniflare started for this run

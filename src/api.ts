@@ -13,8 +13,9 @@ import { cors } from "hono/cors";
 import * as v from "valibot";
 import { readLimits } from "./config";
 import { openDirectory } from "./directory";
-import { ApiError, invalidRoom, methodNotAllowed } from "./http-error";
-import { type PublishBody, PublishBodySchema, ROOM_NAME } from "./protocol";
+import { ApiError, methodNotAllowed } from "./http-error";
+import { type PublishBody, PublishBodySchema } from "./protocol";
+import { roomParam, roomStub } from "./rooms";
 import { secretsEqual } from "./token";
 
 type App = { Bindings: Env };
@@ -68,16 +69,6 @@ api.all("*", () => {
 });
 
 // ---------------------------------------------------------------------------
-
-function roomParam(c: Context<App>): string {
-  const room = c.req.param("room");
-  if (room === undefined || !ROOM_NAME.test(room)) throw invalidRoom();
-  return room;
-}
-
-function roomStub(env: Env, room: string) {
-  return env.ROOMS.get(env.ROOMS.idFromName(room));
-}
 
 /** An optional non-negative integer query value; absent gives undefined, anything else malformed is 400. */
 function queryInt(c: Context<App>, name: string, min: number): number | undefined {

@@ -127,9 +127,7 @@ export class HistoryRing {
   after(since?: number): { frames: string[]; gap: boolean } {
     if (since === undefined) return { frames: this.#entries.map(frameOf), gap: false };
     if (since >= this.#latestSeq) return { frames: [], gap: false };
-    const oldest = this.#latestSeq - this.#entries.length + 1;
-    const start = Math.max(0, since + 1 - oldest);
-    return { frames: this.#entries.slice(start).map(frameOf), gap: since + 1 < oldest };
+    return { frames: this.#entries.slice(this.#indexAfter(since)).map(frameOf), gap: since + 1 < this.#oldestSeq };
   }
 
   /**
@@ -137,9 +135,18 @@ export class HistoryRing {
    * oldest first, so a reader pages forward with since = the last seq seen.
    */
   page(since: number, limit: number): string[] {
-    const oldest = this.#latestSeq - this.#entries.length + 1;
-    const start = Math.max(0, since + 1 - oldest);
+    const start = this.#indexAfter(since);
     return this.#entries.slice(start, start + limit).map(frameOf);
+  }
+
+  /** The seq of the oldest message in the ring (entries hold consecutive seqs). */
+  get #oldestSeq(): number {
+    return this.#latestSeq - this.#entries.length + 1;
+  }
+
+  /** Index in #entries of the first message with seq > since. */
+  #indexAfter(since: number): number {
+    return Math.max(0, since + 1 - this.#oldestSeq);
   }
 
   #push(entry: Entry): void {

@@ -19,7 +19,7 @@ import { secureHeaders } from "hono/secure-headers";
 import { api } from "./api";
 import { readAllowedOrigins } from "./config";
 import { ApiError, invalidRoom, methodNotAllowed, renderError } from "./http-error";
-import { ROOM_NAME } from "./protocol";
+import { roomParam, roomStub } from "./rooms";
 
 export { RoomDirectory } from "./directory";
 export { ChatRoom } from "./room";
@@ -35,8 +35,7 @@ app.use("/health", secureHeaders());
 app.get("/health", (c) => c.json({ ok: true }));
 app.all("/health", methodNotAllowed("GET"));
 app.get("/chat/:room", (c) => {
-  const room = c.req.param("room");
-  if (!ROOM_NAME.test(room)) throw invalidRoom();
+  const room = roomParam(c);
   if (c.req.header("Upgrade")?.toLowerCase() !== "websocket") {
     throw new ApiError(426, "websocket_required", "Connect with a WebSocket upgrade (Upgrade: websocket).");
   }
@@ -51,8 +50,7 @@ app.get("/chat/:room", (c) => {
   // The raw request goes to the object, which accepts the socket with the
   // Hibernation API. (Hono's upgradeWebSocket would accept it here, in the
   // Worker, where it can never hibernate.)
-  const stub = c.env.ROOMS.get(c.env.ROOMS.idFromName(room));
-  return stub.fetch(c.req.raw);
+  return roomStub(c.env, room).fetch(c.req.raw);
 });
 
 app.all("/chat/:room", methodNotAllowed("GET"));

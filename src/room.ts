@@ -157,9 +157,9 @@ export class ChatRoom extends DurableObject<Env> {
    * Storage cost since this object woke, for the benchmark and operators:
    * SQLite rows written and read by the history ring (the billed units).
    */
-  metrics(): { rowsWritten: number; rowsRead: number; seq: number } {
+  metrics(): { rowsWritten: number; rowsRead: number } {
     const history = this.#history;
-    return { rowsWritten: history.rowsWritten, rowsRead: history.rowsRead, seq: history.latestSeq };
+    return { rowsWritten: history.rowsWritten, rowsRead: history.rowsRead };
   }
 
   /** Serialized chat frames with seq > since, oldest first, at most `limit`. */
