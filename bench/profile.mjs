@@ -7,7 +7,7 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import WebSocket from "ws";
-import { startLocal } from "../scripts/lib/local-server.mjs";
+import { ONE_MACHINE_LOAD, startLocal } from "../scripts/lib/local-server.mjs";
 import { startFloor } from "./floor-server.mjs";
 
 const seconds = Number(process.argv[2] ?? 4);
@@ -19,7 +19,7 @@ const persist = mkdtempSync(join(existsSync("/dev/shm") ? "/dev/shm" : tmpdir(),
 const server = floor
   ? await startFloor({ persist, inspectorPort: INSPECTOR_PORT })
   : await startLocal({
-      vars: { RATE_BURST: 1_000_000, RATE_PER_SEC: 1_000_000 },
+      vars: { ...ONE_MACHINE_LOAD, RATE_BURST: 1_000_000, RATE_PER_SEC: 1_000_000 },
       outDir: ".wrangler/bench-build",
       persist,
       inspectorPort: INSPECTOR_PORT,

@@ -16,7 +16,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
 import WebSocket from "ws";
-import { numericArgs, percentile, startLocal } from "../scripts/lib/local-server.mjs";
+import { numericArgs, ONE_MACHINE_LOAD, percentile, startLocal } from "../scripts/lib/local-server.mjs";
 import { startFloor } from "./floor-server.mjs";
 
 const opts = numericArgs({ reps: 3, seconds: 10, scale: 1 });
@@ -31,7 +31,7 @@ const CLK_TCK = 100;
 // ---------------------------------------------------------------------------
 
 const EDGE_BUILD = ".wrangler/bench-build";
-const EDGE_VARS = { RATE_BURST: 1_000_000, RATE_PER_SEC: 1_000_000, MAX_ROOM_USERS: 100_000 };
+const EDGE_VARS = { ...ONE_MACHINE_LOAD, RATE_BURST: 1_000_000, RATE_PER_SEC: 1_000_000, MAX_ROOM_USERS: 100_000 };
 
 /** Durable Object storage on tmpfs, so a run measures the room, not the disk. */
 const TMPFS = existsSync("/dev/shm") ? "/dev/shm" : tmpdir();

@@ -22,6 +22,8 @@ const TYPING_SHOWN_MS = 4000;
 const TYPING_SENT_EVERY_MS = 2500;
 const ROOMS_REFRESH_MS = 15_000;
 const NEAR_BOTTOM_PX = 48;
+/** Notices (joins, leaves, gaps) kept in the conversation; older ones are removed. */
+const NOTICE_LIMIT = 100;
 
 /** @template {HTMLElement} T @param {string} id @returns {T} */
 function $(id) {
@@ -82,7 +84,15 @@ setInterval(() => {
 }, ROOMS_REFRESH_MS);
 
 function roomFromHash() {
-  const room = decodeURIComponent(location.hash.slice(1));
+  // A malformed escape (`#%E0%A4%A`) must not stop the page from starting:
+  // decodeURIComponent throws on it, so the raw text is used instead.
+  const raw = location.hash.slice(1);
+  let room = raw;
+  try {
+    room = decodeURIComponent(raw);
+  } catch {
+    // Not valid percent-encoding: keep it as typed; the join form checks it.
+  }
   if (room && !session) ui.room.value = room;
 }
 
@@ -200,7 +210,7 @@ const handlers = {
   presence(frame) {
     if (frame.type === "joined") setRoster([...roster, frame.name]);
     else setRoster(roster.filter((n) => n !== frame.name));
-    notice(`${frame.name} ${frame.type === "joined" ? "joined" : "left"}`);
+    presenceNotice(frame.type, frame.name);
     if (frame.type === "left" && dmTo === frame.name) closeDm();
   },
   typing(name) {
@@ -312,6 +322,39 @@ function notice(text) {
   item.className = "notice";
   item.textContent = text;
   append(item);
+  // Only so many notices are kept: the oldest go first, messages stay.
+  const notices = ui.messages.querySelectorAll(":scope > .notice");
+  for (let i = 0; i < notices.length - NOTICE_LIMIT; i++) notices[i]?.remove();
+  return item;
+}
+
+/**
+ * Joins and leaves in a row share one notice line ("Ann and 12 others
+ * joined · Ben left") until a message comes between them, so a busy door
+ * (or a flood) is one line that changes, not a line per event.
+ * @type {{ item: HTMLElement, joined: Set<string>, left: Set<string> } | undefined}
+ */
+let presenceLine;
+
+/** @param {"joined" | "left"} type @param {string} name */
+function presenceNotice(type, name) {
+  if (!presenceLine || ui.messages.lastElementChild !== presenceLine.item) {
+    presenceLine = { item: notice(""), joined: new Set(), left: new Set() };
+  }
+  const { joined, left } = presenceLine;
+  (type === "joined" ? joined : left).add(name);
+  const parts = [];
+  if (joined.size > 0) parts.push(`${people(joined)} joined`);
+  if (left.size > 0) parts.push(`${people(left)} left`);
+  presenceLine.item.textContent = parts.join(" · ");
+}
+
+/** "Ann", "Ann and Ben", "Ann and 12 others". @param {Set<string>} names */
+function people(names) {
+  const [first, second] = names;
+  if (names.size === 1) return String(first);
+  if (names.size === 2) return `${first} and ${second}`;
+  return `${first} and ${names.size - 1} others`;
 }
 
 /** @param {HTMLElement} item */

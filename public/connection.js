@@ -15,7 +15,9 @@
  * - A dead connection is noticed: a ping every 25 s must be answered
  *   within 10 s, or the socket is dropped and replaced.
  * - Reconnects back off exponentially with jitter, so a restarted server
- *   is not hit by every client in the same millisecond.
+ *   is not hit by every client in the same millisecond. The backoff starts
+ *   over only once a connection has stayed up for STABLE_MS: a server that
+ *   welcomes and then drops every connection is not hammered in a loop.
  *
  * @typedef {import("../src/protocol").ServerFrame} ServerFrame
  * @typedef {import("../src/protocol").ChatFrame} ChatFrame
@@ -42,6 +44,8 @@ export const PING = '{"type":"ping"}';
 export const OUTBOX_LIMIT = 50;
 export const HEARTBEAT_MS = 25_000;
 export const PONG_TIMEOUT_MS = 10_000;
+/** A connection live this long counts as healthy again, and the backoff starts over. */
+export const STABLE_MS = 10_000;
 /** Protocol §2.2 allows ids of 1 to 64 characters; a UUID is 36. */
 const newId = () => crypto.randomUUID();
 
@@ -73,6 +77,7 @@ export class ChatConnection {
   /** @type {ReturnType<typeof setInterval> | undefined} */ #heartbeat;
   /** @type {ReturnType<typeof setTimeout> | undefined} */ #pongDeadline;
   /** @type {ReturnType<typeof setTimeout> | undefined} */ #rateRetry;
+  /** @type {ReturnType<typeof setTimeout> | undefined} */ #stableTimer;
 
   /**
    * @param {object} options
@@ -81,11 +86,12 @@ export class ChatConnection {
    * @param {string} [options.token]   from an earlier welcome (a page reload)
    * @param {Handlers} options.on
    * @param {typeof WebSocket} [options.WebSocket]
-   * @param {{ heartbeatMs?: number, pongTimeoutMs?: number }} [options.timing]  shorter in tests
+   * @param {{ heartbeatMs?: number, pongTimeoutMs?: number, stableMs?: number }} [options.timing]  shorter in tests
    */
   constructor({ url, name, token, on, WebSocket: Socket = globalThis.WebSocket, timing = {} }) {
     this.heartbeatMs = timing.heartbeatMs ?? HEARTBEAT_MS;
     this.pongTimeoutMs = timing.pongTimeoutMs ?? PONG_TIMEOUT_MS;
+    this.stableMs = timing.stableMs ?? STABLE_MS;
     this.url = url;
     this.name = name;
     this.token = token;
@@ -153,6 +159,10 @@ export class ChatConnection {
       this.#alive();
       if (typeof event.data === "string") this.#handle(JSON.parse(event.data));
     });
+    // A refused or failed connection reports `error`, then `close`; the
+    // close does the work. (Without a listener, Node's `ws` throws the error
+    // and never emits the close, which left a test client stuck.)
+    ws.addEventListener("error", () => {});
     ws.addEventListener("close", (event) => {
       if (ws !== this.#ws) return;
       this.#drop();
@@ -187,7 +197,10 @@ export class ChatConnection {
     const rejoin = this.#everJoined;
     this.#joined = true;
     this.#everJoined = true;
-    this.#attempt = 0;
+    clearTimeout(this.#stableTimer);
+    this.#stableTimer = setTimeout(() => {
+      this.#attempt = 0;
+    }, this.stableMs);
     this.token = welcome.token;
     this.name = welcome.name;
     // On a rejoin the history holds exactly what was missed (seq > since).
@@ -297,6 +310,7 @@ export class ChatConnection {
     this.#inFlight = false;
     clearInterval(this.#heartbeat);
     clearTimeout(this.#rateRetry);
+    clearTimeout(this.#stableTimer);
     this.#alive();
     if (ws && ws.readyState !== ws.CLOSED) {
       try {

@@ -16,10 +16,10 @@
 //   latency       send → receipt, over all receivers, p50/p95/p99/max ms
 // and exits 1 unless lost, duplicated, out-of-order and errors are all 0.
 import WebSocket from "ws";
-import { numericArgs, percentile, startLocal } from "./lib/local-server.mjs";
+import { numericArgs, ONE_MACHINE_LOAD, percentile, startLocal } from "./lib/local-server.mjs";
 
 const opts = numericArgs({ clients: 500, rooms: 20, seconds: 60, rate: 0.5, drain: 3 });
-const server = await startLocal({ outDir: ".wrangler/soak-build" });
+const server = await startLocal({ vars: ONE_MACHINE_LOAD, outDir: ".wrangler/soak-build" });
 const runId = Date.now().toString(36);
 
 /** @type {Map<string, number>} id → send time (ms, performance.now) */

@@ -11,6 +11,7 @@ import { type Context, Hono, type MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { cors } from "hono/cors";
 import * as v from "valibot";
+import { addressKey } from "./address";
 import { readLimits } from "./config";
 import { openDirectory } from "./directory";
 import { ApiError, methodNotAllowed } from "./http-error";
@@ -79,17 +80,36 @@ function queryInt(c: Context<App>, name: string, min: number): number | undefine
   return value;
 }
 
+/** Shorter API tokens are refused: they are guessable however slowly guesses are let through. */
+export const MIN_API_TOKEN_CHARS = 32;
+
 /**
  * Publishing is off (404, as if the route did not exist) until an API_TOKEN
- * secret is set, and every request must carry it. Any malformed or missing
- * Authorization header is a plain 401, the contract's answer.
+ * secret of at least MIN_API_TOKEN_CHARS is set, and every request must
+ * carry it. Any malformed or missing Authorization header is a plain 401,
+ * the contract's answer. An address that presented API_FAILURES_PER_MINUTE
+ * wrong tokens in the last minute gets 429 before its token is compared.
  */
 function requireApiToken(): MiddlewareHandler<App> {
   return async (c, next) => {
     const expected = c.env.API_TOKEN;
     if (!expected) throw new ApiError(404, "not_found", "Publishing is not enabled on this deployment.");
+    if (expected.length < MIN_API_TOKEN_CHARS) {
+      // The operator's mistake, said in the log; the caller sees publishing off.
+      console.error(`worker: API_TOKEN is shorter than ${MIN_API_TOKEN_CHARS} characters; publishing is off.`);
+      throw new ApiError(404, "not_found", "Publishing is not enabled on this deployment.");
+    }
+    const failures = readLimits(c.env).apiFailuresPerMinute;
+    const guard = c.env.API_GUARD.getByName(addressKey(c.req.header("CF-Connecting-IP")));
+    const wait = await guard.retryAfter(failures);
+    if (wait > 0) {
+      throw new ApiError(429, "rate_limited", "Too many wrong API tokens from your address; try again later.", {
+        "Retry-After": String(Math.ceil(wait / 1000)),
+      });
+    }
     const given = /^Bearer +(\S+) *$/i.exec(c.req.header("Authorization") ?? "")?.[1];
     if (given === undefined || !(await secretsEqual(given, expected))) {
+      await guard.failed(failures);
       throw new ApiError(401, "unauthorized", "A valid Authorization: Bearer <API_TOKEN> header is required.", {
         "WWW-Authenticate": 'Bearer realm="edge-chat"',
       });

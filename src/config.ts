@@ -13,9 +13,26 @@ export interface Limits {
   maxRoomUsers: number;
   rateBurst: number;
   ratePerSec: number;
+  /** §2.4: sockets one address may hold in one room, joined or not. */
+  maxSocketsPerAddress: number;
+  /** §2.4: chat+dm frames one address may send into one room, all its sockets and names together. */
+  addressRateBurst: number;
+  addressRatePerSec: number;
+  /** §2.4: successful joins one socket may make per minute; an address may make five times that. */
+  joinsPerMinute: number;
+  /** §2.4: a socket that has not joined by then is closed with 1008. */
+  joinTimeoutMs: number;
+  /** Sockets a room holds that have not joined (yet), from all addresses together. */
+  maxUnjoinedSockets: number;
+  /** Largest `welcome.history`, in UTF-8 bytes; older messages are left out and `gap` says so. */
+  welcomeHistoryBytes: number;
+  /** Bytes of replies (welcomes, errors, pongs) one socket may be sent per minute for its own requests. */
+  replyBytesPerMinute: number;
+  /** Wrong API tokens one address may present per minute before its API requests are refused (429). */
+  apiFailuresPerMinute: number;
 }
 
-/** The defaults of protocol v1, used when a var is absent. */
+/** The defaults of the protocol (v2), used when a var is absent. */
 export const DEFAULT_LIMITS: Readonly<Limits> = {
   historyLimit: 100,
   maxMessageChars: 2000,
@@ -24,7 +41,19 @@ export const DEFAULT_LIMITS: Readonly<Limits> = {
   maxRoomUsers: 5000,
   rateBurst: 10,
   ratePerSec: 5,
+  maxSocketsPerAddress: 100,
+  addressRateBurst: 40,
+  addressRatePerSec: 20,
+  joinsPerMinute: 20,
+  joinTimeoutMs: 30_000,
+  maxUnjoinedSockets: 1000,
+  welcomeHistoryBytes: 65_536,
+  replyBytesPerMinute: 1_048_576,
+  apiFailuresPerMinute: 10,
 };
+
+/** How many joins per minute an address may make in one room, as a multiple of JOINS_PER_MINUTE (§2.4). */
+export const ADDRESS_JOINS_FACTOR = 5;
 
 /** The vars as the runtime may really deliver them, whatever the generated Env says. */
 type RawVars = { readonly [K in keyof Env]?: unknown };
@@ -39,6 +68,15 @@ export function readLimits(env: RawVars): Limits {
     rateBurst: positive(env, "RATE_BURST", DEFAULT_LIMITS.rateBurst, true),
     // A fractional rate is meaningful: 0.5 is one message every two seconds.
     ratePerSec: positive(env, "RATE_PER_SEC", DEFAULT_LIMITS.ratePerSec, false),
+    maxSocketsPerAddress: positive(env, "MAX_SOCKETS_PER_ADDRESS", DEFAULT_LIMITS.maxSocketsPerAddress, true),
+    addressRateBurst: positive(env, "ADDRESS_RATE_BURST", DEFAULT_LIMITS.addressRateBurst, true),
+    addressRatePerSec: positive(env, "ADDRESS_RATE_PER_SEC", DEFAULT_LIMITS.addressRatePerSec, false),
+    joinsPerMinute: positive(env, "JOINS_PER_MINUTE", DEFAULT_LIMITS.joinsPerMinute, true),
+    joinTimeoutMs: positive(env, "JOIN_TIMEOUT_MS", DEFAULT_LIMITS.joinTimeoutMs, true),
+    maxUnjoinedSockets: positive(env, "MAX_UNJOINED_SOCKETS", DEFAULT_LIMITS.maxUnjoinedSockets, true),
+    welcomeHistoryBytes: positive(env, "WELCOME_HISTORY_BYTES", DEFAULT_LIMITS.welcomeHistoryBytes, true),
+    replyBytesPerMinute: positive(env, "REPLY_BYTES_PER_MINUTE", DEFAULT_LIMITS.replyBytesPerMinute, true),
+    apiFailuresPerMinute: positive(env, "API_FAILURES_PER_MINUTE", DEFAULT_LIMITS.apiFailuresPerMinute, true),
   };
 }
 

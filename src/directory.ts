@@ -7,7 +7,10 @@
  * shapes the design:
  * - The stored value is capped at 2 MB, so the directory keeps at most
  *   DIRECTORY_LIMIT rooms: when a new room would exceed it, the room with the
- *   fewest users goes (the new one included, if it is the smallest).
+ *   fewest users goes, and among those the one listed most recently (the
+ *   new one included). So a newcomer only displaces a room by having more
+ *   users: a flood of one-user rooms, whatever their names sort like, cannot
+ *   push established rooms out.
  * - Arguments travel as JSON in a request header, which must be Latin-1:
  *   room names are ASCII (protocol §1), counts are integers.
  * - The library is untyped (its stubs are `any`). This module is the only
@@ -88,11 +91,15 @@ export class RoomDirectory extends createDurable() {
   }
 }
 
-/** The room that ranks last in list() order: fewest users, then last by name. */
+/**
+ * The room to drop when over the limit: fewest users, and among those the
+ * newest. A Map iterates in insertion order and a count update keeps a
+ * room's place, so the last of the smallest is the one listed most recently.
+ */
 function smallest(rooms: Map<string, number>): string {
   let last: [string, number] | undefined;
   for (const entry of rooms) {
-    if (!last || entry[1] < last[1] || (entry[1] === last[1] && compare(entry[0], last[0]) > 0)) last = entry;
+    if (!last || entry[1] <= last[1]) last = entry;
   }
   if (!last) throw new Error("smallest() of an empty directory");
   return last[0];

@@ -18,13 +18,18 @@
  *
  * The copy is loaded once per wake-up (at most HISTORY_LIMIT rows), and only
  * when a frame needs history: a typing frame or a close never reads storage.
- * A changed HISTORY_LIMIT re-lays the slots on that load, once.
+ * A changed HISTORY_LIMIT re-lays the slots on that load, once. The table is
+ * created by the first message, never by a read: reading a room nobody has
+ * written to leaves no trace in storage.
  */
-import type { ChatFrame } from "./protocol";
+import { type ChatFrame, utf8Length } from "./protocol";
+import { tableExists } from "./sql";
 
 interface Entry {
   seq: number;
   frame: string;
+  /** UTF-8 length of `frame`, for the welcome's byte cap. */
+  bytes: number;
   /** nameKey of the sender, for idempotency; null for API posts. */
   author: string | null;
   clientId: string | null;
@@ -41,6 +46,7 @@ export class HistoryRing {
   readonly #entries: Entry[] = [];
   readonly #byClientId = new Map<string, Entry>();
   #latestSeq = 0;
+  #created: boolean;
   /** Rows SQLite wrote and read for this ring since the object woke (billing units), the wake-up load included. */
   rowsWritten = 0;
   rowsRead = 0;
@@ -48,17 +54,10 @@ export class HistoryRing {
   constructor(sql: SqlStorage, limit: number) {
     this.#sql = sql;
     this.#limit = limit;
-    sql.exec(
-      `CREATE TABLE IF NOT EXISTS ring (
-        slot INTEGER PRIMARY KEY,
-        seq INTEGER NOT NULL,
-        frame TEXT NOT NULL,
-        author TEXT,
-        client_id TEXT
-      )`,
-    );
+    this.#created = tableExists(sql, "ring");
     // Rooms created before this layout kept a `history` table keyed by seq.
-    if (sql.exec("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'history'").toArray().length > 0) {
+    if (tableExists(sql, "history")) {
+      this.#create();
       sql.exec(
         `INSERT OR REPLACE INTO ring (slot, seq, frame, author, client_id)
          SELECT seq % ?, seq, frame, author, client_id FROM history
@@ -68,6 +67,7 @@ export class HistoryRing {
       );
       sql.exec("DROP TABLE history");
     }
+    if (!this.#created) return;
     const cursor = sql.exec<Row & { slot: number }>(
       "SELECT slot, seq, frame, author, client_id FROM ring ORDER BY seq",
     );
@@ -80,7 +80,7 @@ export class HistoryRing {
       this.#relay(kept);
     }
     for (const row of kept) {
-      this.#push({ seq: row.seq, frame: row.frame, author: row.author, clientId: row.client_id });
+      this.#push(entry(row.seq, row.frame, row.author, row.client_id));
     }
   }
 
@@ -105,7 +105,7 @@ export class HistoryRing {
     const frame = JSON.stringify(chat);
     this.#write(seq, frame, author, id ?? null);
     this.#latestSeq = seq;
-    this.#push({ seq, frame, author, clientId: id ?? null });
+    this.#push(entry(seq, frame, author, id ?? null));
     return frame;
   }
 
@@ -120,14 +120,25 @@ export class HistoryRing {
   }
 
   /**
-   * Messages after `since` (all of the ring without it), oldest first.
-   * `gap` is true when some message after `since` has already been trimmed,
-   * so the client knows its view has a hole it cannot fill.
+   * Messages after `since` (all of the ring without it), oldest first, for a
+   * welcome: the newest of them whose frames add up to at most `maxBytes`.
+   * `gap` is true when some message after `since` is not returned, because
+   * it has already been trimmed from the ring or did not fit, so the client
+   * knows its view has a hole (the HTTP API pages through what did not fit).
    */
-  after(since?: number): { frames: string[]; gap: boolean } {
-    if (since === undefined) return { frames: this.#entries.map(frameOf), gap: false };
-    if (since >= this.#latestSeq) return { frames: [], gap: false };
-    return { frames: this.#entries.slice(this.#indexAfter(since)).map(frameOf), gap: since + 1 < this.#oldestSeq };
+  after(since?: number, maxBytes = Number.POSITIVE_INFINITY): { frames: string[]; gap: boolean } {
+    const from = since === undefined ? 0 : this.#indexAfter(since);
+    if (since !== undefined && since >= this.#latestSeq) return { frames: [], gap: false };
+    let start = this.#entries.length;
+    let bytes = 0;
+    while (start > from) {
+      const next = this.#entries[start - 1];
+      if (!next || bytes + next.bytes > maxBytes) break;
+      bytes += next.bytes;
+      start--;
+    }
+    const trimmed = since !== undefined && since + 1 < this.#oldestSeq;
+    return { frames: this.#entries.slice(start).map(frameOf), gap: trimmed || start > from };
   }
 
   /**
@@ -164,8 +175,22 @@ export class HistoryRing {
     }
   }
 
+  #create(): void {
+    this.#sql.exec(
+      `CREATE TABLE IF NOT EXISTS ring (
+        slot INTEGER PRIMARY KEY,
+        seq INTEGER NOT NULL,
+        frame TEXT NOT NULL,
+        author TEXT,
+        client_id TEXT
+      )`,
+    );
+    this.#created = true;
+  }
+
   /** One upsert: the message takes its slot, overwriting the one HISTORY_LIMIT older. */
   #write(seq: number, frame: string, author: string | null, clientId: string | null): void {
+    if (!this.#created) this.#create();
     const cursor = this.#sql.exec(
       `INSERT INTO ring (slot, seq, frame, author, client_id) VALUES (?, ?, ?, ?, ?)
        ON CONFLICT(slot) DO UPDATE SET
@@ -185,6 +210,10 @@ export class HistoryRing {
     this.#sql.exec("DELETE FROM ring");
     for (const row of kept) this.#write(row.seq, row.frame, row.author, row.client_id);
   }
+}
+
+function entry(seq: number, frame: string, author: string | null, clientId: string | null): Entry {
+  return { seq, frame, bytes: utf8Length(frame), author, clientId };
 }
 
 function frameOf(entry: Entry): string {

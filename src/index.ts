@@ -6,8 +6,9 @@
  *            per room name via idFromName.
  *   ASSETS   the browser client in public/, served by Workers static assets.
  *   DIRECTORY  the room directory (src/directory.ts, built on itty-durable).
- *   API_TOKEN  secret; enables POST /api/rooms/:room/messages.
- *   HISTORY_LIMIT … RATE_PER_SEC   protocol limits (src/config.ts).
+ *   API_GUARD  throttles wrong API tokens per address (src/api-guard.ts).
+ *   API_TOKEN  secret (32+ characters); enables POST /api/rooms/:room/messages.
+ *   HISTORY_LIMIT … API_FAILURES_PER_MINUTE   limits (src/config.ts).
  *   ALLOWED_ORIGINS                extra origins that may open sockets.
  *
  * Routes: GET /health, GET /chat/:room (WebSocket upgrade), /api/* (src/api.ts).
@@ -16,11 +17,13 @@
  */
 import { Hono } from "hono";
 import { secureHeaders } from "hono/secure-headers";
+import { ADDRESS_HEADER, addressKey } from "./address";
 import { api } from "./api";
 import { readAllowedOrigins } from "./config";
 import { ApiError, invalidRoom, methodNotAllowed, renderError } from "./http-error";
 import { roomParam, roomStub } from "./rooms";
 
+export { ApiGuard } from "./api-guard";
 export { RoomDirectory } from "./directory";
 export { ChatRoom } from "./room";
 
@@ -47,10 +50,14 @@ app.get("/chat/:room", (c) => {
   if (origin !== undefined && origin !== new URL(c.req.url).origin && !readAllowedOrigins(c.env).has(origin)) {
     throw new ApiError(403, "forbidden_origin", `Origin ${origin} may not open chat sockets here.`);
   }
-  // The raw request goes to the object, which accepts the socket with the
+  // The request goes to the object, which accepts the socket with the
   // Hibernation API. (Hono's upgradeWebSocket would accept it here, in the
-  // Worker, where it can never hibernate.)
-  return roomStub(c.env, room).fetch(c.req.raw);
+  // Worker, where it can never hibernate.) It carries the client's address
+  // for the room's per-address limits, in a header set here whatever the
+  // client sent under that name.
+  const headers = new Headers(c.req.raw.headers);
+  headers.set(ADDRESS_HEADER, addressKey(c.req.header("CF-Connecting-IP")));
+  return roomStub(c.env, room).fetch(new Request(c.req.raw, { headers }));
 });
 
 app.all("/chat/:room", methodNotAllowed("GET"));

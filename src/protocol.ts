@@ -4,6 +4,7 @@
  * file; the room, the tests and the browser client all import from here, so
  * a rule changes in exactly one place.
  */
+import unhomoglyph from "unhomoglyph";
 import * as v from "valibot";
 
 /** Protocol §1: case-sensitive, 1 to 64 characters, not starting with punctuation. */
@@ -26,6 +27,7 @@ export const ERROR_MESSAGES = {
   rate_limited: "You are sending too fast; the message was not sent.",
   no_such_user: "No user of that name is in this room.",
   room_full: "The room is full.",
+  too_many_sockets: "Too many connections from your address to this room.",
   replaced: "Your name was reclaimed by a newer connection.",
   internal_error: "The server failed to handle that frame; it may be retried.",
 } as const;
@@ -34,6 +36,11 @@ export type ErrorCode = keyof typeof ERROR_MESSAGES;
 
 /** Close code sent to a socket whose name was reclaimed with its token. */
 export const CLOSE_REPLACED = 4001;
+/** Close code (policy violation) for a socket that did not join within JOIN_TIMEOUT_MS. */
+export const CLOSE_JOIN_TIMEOUT = 1008;
+
+/** Protocol §2.4: at most one `typing` per user is relayed in this window. */
+export const TYPING_INTERVAL_MS = 2000;
 
 // ---------------------------------------------------------------------------
 // Client → server frames
@@ -218,17 +225,27 @@ export interface RoomSnapshot {
 // ---------------------------------------------------------------------------
 
 /**
- * Cc (controls), Cf (format: zero-width joiners, bidi overrides, BOM) and Cs
- * (a lone surrogate, only reachable through a JSON `\ud800` escape) are
- * invisible or unprintable, so two names that look alike could differ by one.
+ * Refused anywhere in a name, because two names that look alike could differ
+ * by one of them, or a name could look empty:
+ * - Cc (controls), Cf (format: zero-width joiners, bidi overrides, BOM) and
+ *   Cs (a lone surrogate, only reachable through a JSON `\ud800` escape);
+ * - default-ignorable code points (variation selectors U+FE0F and U+E0100,
+ *   U+034F, the Hangul fillers U+115F, U+1160, U+3164 and U+FFA0, U+17B4,
+ *   U+180B, …): renderers draw nothing for them;
+ * - private-use (Co) and unassigned (Cn) code points, which render as
+ *   whatever a font decides, and U+2800 BRAILLE PATTERN BLANK, a visible-width
+ *   blank that Unicode classes as a symbol.
  */
-const FORBIDDEN_IN_NAME = /[\p{Cc}\p{Cf}\p{Cs}]/u;
+const FORBIDDEN_IN_NAME = /[\p{Cc}\p{Cf}\p{Cs}\p{Co}\p{Cn}\p{Default_Ignorable_Code_Point}\u2800]/u;
+/** A letter, digit, punctuation or symbol: what makes a name visible at all. */
+const VISIBLE = /[\p{L}\p{N}\p{P}\p{S}]/u;
 
 export type NameResult = { ok: true; name: string; key: string } | { ok: false; message: string };
 
 /**
- * Applies the join rules: trim, NFC, 1..maxChars code points, no Cc/Cf, not
- * `system`. `key` is the identity used for uniqueness and lookups.
+ * Applies the join rules: trim, NFC, 1..maxChars code points, nothing
+ * invisible (above), at least one visible character, and not `system` or a
+ * look-alike of it. `key` is the identity used for uniqueness and lookups.
  */
 export function normalizeName(raw: string, maxChars: number): NameResult {
   const name = raw.trim().normalize("NFC");
@@ -238,26 +255,60 @@ export function normalizeName(raw: string, maxChars: number): NameResult {
   if (FORBIDDEN_IN_NAME.test(name)) {
     return { ok: false, message: "A name may not hold control or invisible characters." };
   }
+  if (!VISIBLE.test(name)) return { ok: false, message: "A name needs at least one visible character." };
   const key = nameKey(name);
-  if (key === "system") return { ok: false, message: "The name `system` is reserved." };
+  if (key === SYSTEM_KEY) return { ok: false, message: "The name `system` is reserved." };
   return { ok: true, name, key };
 }
 
 /**
- * Case-insensitive identity of a name: upper- then lower-casing approximates
- * Unicode full case folding (ß, ſ and the Kelvin sign all meet their ASCII
- * twins), and the final NFC keeps composed and decomposed spellings equal.
+ * The identity of a name: two names with the same key cannot both be held.
+ * It is case-insensitive and, from protocol v2, blind to look-alikes: the
+ * confusable skeleton of Unicode UTS #39 (the `unhomoglyph` package ships the
+ * mapping of confusables.txt), so `Аlice` (Cyrillic А), `Αlice` (Greek),
+ * `Ａｌｉｃｅ` (fullwidth) and `𝐀lice` (mathematical bold) all meet `alice`.
+ *
+ * How: NFKC first folds compatibility forms the skeleton map leaves alone
+ * (fullwidth, mathematical letters, ligatures, the long s ſ). Then the
+ * skeleton is taken of the lower-, the upper- and again the lower-case form:
+ * case-insensitivity and look-alikes must compose, and some look-alikes
+ * exist in one case only (upper-case `I` looks like `l`, Greek `ν` like `v`),
+ * so `Ian`, `ian` and `lan` all end on one key. Upper- then lower-casing
+ * also approximates Unicode full case folding (ß, the Kelvin sign, Ǆ). The
+ * key is never shown to anyone (`m` becomes `rn` in it); it is only compared.
  */
 export function nameKey(name: string): string {
-  return name.normalize("NFC").toUpperCase().toLowerCase().normalize("NFC");
+  const lower = skeleton(name.normalize("NFKC").toLowerCase());
+  return skeleton(skeleton(lower.toUpperCase()).toLowerCase());
 }
+
+/** UTS #39 skeleton: NFD, map each confusable to its prototype, NFD again. */
+function skeleton(s: string): string {
+  return unhomoglyph(s.normalize("NFD")).normalize("NFD");
+}
+
+const SYSTEM_KEY = nameKey("system");
 
 export type TextCheck = { ok: true } | { ok: false; code: "bad_message" | "too_long"; message: string };
 
-/** The chat and dm text rules: something visible, at most maxChars code points. */
+/**
+ * C0 and C1 controls (Unicode Cc) except tab and newline. They print as
+ * nothing, and JSON escapes each to six bytes (`\u0001`), so a text of them
+ * is the cheapest way to make every welcome six times its input.
+ */
+const CONTROL_IN_TEXT = /[^\P{Cc}\t\n]/u;
+
+/** The chat and dm text rules: something visible, no controls, at most maxChars code points. */
 export function checkText(text: string, maxChars: number): TextCheck {
   if (!/\S/u.test(text)) {
     return { ok: false, code: "bad_message", message: "A message needs at least one non-space character." };
+  }
+  if (CONTROL_IN_TEXT.test(text)) {
+    return {
+      ok: false,
+      code: "bad_message",
+      message: "A message may not hold control characters other than newline and tab.",
+    };
   }
   // Each code point is at most two UTF-16 units, so short strings skip the count.
   if (text.length > maxChars && codePointLength(text) > maxChars) {
@@ -297,6 +348,17 @@ export function exceedsUtf8Bytes(s: string, max: number): boolean {
     if (bytes > max) return true;
   }
   return false;
+}
+
+/** UTF-8 length without encoding: 1 byte below U+0080, 2 below U+0800, 3 above, 4 per surrogate pair. */
+export function utf8Length(s: string): number {
+  let bytes = s.length;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    // A surrogate pair is two units and four bytes: each half adds one.
+    if (c >= 0x80) bytes += c < 0x800 || (c >= 0xd800 && c <= 0xdfff) ? 1 : 2;
+  }
+  return bytes;
 }
 
 // charCodeAt past either end is NaN, which is neither.

@@ -3,23 +3,29 @@
  * hibernatable WebSockets.
  *
  * What lives where, and why:
- * - Per socket (name, token, join order, rate bucket): the socket attachment,
- *   which the runtime keeps while the object is evicted (src/session.ts).
+ * - Per socket (name, token, join order, rate and join buckets, address):
+ *   the socket attachment, which the runtime keeps while the object is
+ *   evicted (src/session.ts). The address is also the socket's tag, so the
+ *   runtime counts an address's sockets for us (ctx.getWebSockets(tag)).
  * - The room (seq and the last HISTORY_LIMIT messages): SQLite (src/history.ts).
- * - In memory only, rebuilt on every wake-up: the socket → session map and the
- *   roster. Nothing in memory is the only copy of anything, and the object
- *   sets no timers, so eviction at any idle moment loses nothing.
+ * - Budgets that follow a person across sockets and names: src/room-limits.ts.
+ * - In memory only, rebuilt on every wake-up: the socket → session map, the
+ *   roster, and each socket's reply-byte budget (see #reply). Nothing else in
+ *   memory is the only copy of anything, and the object sets no timers:
+ *   what must happen later (closing a socket that never joined) is an alarm.
  *
  * Every handler is synchronous (SQLite calls in a Durable Object are), so one
  * frame is handled completely before the next starts: no await, no
  * interleaving, no lock needed for "exactly one of 50 racing joins wins".
  */
 import { DurableObject } from "cloudflare:workers";
+import { ADDRESS_HEADER, UNKNOWN_ADDRESS } from "./address";
 import { type Limits, readLimits } from "./config";
 import { openDirectory } from "./directory";
 import { CountReporter } from "./directory-reporter";
 import { HistoryRing } from "./history";
 import {
+  CLOSE_JOIN_TIMEOUT,
   CLOSE_REPLACED,
   type ClientFrameOf,
   checkText,
@@ -33,8 +39,10 @@ import {
   type PublishResult,
   parseClientFrame,
   type RoomSnapshot,
+  utf8Length,
 } from "./protocol";
-import { spend } from "./rate-limit";
+import { type Bucket, emptier, fullBucket, type Rate, spend, spendIntoDebt } from "./rate-limit";
+import { RoomLimits } from "./room-limits";
 import { Roster } from "./roster";
 import { loadSession, newSession, type Session, saveSession } from "./session";
 import { newToken, tokensEqual } from "./token";
@@ -49,11 +57,29 @@ export class ChatRoom extends DurableObject<Env> {
   readonly #sessions = new Map<WebSocket, Session>();
   readonly #roster: Roster<WebSocket>;
   readonly #directory: CountReporter;
+  readonly #perSocket: Rate;
+  readonly #socketJoins: Rate;
+  readonly #replyBytes: Rate;
+  readonly #limiter: RoomLimits;
+  /**
+   * Bytes each socket may still be sent in answer to its own frames. Memory
+   * only: it is spent on every error, and an eviction (after ~10 s of
+   * silence) refilling it costs little, because the join budget in the
+   * attachment still bounds the large answers, the welcomes.
+   */
+  readonly #replyBudget = new WeakMap<WebSocket, Bucket>();
+  /** When the alarm is set for (null: none); undefined until known after a wake-up. */
+  #alarmAt: number | null | undefined;
   #ring: HistoryRing | undefined;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
-    this.#limits = readLimits(env);
+    const limits = readLimits(env);
+    this.#limits = limits;
+    this.#perSocket = { burst: limits.rateBurst, perSec: limits.ratePerSec };
+    this.#socketJoins = { burst: limits.joinsPerMinute, perSec: limits.joinsPerMinute / 60 };
+    this.#replyBytes = { burst: limits.replyBytesPerMinute, perSec: limits.replyBytesPerMinute / 60 };
+    this.#limiter = new RoomLimits(ctx.storage.sql, limits);
     // The worker only reaches rooms through idFromName, and the runtime hands
     // that name back here, so the room needs no storage read to know itself.
     const room = ctx.id.name;
@@ -74,7 +100,7 @@ export class ChatRoom extends DurableObject<Env> {
     const now = Date.now();
     const members = [];
     for (const ws of ctx.getWebSockets()) {
-      const session = loadSession(ws, this.#limits.rateBurst, now);
+      const session = loadSession(ws, limits, now);
       this.#sessions.set(ws, session);
       if (session.member) members.push({ ...session.member, socket: ws });
     }
@@ -84,6 +110,9 @@ export class ChatRoom extends DurableObject<Env> {
     if (this.#sessions.size > 0) {
       console.log(`room ${room}: woke from hibernation with ${this.#sessions.size} sockets`);
     }
+    // The directory may hold a stale count for this room (sockets that a
+    // restart cut without close events); every wake-up corrects it.
+    this.#directory.update(this.#roster.size);
   }
 
   /** Loaded on first use: most wake-ups (a close, a typing frame) never need it. */
@@ -105,22 +134,35 @@ export class ChatRoom extends DurableObject<Env> {
         { status: 426 },
       );
     }
+    // Counted before accepting, so a refused socket costs the room nothing.
+    // Sockets are tagged with their address; the runtime keeps tags across
+    // hibernation and counts them for us.
+    const address = request.headers.get(ADDRESS_HEADER) ?? UNKNOWN_ADDRESS;
+    const tag = addressTag(address);
+    if (this.ctx.getWebSockets(tag).length >= this.#limits.maxSocketsPerAddress) {
+      return tooManySockets("Too many connections from your address to this room.");
+    }
+    if (this.ctx.getWebSockets().length - this.#roster.size >= this.#limits.maxUnjoinedSockets) {
+      return tooManySockets("Too many connections to this room are waiting to join; try again shortly.");
+    }
     const { 0: client, 1: server } = new WebSocketPair();
-    this.ctx.acceptWebSocket(server);
-    const session = newSession(this.#limits.rateBurst, Date.now());
+    this.ctx.acceptWebSocket(server, [tag]);
+    const now = Date.now();
+    const session = newSession(this.#limits, address, now);
     saveSession(server, session);
     this.#sessions.set(server, session);
+    this.#armJoinTimeout(now + this.#limits.joinTimeoutMs);
     return new Response(null, { status: 101, webSocket: client });
   }
 
   override webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): void {
     try {
       const reply = this.#dispatch(ws, message);
-      if (reply !== undefined) send(ws, reply);
+      if (reply !== undefined) this.#reply(ws, reply);
     } catch (err) {
       // Never a stack to the client, and never the frame's text in the log.
       console.error(`room ${this.#room}: frame handler failed:`, errorName(err));
-      send(ws, errorFrame("internal_error"));
+      this.#reply(ws, errorFrame("internal_error"));
     }
   }
 
@@ -141,6 +183,29 @@ export class ChatRoom extends DurableObject<Env> {
   override webSocketError(ws: WebSocket, error: unknown): void {
     console.warn(`room ${this.#room}: socket error:`, errorName(error));
     this.#disconnect(ws);
+  }
+
+  /**
+   * Runs when the earliest join deadline has passed, also while the room is
+   * hibernated (the runtime wakes it for this). Closes every socket that has
+   * held no name for JOIN_TIMEOUT_MS, forgets refilled budgets, and sets the
+   * alarm for the next deadline.
+   */
+  override alarm(): void {
+    const now = Date.now();
+    for (const [ws, session] of this.#sessions) {
+      if (session.member || session.idleSince + this.#limits.joinTimeoutMs > now) continue;
+      try {
+        ws.close(CLOSE_JOIN_TIMEOUT, "join_timeout");
+      } catch {
+        // Already closing: its close event cleans up.
+      }
+      this.#sessions.delete(ws);
+    }
+    this.#limiter.prune(now);
+    this.#alarmAt = null;
+    const next = this.#earliestJoinDeadline();
+    if (next !== undefined) this.#setAlarm(next);
   }
 
   // -------------------------------------------------------------------------
@@ -207,7 +272,11 @@ export class ChatRoom extends DurableObject<Env> {
       case "dm":
         return this.#dm(ws, session, member, frame);
       case "typing":
-        this.#broadcast(encode({ type: "typing", room: this.#room, name: member.name }), ws);
+        // One relayed per name per TYPING_INTERVAL_MS; the rest are dropped
+        // silently (the next keystroke sends another).
+        if (this.#limiter.typing(member.key, Date.now())) {
+          this.#broadcast(encode({ type: "typing", room: this.#room, name: member.name }), ws);
+        }
         return undefined;
       case "leave":
         this.#leave(ws, session, member);
@@ -219,10 +288,20 @@ export class ChatRoom extends DurableObject<Env> {
     if (session.member) return errorFrame("already_joined");
     const claimed = normalizeName(frame.name, this.#limits.maxNameChars);
     if (!claimed.ok) return errorFrame("name_invalid", claimed.message);
+    // A join answers with a welcome of up to the whole ring, so joins are
+    // what one socket could turn into unbounded output: each socket, each
+    // address, and each socket's reply bytes have a budget. Only a join
+    // that succeeds spends from the join budgets.
+    const now = Date.now();
+    const joins = spend(session.joins, this.#socketJoins, now);
+    if (!joins || !this.#limiter.canJoin(session.address, now) || !this.#canReply(ws, now)) {
+      return errorFrame("rate_limited", "Too many joins; wait a minute before joining again.");
+    }
 
     const holder = this.#roster.get(claimed.key);
     if (holder) {
       if (frame.token === undefined || !tokensEqual(frame.token, holder.token)) return errorFrame("name_taken");
+      session.joins = joins;
       return this.#reclaim(ws, session, holder.socket, frame.since);
     }
     if (this.#roster.size >= this.#limits.maxRoomUsers) return errorFrame("room_full");
@@ -234,7 +313,13 @@ export class ChatRoom extends DurableObject<Env> {
       order: this.#roster.nextOrder(),
     };
     session.member = member;
+    session.joins = joins;
+    // The name's bucket follows it: a name that left with an empty bucket
+    // comes back to the same bucket on any socket (src/room-limits.ts).
+    const left = this.#limiter.recall(member.key);
+    if (left) session.bucket = emptier(session.bucket, left, this.#perSocket, now);
     saveSession(ws, session);
+    this.#limiter.joined(session.address, now);
     this.#roster.add({ ...member, socket: ws });
     this.#broadcast(this.#presence("joined", member.name), ws);
     this.#directory.update(this.#roster.size);
@@ -254,6 +339,7 @@ export class ChatRoom extends DurableObject<Env> {
     session.bucket = oldSession.bucket;
     session.member = member;
     saveSession(ws, session);
+    this.#limiter.joined(session.address, Date.now());
     oldSession.member = undefined;
     saveSession(old, oldSession);
     this.#roster.handOver(member.key, ws);
@@ -269,7 +355,7 @@ export class ChatRoom extends DurableObject<Env> {
 
   #welcome(member: Member, since: number | undefined): string {
     const history = this.#history;
-    const { frames, gap } = history.after(since);
+    const { frames, gap } = history.after(since, this.#limits.welcomeHistoryBytes);
     const welcome = {
       type: "welcome" as const,
       room: this.#room,
@@ -317,9 +403,13 @@ export class ChatRoom extends DurableObject<Env> {
   }
 
   #leave(ws: WebSocket, session: Session, member: Member): void {
+    const now = Date.now();
     session.member = undefined;
+    // The socket may stay open unjoined; the join timeout counts from now.
+    session.idleSince = now;
     saveSession(ws, session);
-    this.#release(ws, member);
+    this.#release(ws, session, member);
+    this.#armJoinTimeout(now + this.#limits.joinTimeoutMs);
   }
 
   // -------------------------------------------------------------------------
@@ -330,16 +420,21 @@ export class ChatRoom extends DurableObject<Env> {
   #session(ws: WebSocket): Session {
     let session = this.#sessions.get(ws);
     if (!session) {
-      session = loadSession(ws, this.#limits.rateBurst, Date.now());
+      session = loadSession(ws, this.#limits, Date.now());
       this.#sessions.set(ws, session);
     }
     return session;
   }
 
+  /**
+   * Spends one chat/dm token from the user's bucket and one from the
+   * address's shared bucket; refuses if either is empty (and then spends
+   * neither, so a refused frame does not delay the next one).
+   */
   #spend(ws: WebSocket, session: Session): boolean {
-    const { rateBurst, ratePerSec } = this.#limits;
-    const bucket = spend(session.bucket, rateBurst, ratePerSec, Date.now());
-    if (!bucket) return false;
+    const now = Date.now();
+    const bucket = spend(session.bucket, this.#perSocket, now);
+    if (!bucket || !this.#limiter.post(session.address, now)) return false;
     session.bucket = bucket;
     // Written through on every spend: the object can be evicted after any
     // frame, and a bucket kept only in memory would refill on wake-up.
@@ -349,20 +444,71 @@ export class ChatRoom extends DurableObject<Env> {
 
   /** A closed or failed socket gives its name back and the others hear `left`. */
   #disconnect(ws: WebSocket): void {
-    const session = this.#sessions.get(ws) ?? loadSession(ws, this.#limits.rateBurst, Date.now());
+    const session = this.#sessions.get(ws) ?? loadSession(ws, this.#limits, Date.now());
     this.#sessions.delete(ws);
-    if (session.member) this.#release(ws, session.member);
+    if (session.member) this.#release(ws, session, session.member);
   }
 
   /**
    * Frees a name if this socket still holds it. A socket whose name was
    * handed over (reclaim) or already released (an error, then its close)
-   * no longer holds it, so `left` is announced exactly once.
+   * no longer holds it, so `left` is announced exactly once. The name's
+   * bucket is remembered, so coming back on any socket does not refill it.
    */
-  #release(ws: WebSocket, member: Member): void {
+  #release(ws: WebSocket, session: Session, member: Member): void {
     if (!this.#roster.remove(member.key, ws)) return;
+    this.#limiter.remember(member.key, session.bucket, Date.now());
     this.#broadcast(this.#presence("left", member.name));
     this.#directory.update(this.#roster.size);
+  }
+
+  /**
+   * Sends the answer to a socket's own frame (a welcome, an error, a pong, a
+   * retried chat). These are bounded per socket in bytes per minute: a
+   * client that never reads its socket would otherwise make the runtime
+   * buffer every answer. Past the budget answers are dropped, not queued.
+   */
+  #reply(ws: WebSocket, frame: string): void {
+    const now = Date.now();
+    const budget = this.#replyBudget.get(ws) ?? fullBucket(this.#replyBytes.burst, now);
+    const next = spendIntoDebt(budget, this.#replyBytes, now, utf8Length(frame));
+    if (!next) return;
+    this.#replyBudget.set(ws, next);
+    send(ws, frame);
+  }
+
+  #canReply(ws: WebSocket, now: number): boolean {
+    const budget = this.#replyBudget.get(ws);
+    return !budget || spendIntoDebt(budget, this.#replyBytes, now, 0) !== null;
+  }
+
+  /** Makes sure the alarm fires by `deadline` (a socket's join timeout). */
+  #armJoinTimeout(deadline: number): void {
+    // After a wake-up the stored alarm is unknown; the sessions say what it should be.
+    if (this.#alarmAt === undefined) {
+      this.#alarmAt = null;
+      deadline = Math.min(deadline, this.#earliestJoinDeadline() ?? deadline);
+    } else if (this.#alarmAt !== null && this.#alarmAt <= deadline) {
+      return;
+    }
+    this.#setAlarm(deadline);
+  }
+
+  #setAlarm(at: number): void {
+    this.#alarmAt = at;
+    // Not awaited: the output gate holds this socket's next frames until the
+    // alarm is durably set, and storage operations run in order.
+    void this.ctx.storage.setAlarm(at);
+  }
+
+  #earliestJoinDeadline(): number | undefined {
+    let earliest: number | undefined;
+    for (const session of this.#sessions.values()) {
+      if (session.member) continue;
+      const deadline = session.idleSince + this.#limits.joinTimeoutMs;
+      if (earliest === undefined || deadline < earliest) earliest = deadline;
+    }
+    return earliest;
   }
 
   #presence(type: "joined" | "left", name: string): string {
@@ -388,6 +534,14 @@ function send(ws: WebSocket, frame: string): void {
   } catch {
     // It closed between the check and the send; its close event cleans up.
   }
+}
+
+function addressTag(address: string): string {
+  return `address:${address}`;
+}
+
+function tooManySockets(message: string): Response {
+  return Response.json({ error: "too_many_sockets", message }, { status: 429 });
 }
 
 function errorName(err: unknown): string {

@@ -4,17 +4,33 @@
  * structured-cloned) is kept by the runtime and handed back on wake-up, so
  * everything a socket needs to be recognised again lives here.
  */
-import { type Bucket, fullBucket } from "./rate-limit";
+import { type Bucket, fullBucket, isBucket } from "./rate-limit";
 
 export interface Session {
   /** Present while the socket holds a name in the room. */
   member?: { name: string; key: string; token: string; order: number };
   /** The chat/dm rate bucket; kept across leave/join so leaving does not refill it. */
   bucket: Bucket;
+  /** Successful joins of this socket (JOINS_PER_MINUTE). */
+  joins: Bucket;
+  /** The client's address as the Worker saw it (§2.4), or "unknown". */
+  address: string;
+  /** Since when the socket has held no name (opened, or left): JOIN_TIMEOUT_MS counts from here. */
+  idleSince: number;
 }
 
-export function newSession(burst: number, now: number): Session {
-  return { bucket: fullBucket(burst, now) };
+export interface SessionLimits {
+  rateBurst: number;
+  joinsPerMinute: number;
+}
+
+export function newSession(limits: SessionLimits, address: string, now: number): Session {
+  return {
+    bucket: fullBucket(limits.rateBurst, now),
+    joins: fullBucket(limits.joinsPerMinute, now),
+    address,
+    idleSince: now,
+  };
 }
 
 export function saveSession(ws: WebSocket, session: Session): void {
@@ -26,14 +42,14 @@ export function saveSession(ws: WebSocket, session: Session): void {
  * code does not recognise (written by an older deployment, or none at all)
  * becomes a fresh, unjoined session rather than a crash on every frame.
  */
-export function loadSession(ws: WebSocket, burst: number, now: number): Session {
+export function loadSession(ws: WebSocket, limits: SessionLimits, now: number): Session {
   const value: unknown = ws.deserializeAttachment();
-  return isSession(value) ? value : newSession(burst, now);
+  return isSession(value) ? value : newSession(limits, "unknown", now);
 }
 
 function isSession(value: unknown): value is Session {
-  if (!isRecord(value) || !isRecord(value.bucket)) return false;
-  if (typeof value.bucket.tokens !== "number" || typeof value.bucket.at !== "number") return false;
+  if (!isRecord(value) || !isBucket(value.bucket) || !isBucket(value.joins)) return false;
+  if (typeof value.address !== "string" || typeof value.idleSince !== "number") return false;
   const m = value.member;
   return (
     m === undefined ||

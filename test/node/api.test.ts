@@ -3,11 +3,12 @@
  * route, every error path, CORS, and publishing with the bearer token.
  * HISTORY_LIMIT is 5 here so the ring's cap is reachable in a few posts.
  */
+import { request } from "node:http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ChatClient, freshRoom } from "../support/client";
 import { type ChatServer, startChat } from "../support/server";
 
-const TOKEN = "test-api-token-0123456789";
+const TOKEN = "test-api-token-0123456789-abcdefghij";
 const HISTORY_LIMIT = 5;
 
 let server: ChatServer;
@@ -382,5 +383,62 @@ describe("without an API_TOKEN secret", () => {
       status: 200,
       body: JSON.stringify({ room, messages: [] }),
     });
+  });
+});
+
+describe("guessing the API token", () => {
+  let guarded: ChatServer;
+  beforeAll(async () => {
+    guarded = await startChat({ vars: { API_TOKEN: TOKEN, API_FAILURES_PER_MINUTE: 3 } });
+  });
+  afterAll(() => guarded?.stop());
+
+  const attempt = (token: string, from?: string) =>
+    new Promise<number>((resolve, reject) => {
+      // node:http rather than fetch, to pick the loopback address the request comes from.
+      const body = JSON.stringify({ name: "bot", text: "guess" });
+      const url = new URL(`${guarded.origin}/api/rooms/${freshRoom()}/messages`);
+      const req = request(url, {
+        method: "POST",
+        headers: { Authorization: `Bearer ${token}`, "Content-Type": "application/json" },
+        ...(from ? { localAddress: from } : {}),
+      });
+      req.on("response", (res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+      });
+      req.on("error", reject);
+      req.end(body);
+    });
+
+  it("refuses an address with 429 after API_FAILURES_PER_MINUTE wrong tokens, even when it then guesses right", async () => {
+    const from = "127.0.0.4";
+    const statuses = [];
+    for (let i = 0; i < 5; i++) statuses.push(await attempt(`wrong-${i}`, from));
+    expect(statuses).toEqual([401, 401, 401, 429, 429]);
+    expect(await attempt(TOKEN, from)).toBe(429);
+  });
+
+  it("lets other addresses publish with the right token meanwhile, and does not count their successes", async () => {
+    for (let i = 0; i < 5; i++) await attempt(`wrong-${i}`, "127.0.0.5");
+    for (let i = 0; i < 5; i++) expect(await attempt(TOKEN, "127.0.0.6")).toBe(201);
+  });
+});
+
+describe("an API_TOKEN shorter than 32 characters", () => {
+  it("keeps publishing off: 404, as if no token were set, whatever the caller sends", async () => {
+    const short = await startChat({ vars: { API_TOKEN: "short-secret" } });
+    try {
+      const res = await short.http(`/api/rooms/${freshRoom()}/messages`, {
+        method: "POST",
+        headers: { Authorization: "Bearer short-secret", "Content-Type": "application/json" },
+        body: JSON.stringify({ name: "bot", text: "hi" }),
+      });
+      expect(res.status).toBe(404);
+      expect(await res.json()).toMatchObject({ error: "not_found" });
+      expect(short.logs.join("\n")).toContain("API_TOKEN is shorter than 32 characters");
+    } finally {
+      await short.stop();
+    }
   });
 });

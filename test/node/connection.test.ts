@@ -7,7 +7,7 @@
 import type { AddressInfo } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import WebSocket, { WebSocketServer } from "ws";
-import { backoffMs, ChatConnection, PING } from "../../public/connection.js";
+import { backoffMs, ChatConnection, type Handlers, PING } from "../../public/connection.js";
 
 describe("backoffMs", () => {
   it("doubles from 500 ms to a 30 s ceiling, always in the upper half of its step", () => {
@@ -77,5 +77,90 @@ describe("the heartbeat", () => {
     await expect.poll(() => joins.length, { timeout: 5000 }).toBe(2);
     expect(states).toContain("reconnecting");
     expect(joins[1]).toEqual({ type: "join", name: "Ann", since: 7, token: "tok" });
+  });
+});
+
+describe("reconnecting", () => {
+  let wss: WebSocketServer | undefined;
+  let conn: ChatConnection | undefined;
+  afterEach(() => {
+    conn?.leave();
+    wss?.close();
+  });
+
+  const quiet = (status: Handlers["status"]): Handlers => ({
+    status,
+    welcome() {},
+    chat() {},
+    presence() {},
+    typing() {},
+    dm() {},
+    error() {},
+    outbox() {},
+  });
+
+  it("keeps backing off from a server that welcomes and then drops every connection", async () => {
+    // Hardening finding 7: the backoff used to start over on every welcome,
+    // so such a server got a reconnect every ~0.5 s from every tab.
+    wss = new WebSocketServer({ host: "127.0.0.1", port: 0 });
+    wss.on("connection", (ws) => {
+      ws.on("message", (data) => {
+        const frame = JSON.parse(data.toString()) as Record<string, unknown>;
+        if (frame.type !== "join") return;
+        const welcome = { type: "welcome", room: "r", name: frame.name, users: [], history: [], seq: 0 };
+        ws.send(JSON.stringify({ ...welcome, token: "tok", gap: false }));
+        ws.close(1011);
+      });
+    });
+    const server = wss;
+    await new Promise((resolve) => server.once("listening", resolve));
+    const port = (server.address() as AddressInfo).port;
+    const delays: number[] = [];
+    conn = new ChatConnection({
+      url: `ws://127.0.0.1:${port}/chat/r`,
+      name: "Ann",
+      WebSocket: WebSocket as unknown as typeof globalThis.WebSocket,
+      on: quiet((state, { retryAt }) => {
+        if (state === "reconnecting" && retryAt !== undefined) delays.push(retryAt - Date.now());
+      }),
+    });
+    await expect.poll(() => delays.length, { timeout: 5000 }).toBeGreaterThanOrEqual(3);
+    // Attempt n waits at least half of 500 ms × 2^n: 250, 500, 1000 ms.
+    expect(delays[2]).toBeGreaterThanOrEqual(1000 - 50);
+  });
+
+  it("starts the backoff over once a connection has stayed up for stableMs", async () => {
+    let connections = 0;
+    wss = new WebSocketServer({ host: "127.0.0.1", port: 0 });
+    wss.on("connection", (ws) => {
+      connections++;
+      // The first two connections fail at once; the third lives 150 ms,
+      // longer than stableMs, before it drops too.
+      const lifetime = connections === 3 ? 150 : 0;
+      ws.on("message", (data) => {
+        const frame = JSON.parse(data.toString()) as Record<string, unknown>;
+        if (frame.type !== "join") return;
+        const welcome = { type: "welcome", room: "r", name: frame.name, users: [], history: [], seq: 0 };
+        ws.send(JSON.stringify({ ...welcome, token: "tok", gap: false }));
+        setTimeout(() => ws.close(1011), lifetime);
+      });
+    });
+    const server = wss;
+    await new Promise((resolve) => server.once("listening", resolve));
+    const port = (server.address() as AddressInfo).port;
+    const delays: number[] = [];
+    conn = new ChatConnection({
+      url: `ws://127.0.0.1:${port}/chat/r`,
+      name: "Ann",
+      WebSocket: WebSocket as unknown as typeof globalThis.WebSocket,
+      timing: { stableMs: 50 },
+      on: quiet((state, { retryAt }) => {
+        if (state === "reconnecting" && retryAt !== undefined) delays.push(retryAt - Date.now());
+      }),
+    });
+    await expect.poll(() => delays.length, { timeout: 5000 }).toBeGreaterThanOrEqual(3);
+    // Attempts 0 and 1 (≥ 250 and ≥ 500 ms), then a fresh attempt 0 (≤ 500 ms).
+    expect(delays[1]).toBeGreaterThanOrEqual(500 - 50);
+    expect(delays[2]).toBeLessThanOrEqual(500 + 50);
   });
 });

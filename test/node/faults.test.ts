@@ -12,11 +12,11 @@ import WebSocket from "ws";
 import { ChatConnection, type Handlers } from "../../public/connection.js";
 import type { ChatFrame } from "../../src/protocol";
 import { ChatClient, freshRoom } from "../support/client";
-import { type ChatServer, startChat } from "../support/server";
+import { type ChatServer, ONE_MACHINE_LOAD, startChat } from "../support/server";
 
 let server: ChatServer;
 beforeAll(async () => {
-  server = await startChat();
+  server = await startChat({ vars: ONE_MACHINE_LOAD });
 });
 afterAll(() => server?.stop());
 
@@ -88,7 +88,10 @@ describe("a restart while clients are sending", () => {
 
   it("delivers every acknowledged message exactly once, in seq order, with no gap, to every client", async () => {
     const room = freshRoom();
-    let restartable = await startChat({ persistDir: dir, vars: { RATE_BURST: 1000, RATE_PER_SEC: 1000 } });
+    let restartable = await startChat({
+      persistDir: dir,
+      vars: { ...ONE_MACHINE_LOAD, RATE_BURST: 1000, RATE_PER_SEC: 1000 },
+    });
     const port = Number(new URL(restartable.origin).port);
     const names = ["Ann", "Ben", "Cat", "Dan", "Eve"];
     const seen = new Map<string, ChatFrame[]>(names.map((n) => [n, []]));
@@ -116,7 +119,11 @@ describe("a restart while clients are sending", () => {
       })();
       await new Promise((r) => setTimeout(r, 200));
       await restartable.stop();
-      restartable = await startChat({ persistDir: dir, port, vars: { RATE_BURST: 1000, RATE_PER_SEC: 1000 } });
+      restartable = await startChat({
+        persistDir: dir,
+        port,
+        vars: { ...ONE_MACHINE_LOAD, RATE_BURST: 1000, RATE_PER_SEC: 1000 },
+      });
       await sending;
 
       const total = names.length * perClient;

@@ -6,11 +6,11 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ChatClient, freshRoom } from "../support/client";
-import { type ChatServer, startChat } from "../support/server";
+import { type ChatServer, ONE_MACHINE_LOAD, startChat } from "../support/server";
 
 let server: ChatServer;
 beforeAll(async () => {
-  server = await startChat({ vars: { HISTORY_LIMIT: 5, MAX_ROOM_USERS: 3, RATE_BURST: 1000 } });
+  server = await startChat({ vars: { ...ONE_MACHINE_LOAD, HISTORY_LIMIT: 5, MAX_ROOM_USERS: 3, RATE_BURST: 1000 } });
 });
 afterAll(() => server?.stop());
 
@@ -49,6 +49,23 @@ describe("name rules", () => {
     ["`system`", "system"],
     ["`SyStEm` in another case", "SyStEm"],
     ["`system` padded with spaces", "  system "],
+    // From v2: look-alikes of `system`, and invisible characters anywhere.
+    ["`ѕystem` with a Cyrillic dze", "\u0455ystem"],
+    ["`sуstem` with a Cyrillic u", "s\u0443stem"],
+    ["fullwidth `ｓｙｓｔｅｍ`", "ｓｙｓｔｅｍ"],
+    ["`Ꮪystem` with a Cherokee letter", "\u13daystem"],
+    ["a combining grapheme joiner (U+034F)", "Ann\u034f"],
+    ["a variation selector (U+FE0F)", "Ann\ufe0f"],
+    ["a supplementary variation selector (U+E0100)", "Ann\u{e0100}"],
+    ["a Hangul filler (U+3164)", "Ann\u3164"],
+    ["a braille blank (U+2800)", "Ann\u2800"],
+    ["Hangul choseong/jungseong fillers (U+115F, U+1160)", "Ann\u115f\u1160"],
+    ["a halfwidth Hangul filler (U+FFA0)", "Ann\uffa0"],
+    ["a Khmer inherent vowel (U+17B4)", "Ann\u17b4"],
+    ["a Mongolian variation selector (U+180B)", "Ann\u180b"],
+    ["a private-use character", "Ann\ue000"],
+    ["a name of only invisible characters", "\u3164\u3164"],
+    ["a name of only combining marks", "\u0301\u0301"],
   ];
   for (const [what, name] of invalid) {
     it(`refuses ${what} with name_invalid and leaves the socket unjoined`, async () => {
@@ -91,6 +108,18 @@ describe("uniqueness", () => {
     expect(await b.sync()).toEqual([expect.objectContaining({ code: "name_taken" })]);
     await Promise.all([a.close(), b.close()]);
   });
+
+  for (const lookAlike of ["\u0410lice", "\u0391lice", "Ａｌｉｃｅ", "𝐀lice", "AIice"]) {
+    it(`refuses ${lookAlike}, a look-alike of a held Alice, with name_taken (UTS #39 skeleton)`, async () => {
+      const room = freshRoom();
+      const a = await open(room);
+      const b = await open(room);
+      await a.join("Alice");
+      b.send({ type: "join", name: lookAlike });
+      expect(await b.sync()).toEqual([expect.objectContaining({ code: "name_taken" })]);
+      await Promise.all([a.close(), b.close()]);
+    });
+  }
 
   it("refuses a second join on a joined socket with already_joined", async () => {
     const c = await open(freshRoom());

@@ -117,11 +117,20 @@ describe("chat", () => {
     await Promise.all([ann.close(), ben.close()]);
   });
 
-  it("keeps text exactly as sent, newlines and odd Unicode included", async () => {
+  it("keeps text exactly as sent, newlines, tabs and odd Unicode included", async () => {
     const { ann, ben } = await pair();
-    const text = "line 1\nline 2 \u202e<b>&amp;</b> \u0000 \ud800 end";
+    const text = "line 1\nline 2\t\u202e<b>&amp;</b> \u00a0 \ud800 end";
     ann.send({ type: "chat", text });
     expect((await ben.next("chat")).text).toBe(text);
+    await Promise.all([ann.close(), ben.close()]);
+  });
+
+  it("refuses text with a control character other than newline and tab with bad_message, and broadcasts nothing", async () => {
+    const { ann, ben } = await pair();
+    ann.send({ type: "chat", text: "\u0001".repeat(2000) });
+    ann.send({ type: "dm", to: "Ben", text: "bell\u0007" });
+    expect(codes(await ann.sync())).toEqual(["bad_message", "bad_message"]);
+    expect(await ben.sync()).toEqual([]);
     await Promise.all([ann.close(), ben.close()]);
   });
 

@@ -10,7 +10,7 @@ import { type ChatServer, startChat } from "../support/server";
 
 let server: ChatServer;
 beforeAll(async () => {
-  server = await startChat({ vars: { API_TOKEN: "api-secret-for-tests" } });
+  server = await startChat({ vars: { API_TOKEN: "api-secret-for-tests-0123456789abcdef" } });
 });
 afterAll(() => server?.stop());
 

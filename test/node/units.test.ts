@@ -4,6 +4,7 @@
  * prove the same rules end to end; these pin the edge cases cheaply.
  */
 import { describe, expect, it } from "vitest";
+import { addressKey } from "../../src/address";
 import {
   type ChatFrame,
   checkText,
@@ -33,6 +34,19 @@ describe("names", () => {
     expect(normalizeName("systems", 32).ok).toBe(true);
   });
 
+  it("gives look-alikes one key: Cyrillic, Greek, fullwidth and mathematical letters meet Latin", () => {
+    for (const twin of ["\u0410lice", "\u0391lice", "Ａｌｉｃｅ", "𝐀lice", "ALICE"]) {
+      expect(nameKey(twin), twin).toBe(nameKey("alice"));
+    }
+    expect(nameKey("Bob")).not.toBe(nameKey("Rob"));
+  });
+
+  it("reserves every look-alike of `system`", () => {
+    for (const spelling of ["\u0455ystem", "s\u0443stem", "ｓｙｓｔｅｍ", "\u13daystem", "𝐬𝐲𝐬𝐭𝐞𝐦"]) {
+      expect(normalizeName(spelling, 32).ok, spelling).toBe(false);
+    }
+  });
+
   it("refuses a lone surrogate in a name", () => {
     expect(normalizeName("a\ud800b", 32).ok).toBe(false);
   });
@@ -45,6 +59,13 @@ describe("names", () => {
 });
 
 describe("text", () => {
+  it("refuses C0 and C1 controls other than newline and tab with bad_message", () => {
+    for (const control of ["\u0000", "\u0001", "\r", "\u000b", "\u001b", "\u007f", "\u0085", "\u009f"]) {
+      expect(checkText(`a${control}b`, 100), JSON.stringify(control)).toMatchObject({ ok: false, code: "bad_message" });
+    }
+    expect(checkText("line\n\tindented", 100)).toEqual({ ok: true });
+  });
+
   it("counts code points, not UTF-16 units", () => {
     expect(codePointLength("😀😀")).toBe(2);
     expect(codePointLength("a\ud800")).toBe(2);
@@ -99,29 +120,45 @@ describe("encodeWelcome", () => {
   });
 });
 
+describe("client addresses", () => {
+  it("counts IPv4 addresses one by one and IPv6 addresses by their /64", () => {
+    expect(addressKey("203.0.113.7")).toBe("203.0.113.7");
+    expect(addressKey("2001:db8:1:2:aaaa::1")).toBe("2001:db8:1:2::/64");
+    expect(addressKey("2001:0db8:0001:0002:ffff:ffff:ffff:ffff")).toBe("2001:db8:1:2::/64");
+    expect(addressKey("2001:db8::1")).toBe("2001:db8:0:0::/64");
+    expect(addressKey("::ffff:192.0.2.1")).toBe("192.0.2.1");
+  });
+
+  it("counts a request without an address as `unknown`, and keeps what it cannot parse as it is", () => {
+    expect(addressKey(undefined)).toBe("unknown");
+    expect(addressKey("")).toBe("unknown");
+    expect(addressKey("not:an:address:::")).toBe("not:an:address:::");
+  });
+});
+
 describe("rate bucket", () => {
   it("allows a burst, refuses the next, and refills at the given rate", () => {
     let bucket = fullBucket(3, 0);
     for (let i = 0; i < 3; i++) {
-      const next = spend(bucket, 3, 2, 0);
+      const next = spend(bucket, { burst: 3, perSec: 2 }, 0);
       expect(next).not.toBeNull();
       bucket = next ?? bucket;
     }
-    expect(spend(bucket, 3, 2, 0)).toBeNull();
-    expect(spend(bucket, 3, 2, 499)).toBeNull(); // 0.998 tokens
-    expect(spend(bucket, 3, 2, 500)).not.toBeNull(); // 1 token after 0.5 s at 2/s
+    expect(spend(bucket, { burst: 3, perSec: 2 }, 0)).toBeNull();
+    expect(spend(bucket, { burst: 3, perSec: 2 }, 499)).toBeNull(); // 0.998 tokens
+    expect(spend(bucket, { burst: 3, perSec: 2 }, 500)).not.toBeNull(); // 1 token after 0.5 s at 2/s
   });
 
   it("never refills beyond the burst", () => {
-    const bucket = spend(fullBucket(2, 0), 2, 10, 0);
+    const bucket = spend(fullBucket(2, 0), { burst: 2, perSec: 10 }, 0);
     expect(bucket?.tokens).toBe(1);
-    const later = spend(bucket ?? fullBucket(2, 0), 2, 10, 60_000);
+    const later = spend(bucket ?? fullBucket(2, 0), { burst: 2, perSec: 10 }, 60_000);
     expect(later?.tokens).toBe(1);
   });
 
   it("ignores a clock that went backwards", () => {
     const bucket = { tokens: 0, at: 10_000 };
-    expect(spend(bucket, 5, 1, 5_000)).toBeNull();
+    expect(spend(bucket, { burst: 5, perSec: 1 }, 5_000)).toBeNull();
   });
 });
 

@@ -43,9 +43,14 @@ export class ChatClient {
     });
   }
 
-  static connect(url: string, headers: Record<string, string> = {}): Promise<ChatClient> {
+  /**
+   * @param from a loopback address to connect from (127.0.0.2, …): the
+   *   runtime sees it as the client's address, so a test can play several
+   *   people behind different addresses (protocol §2.4).
+   */
+  static connect(url: string, headers: Record<string, string> = {}, from?: string): Promise<ChatClient> {
     return new Promise((resolve, reject) => {
-      const ws = new WebSocket(url, { headers });
+      const ws = new WebSocket(url, { headers, ...(from ? { localAddress: from } : {}) });
       const client = new ChatClient(ws);
       ws.once("open", () => resolve(client));
       ws.once("unexpected-response", (_req, res) => {
@@ -77,9 +82,9 @@ export class ChatClient {
   }
 
   /** Everything the room sent before answering a ping sent now; empties the inbox. */
-  async sync(): Promise<ServerFrame[]> {
+  async sync(timeoutMs = TIMEOUT_MS): Promise<ServerFrame[]> {
     this.sendRaw(SYNC_PING);
-    const deadline = Date.now() + TIMEOUT_MS;
+    const deadline = Date.now() + timeoutMs;
     while (this.#pongsSeen < this.#pingsSent) {
       await this.#wait(deadline, "no pong for a sync ping");
     }

@@ -3,6 +3,7 @@
  * loopback port, with the bindings wrangler.toml declares plus per-suite
  * overrides of the protocol's vars. No wrangler dev proxy sits in between.
  */
+import { readdirSync, readFileSync } from "node:fs";
 import { request } from "node:http";
 import { Miniflare, type WorkerOptions } from "miniflare";
 import { unstable_getMiniflareWorkerOptions } from "wrangler";
@@ -17,8 +18,14 @@ export interface ChatServer {
   handshake(path: string, headers?: Record<string, string>): Promise<Refusal>;
   /** Lines the runtime printed (console.log of the worker and the objects). */
   logs: string[];
+  /** Resident memory of this server's workerd process, in bytes (Linux /proc). */
+  rssBytes(): number;
   stop(): Promise<void>;
 }
+
+// Load tests raise the per-address limits; the limits themselves are tested
+// with their defaults in test/node/limits.test.ts.
+export { ONE_MACHINE_LOAD } from "../../scripts/lib/local-server.mjs";
 
 export interface StartOptions {
   vars?: Record<string, string | number>;
@@ -31,6 +38,7 @@ export interface StartOptions {
 export async function startChat(options: StartOptions = {}): Promise<ChatServer> {
   const { workerOptions } = unstable_getMiniflareWorkerOptions(`${ROOT}wrangler.toml`);
   const logs: string[] = [];
+  const runtimesBefore = new Set(childRuntimes());
   const mf = new Miniflare({
     ...(workerOptions as WorkerOptions),
     modules: true,
@@ -48,14 +56,43 @@ export async function startChat(options: StartOptions = {}): Promise<ChatServer>
   });
   const url = await mf.ready;
   const origin = url.origin;
+  const pid = childRuntimes().find((p) => !runtimesBefore.has(p));
   return {
     origin,
     wsUrl: (room) => `${origin.replace(/^http/, "ws")}/chat/${room}`,
     http: (path, init) => fetch(`${origin}${path}`, init),
     handshake: (path, headers = {}) => handshake(`${origin}${path}`, headers),
     logs,
+    rssBytes: () => {
+      if (pid === undefined) throw new Error("this server's workerd process was not found");
+      return rssOf(pid);
+    },
     stop: () => mf.dispose(),
   };
+}
+
+/** Pids of the workerd processes this test process started (Miniflare spawns them as children). */
+function childRuntimes(): number[] {
+  const pids: number[] = [];
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      // /proc/PID/stat: "pid (comm) state ppid …"; comm may hold spaces, so split after ')'.
+      const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
+      const comm = stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"));
+      const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+      if (comm === "workerd" && ppid === process.pid) pids.push(Number(entry));
+    } catch {
+      // The process ended while we looked.
+    }
+  }
+  return pids;
+}
+
+function rssOf(pid: number): number {
+  const kb = /^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1];
+  if (kb === undefined) throw new Error(`no VmRSS for ${pid}`);
+  return Number(kb) * 1024;
 }
 
 export interface Refusal {

@@ -1,8 +1,8 @@
 /**
  * A failure inside a handler (here: the storage write of a chat) must not
  * escape to the runtime, must not leak a stack trace, and must not close the
- * socket. The room is built over its real state with the SQL INSERT made to
- * fail, which no client can provoke; it proves the catch in
+ * socket. The room is built over its real state with the ring's SQL INSERT
+ * made to fail, which no client can provoke; it proves the catch in
  * webSocketMessage, not how production storage fails.
  */
 import { runInDurableObject } from "cloudflare:test";
@@ -28,7 +28,7 @@ it("answers a handler failure with one internal_error frame and keeps the socket
     Object.defineProperty(sql, "exec", {
       configurable: true,
       value: (query: string, ...bindings: unknown[]) => {
-        if (query.startsWith("INSERT")) throw new Error("disk on fire");
+        if (query.startsWith("INSERT INTO ring")) throw new Error("disk on fire");
         return exec(query, ...bindings);
       },
     });

@@ -97,4 +97,52 @@ describe("a room rebuilt over the same state", () => {
       expect(error).toMatchObject({ code: "rate_limited" });
     });
   });
+
+  it("keeps an address's join budget in storage, so a rebuilt room does not refill it", async () => {
+    const room = "restore-joins";
+    const sockets = [];
+    for (let i = 0; i < 6; i++) sockets.push(await connect(room));
+    // One join per socket a minute, five per address: the sixth is refused.
+    const strict = { ...env, JOINS_PER_MINUTE: 1 };
+    await runInDurableObject(env.ROOMS.get(env.ROOMS.idFromName(room)), async (_live, state) => {
+      const first = new ChatRoom(state, strict);
+      const all = state.getWebSockets();
+      for (const [i, ws] of all.slice(0, 5).entries()) {
+        first.webSocketMessage(ws, JSON.stringify({ type: "join", name: `user-${i}` }));
+      }
+      const sixth = all[5];
+      if (!sixth) throw new Error("socket lost");
+      const rebuilt = new ChatRoom(state, strict);
+      rebuilt.webSocketMessage(sixth, JSON.stringify({ type: "join", name: "user-5" }));
+    });
+    // The runtime lists sockets in its own order, so answers are counted, not matched.
+    await until(() => (sockets.every((s) => s.frames.length > 0) ? true : undefined), "every answer");
+    const firsts = sockets.map((s) => s.frames[0]?.code ?? s.frames[0]?.type);
+    expect(firsts.filter((f) => f === "welcome")).toHaveLength(5);
+    expect(firsts.filter((f) => f === "rate_limited")).toHaveLength(1);
+  });
+
+  it("keeps a departed name's rate bucket in storage, so leaving and coming back after a rebuild does not refill it", async () => {
+    const room = "restore-name-bucket";
+    const [first, second] = [await connect(room), await connect(room)];
+    const slow = { ...env, RATE_PER_SEC: 0.01 };
+    await runInDurableObject(env.ROOMS.get(env.ROOMS.idFromName(room)), async (_live, state) => {
+      const [a, b] = state.getWebSockets();
+      if (!a || !b) throw new Error("sockets lost");
+      const before = new ChatRoom(state, slow);
+      before.webSocketMessage(a, JSON.stringify({ type: "join", name: "Ann" }));
+      for (let i = 0; i < 10; i++) before.webSocketMessage(a, JSON.stringify({ type: "chat", text: `m${i}` }));
+      before.webSocketMessage(a, JSON.stringify({ type: "leave" }));
+
+      const rebuilt = new ChatRoom(state, slow);
+      rebuilt.webSocketMessage(b, JSON.stringify({ type: "join", name: "Ann" }));
+      rebuilt.webSocketMessage(b, JSON.stringify({ type: "chat", text: "a fresh bucket?" }));
+    });
+    const all = () => [...first.frames, ...second.frames].map((f) => f.code ?? f.type);
+    const done = () => all().includes("rate_limited") && all().filter((f) => f === "chat").length >= 10;
+    await until(() => (done() ? true : undefined), "ten chats and rate_limited");
+    expect(all().filter((f) => f === "welcome")).toHaveLength(2);
+    expect(all().filter((f) => f === "chat")).toHaveLength(10);
+    expect(all().filter((f) => f === "rate_limited")).toHaveLength(1);
+  });
 });

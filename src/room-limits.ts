@@ -1,0 +1,138 @@
+/**
+ * The room's limits that follow a person rather than a socket (protocol
+ * §2.4): whatever number of sockets and names one address uses, and however
+ * often a name leaves and comes back, these budgets are shared.
+ *
+ * Where each budget lives, and why:
+ * - An address's join budget (JOINS_PER_MINUTE × 5 per minute) and a
+ *   departed name's chat bucket are rows in SQLite. Both refill slowly
+ *   enough (a minute; RATE_BURST / RATE_PER_SEC) that an eviction in
+ *   between must not hand out a fresh budget, and hibernation keeps only
+ *   attachments and storage. A row is deleted once its bucket is full
+ *   again: a full bucket is what an unknown key gets anyway.
+ * - An address's chat bucket and the last relayed `typing` per name are
+ *   memory only. They are touched on every chat, and a write per chat is
+ *   what the ring is designed to avoid; they refill within seconds
+ *   (ADDRESS_RATE_BURST / ADDRESS_RATE_PER_SEC = 2 s, typing 2 s), and the
+ *   runtime evicts an object only after ~10 s without any event, by which
+ *   time either would have refilled anyway.
+ *
+ * Nothing here creates storage until a join writes: a room that is only
+ * read (HTTP API) stays without a database file.
+ */
+import { ADDRESS_JOINS_FACTOR, type Limits } from "./config";
+import { TYPING_INTERVAL_MS } from "./protocol";
+import { type Bucket, fullAt, fullBucket, type Rate, spend } from "./rate-limit";
+import { tableExists } from "./sql";
+
+/** Memory maps are swept of refilled entries when they pass this size. */
+const SWEEP_AT = 1024;
+
+export class RoomLimits {
+  readonly #sql: SqlStorage;
+  readonly #addressPosts: Rate;
+  readonly #addressJoins: Rate;
+  readonly #names: Rate;
+  readonly #posts = new Map<string, Bucket>();
+  readonly #typing = new Map<string, number>();
+  /** The `buckets` table in memory, loaded on first use after a wake-up. */
+  #durable: Map<string, Bucket> | undefined;
+
+  constructor(sql: SqlStorage, limits: Limits) {
+    this.#sql = sql;
+    this.#addressPosts = { burst: limits.addressRateBurst, perSec: limits.addressRatePerSec };
+    const joins = limits.joinsPerMinute * ADDRESS_JOINS_FACTOR;
+    this.#addressJoins = { burst: joins, perSec: joins / 60 };
+    this.#names = { burst: limits.rateBurst, perSec: limits.ratePerSec };
+  }
+
+  /** Spends one chat/dm token of the address's shared bucket; false when it is empty. */
+  post(address: string, now: number): boolean {
+    const next = spend(this.#posts.get(address) ?? fullBucket(this.#addressPosts.burst, now), this.#addressPosts, now);
+    if (!next) return false;
+    this.#posts.set(address, next);
+    if (this.#posts.size > SWEEP_AT) sweep(this.#posts, (b) => fullAt(b, this.#addressPosts) <= now);
+    return true;
+  }
+
+  /** Whether a `typing` from this name may be relayed now (one per TYPING_INTERVAL_MS). */
+  typing(nameKey: string, now: number): boolean {
+    const last = this.#typing.get(nameKey);
+    if (last !== undefined && now - last < TYPING_INTERVAL_MS) return false;
+    this.#typing.set(nameKey, now);
+    if (this.#typing.size > SWEEP_AT) sweep(this.#typing, (t) => now - t >= TYPING_INTERVAL_MS);
+    return true;
+  }
+
+  /** Whether the address may join once more; nothing is spent until `joined`. */
+  canJoin(address: string, now: number): boolean {
+    return spend(this.#joinBucket(address, now), this.#addressJoins, now) !== null;
+  }
+
+  /** Spends one join of the address's budget; call after a join succeeded. */
+  joined(address: string, now: number): void {
+    const next = spend(this.#joinBucket(address, now), this.#addressJoins, now);
+    if (next) this.#put(`a:${address}`, next, fullAt(next, this.#addressJoins));
+  }
+
+  /** Keeps a departing name's chat bucket until it is full again, so a rejoin does not refill it. */
+  remember(nameKey: string, bucket: Bucket, now: number): void {
+    const full = fullAt(bucket, this.#names);
+    if (full > now) this.#put(`n:${nameKey}`, bucket, full);
+  }
+
+  /** The bucket a name left with, if it has not refilled since. */
+  recall(nameKey: string): Bucket | undefined {
+    return this.#load().get(`n:${nameKey}`);
+  }
+
+  /** Forgets every budget that has refilled; the room's alarm calls this. */
+  prune(now: number): void {
+    sweep(this.#posts, (b) => fullAt(b, this.#addressPosts) <= now);
+    sweep(this.#typing, (t) => now - t >= TYPING_INTERVAL_MS);
+    if (!tableExists(this.#sql, "buckets")) return;
+    this.#sql.exec("DELETE FROM buckets WHERE full_at <= ?", now);
+    this.#durable = undefined;
+  }
+
+  #joinBucket(address: string, now: number): Bucket {
+    return this.#load().get(`a:${address}`) ?? fullBucket(this.#addressJoins.burst, now);
+  }
+
+  #load(): Map<string, Bucket> {
+    if (this.#durable) return this.#durable;
+    this.#durable = new Map();
+    if (tableExists(this.#sql, "buckets")) {
+      for (const row of this.#sql.exec<{ key: string; tokens: number; at: number }>(
+        "SELECT key, tokens, at FROM buckets",
+      )) {
+        this.#durable.set(row.key, { tokens: row.tokens, at: row.at });
+      }
+    }
+    return this.#durable;
+  }
+
+  #put(key: string, bucket: Bucket, full: number): void {
+    this.#load().set(key, bucket);
+    this.#sql.exec(
+      `CREATE TABLE IF NOT EXISTS buckets (
+        key TEXT PRIMARY KEY,
+        tokens REAL NOT NULL,
+        at INTEGER NOT NULL,
+        full_at INTEGER NOT NULL
+      )`,
+    );
+    this.#sql.exec(
+      `INSERT INTO buckets (key, tokens, at, full_at) VALUES (?, ?, ?, ?)
+       ON CONFLICT(key) DO UPDATE SET tokens = excluded.tokens, at = excluded.at, full_at = excluded.full_at`,
+      key,
+      bucket.tokens,
+      bucket.at,
+      full,
+    );
+  }
+}
+
+function sweep<V>(map: Map<string, V>, done: (value: V) => boolean): void {
+  for (const [key, value] of map) if (done(value)) map.delete(key);
+}
