@@ -86,6 +86,11 @@ export class RoomLimits {
     return this.#load().get(`n:${nameKey}`);
   }
 
+  /** Whether anyone ever joined this room: every join writes its address's budget, so the table exists. */
+  anyoneJoined(): boolean {
+    return tableExists(this.#sql, "buckets");
+  }
+
   /** Forgets every budget that has refilled; the room's alarm calls this. */
   prune(now: number): void {
     sweep(this.#posts, (b) => fullAt(b, this.#addressPosts) <= now);

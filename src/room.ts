@@ -111,8 +111,10 @@ export class ChatRoom extends DurableObject<Env> {
       console.log(`room ${room}: woke from hibernation with ${this.#sessions.size} sockets`);
     }
     // The directory may hold a stale count for this room (sockets that a
-    // restart cut without close events); every wake-up corrects it.
-    this.#directory.update(this.#roster.size);
+    // restart cut without close events); a wake-up corrects it. A room
+    // nobody ever joined cannot be listed, so it stays silent: reads of
+    // made-up room names must not turn into calls on the one directory.
+    if (this.#roster.size > 0 || this.#limiter.anyoneJoined()) this.#directory.update(this.#roster.size);
   }
 
   /** Loaded on first use: most wake-ups (a close, a typing frame) never need it. */

@@ -7,7 +7,7 @@
  * It does not prove behaviour under Cloudflare's production eviction policy,
  * which may wait longer, but never shorter, before evicting.
  */
-import { afterAll, beforeAll, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ChatClient, freshRoom } from "../support/client";
 import { type ChatServer, startChat } from "../support/server";
 
@@ -80,4 +80,29 @@ it("keeps chat, presence, seq and rate buckets right across two real evictions",
   expect((await ann?.closed)?.code).toBe(4001);
 
   await Promise.all([annAgain.close(), ben?.close(), dan.close()]);
+});
+
+describe("the join timeout", () => {
+  let quick: ChatServer;
+  beforeAll(async () => {
+    // Longer than the ~10 s the runtime waits before it evicts an idle room.
+    quick = await startChat({ vars: { JOIN_TIMEOUT_MS: 15_000 } });
+  });
+  afterAll(() => quick?.stop());
+
+  it("closes a socket that never joined with 1008 from an alarm that wakes the evicted room", async () => {
+    const room = freshRoom("hib");
+    const member = await ChatClient.connect(quick.wsUrl(room));
+    await member.join("Member");
+    const idle = await ChatClient.connect(quick.wsUrl(room));
+    const woke = () => quick.logs.filter((line) => line.includes("woke from hibernation")).length;
+    const before = woke();
+    expect((await idle.closed).code).toBe(1008);
+    // The room had been evicted, and the alarm woke it to close the socket.
+    expect(woke()).toBe(before + 1);
+    // The member was not touched.
+    member.send({ type: "chat", text: "still here" });
+    expect(await member.next("chat")).toMatchObject({ text: "still here" });
+    await member.close();
+  });
 });

@@ -112,15 +112,32 @@ describe("the directory", () => {
     for (let i = 0; i < DIRECTORY_LIMIT; i++) await directory.report(`held-${i}`, 0);
   });
 
-  it("corrects a room's stale count the next time the room wakes, even by a read", async () => {
+  it("corrects a room's stale count the next time the room's object starts", async () => {
     // A restart cuts sockets without close events, so the directory can hold
     // users for a room that has none; its object reports on construction.
+    const room = "stale-after-restart";
+    const [client] = await openSockets(room, 1);
+    client?.ws.send(JSON.stringify({ type: "join", name: "Ann" }));
+    await until(() => client?.frames.some((f) => f.type === "welcome"), "the welcome");
+    client?.ws.send(JSON.stringify({ type: "leave" }));
     const directory = openDirectory(env.DIRECTORY);
-    await directory.report("stale-after-restart", 12);
-    const res = await exports.default.fetch("http://chat.test/api/rooms/stale-after-restart");
-    expect(res.status).toBe(200);
+    await until(async () => !(await directory.list()).some((r) => r.room === room), "the leave's report");
+    await directory.report(room, 12); // what a cut-off room leaves behind
+    await runInDurableObject(env.ROOMS.get(env.ROOMS.idFromName(room)), (_live, state) => {
+      new ChatRoom(state, env);
+    });
+    await until(async () => !(await directory.list()).some((r) => r.room === room), "the correction");
+  });
+
+  it("is not called when a room nobody ever joined is read", async () => {
+    const { calls, namespace } = countingDirectory();
+    const res = await exports.default.fetch("http://chat.test/api/rooms/never-joined-read");
     await res.text();
-    await until(async () => !(await directory.list()).some((r) => r.room === "stale-after-restart"), "the correction");
+    await runInDurableObject(env.ROOMS.get(env.ROOMS.idFromName("never-joined-read")), async (_live, state) => {
+      new ChatRoom(state, { ...env, DIRECTORY: namespace });
+      await new Promise((r) => setTimeout(r, 50));
+    });
+    expect(calls.started).toBe(0);
   });
 
   it("refuses a report that is not a room name and a non-negative integer", async () => {

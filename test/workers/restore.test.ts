@@ -100,7 +100,7 @@ describe("a room rebuilt over the same state", () => {
 
   it("keeps an address's join budget in storage, so a rebuilt room does not refill it", async () => {
     const room = "restore-joins";
-    const sockets = [];
+    const sockets: Socket[] = [];
     for (let i = 0; i < 6; i++) sockets.push(await connect(room));
     // One join per socket a minute, five per address: the sixth is refused.
     const strict = { ...env, JOINS_PER_MINUTE: 1 };
