@@ -1,5 +1,5 @@
 /**
- * The browser client's session logic (public/connection.js) in Node, with
+ * The browser client's session logic (src/client/connection.ts) in Node, with
  * the `ws` package as the WebSocket: the backoff schedule, and a connection
  * that stops answering, which only the heartbeat can notice. A scripted
  * server stands in for the room so it can play dead on cue.
@@ -7,7 +7,8 @@
 import type { AddressInfo } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import WebSocket, { WebSocketServer } from "ws";
-import { backoffMs, ChatConnection, type Handlers, PING } from "../../public/connection.js";
+import { backoffMs, ChatConnection, type Handlers } from "../../src/client/connection";
+import { PING_TEXT } from "../../src/shared/protocol";
 
 describe("backoffMs", () => {
   it("doubles from 500 ms to a 30 s ceiling, always in the upper half of its step", () => {
@@ -36,7 +37,7 @@ describe("the heartbeat", () => {
     wss.on("connection", (ws) => {
       ws.on("message", (data) => {
         const text = data.toString();
-        if (text === PING) {
+        if (text === PING_TEXT) {
           pings.push(text);
           if (answer) ws.send('{"type":"pong"}');
           return;

@@ -2,15 +2,15 @@
  * Faults and load, bounded so they run in CI: racing joins, a burst over the
  * rate limit, a reconnect storm of 300 clients, and a restart of the runtime
  * while clients keep sending through the browser client's own session logic
- * (public/connection.js). The real 10 s eviction is test/hibernation/.
+ * (src/client/connection.ts). The real 10 s eviction is test/hibernation/.
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
-import { ChatConnection, type Handlers } from "../../public/connection.js";
-import type { ChatFrame } from "../../src/protocol";
+import { ChatConnection, type Handlers } from "../../src/client/connection";
+import type { ChatFrame } from "../../src/shared/server-frames";
 import { ChatClient, freshRoom } from "../support/client";
 import { type ChatServer, ONE_MACHINE_LOAD, startChat } from "../support/server";
 

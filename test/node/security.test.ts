@@ -4,7 +4,7 @@
  * message text in the logs. Plus the headers that harden the page and API.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { ServerFrame } from "../../src/protocol";
+import type { ServerFrame } from "../../src/shared/server-frames";
 import { ChatClient, freshRoom } from "../support/client";
 import { type ChatServer, startChat } from "../support/server";
 
@@ -90,8 +90,9 @@ describe("hardening headers", () => {
     expect(res.headers.get("x-content-type-options")).toBe("nosniff");
     expect(res.headers.get("x-frame-options")).toBe("DENY");
     expect(res.headers.get("referrer-policy")).toBe("strict-origin-when-cross-origin");
-    // The client's script and stylesheet are files, so 'self' covers them.
-    expect(await (await server.http("/app.js")).text()).toContain("ChatConnection");
+    // The client's script and stylesheet are files, so 'self' covers them;
+    // the script is the bundle of src/client with the shared protocol rules.
+    expect(await (await server.http("/app.js")).text()).toContain("Room names are 1 to 64 characters");
   });
 
   it("serve the API's JSON with nosniff and no framing (Hono's secureHeaders)", async () => {

@@ -4,21 +4,13 @@
  * prove the same rules end to end; these pin the edge cases cheaply.
  */
 import { describe, expect, it } from "vitest";
-import { addressKey } from "../../src/address";
-import {
-  type ChatFrame,
-  checkText,
-  codePointLength,
-  encode,
-  encodeWelcome,
-  exceedsUtf8Bytes,
-  nameKey,
-  normalizeName,
-  parseClientFrame,
-  type WelcomeFrame,
-} from "../../src/protocol";
-import { fullBucket, spend } from "../../src/rate-limit";
-import { Roster } from "../../src/roster";
+import { Roster } from "../../src/room/roster";
+import { nameKey, normalizeName } from "../../src/shared/names";
+import { parseClientFrame } from "../../src/shared/protocol";
+import { fullBucket, spend } from "../../src/shared/rate-limit";
+import { type ChatFrame, encode, encodeWelcome, type WelcomeFrame } from "../../src/shared/server-frames";
+import { checkText, codePointLength, exceedsUtf8Bytes } from "../../src/shared/text";
+import { addressKey } from "../../src/worker/address";
 
 describe("names", () => {
   it("folds case the Unicode way: ß matches SS, the Kelvin sign matches k", () => {

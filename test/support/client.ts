@@ -6,7 +6,7 @@
  * (else) was sent.
  */
 import WebSocket from "ws";
-import type { ServerFrame, ServerFrameOf, WelcomeFrame } from "../../src/protocol";
+import type { ServerFrame, ServerFrameOf, WelcomeFrame } from "../../src/shared/server-frames";
 
 const TIMEOUT_MS = 5000;
 // Not the exact auto-response text, so the room object itself answers it and

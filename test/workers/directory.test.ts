@@ -6,8 +6,8 @@
 import { runInDurableObject } from "cloudflare:test";
 import { env, exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { DIRECTORY_LIMIT, openDirectory } from "../../src/directory";
-import { ChatRoom } from "../../src/room";
+import { DIRECTORY_LIMIT, openDirectory } from "../../src/directory/directory";
+import { ChatRoom } from "../../src/room/chat-room";
 
 async function until<T>(probe: () => T | undefined | false | Promise<T | undefined | false>, what: string): Promise<T> {
   for (let i = 0; i < 500; i++) {

@@ -8,7 +8,7 @@
 import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { HistoryRing } from "../../src/history";
+import { HistoryRing } from "../../src/room/history";
 
 /** Runs `body` with the SQL storage of a fresh room object. */
 function withSql<T>(room: string, body: (sql: SqlStorage) => T): Promise<T> {

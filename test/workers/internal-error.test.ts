@@ -8,7 +8,7 @@
 import { runInDurableObject } from "cloudflare:test";
 import { env, exports } from "cloudflare:workers";
 import { expect, it } from "vitest";
-import { ChatRoom } from "../../src/room";
+import { ChatRoom } from "../../src/room/chat-room";
 
 it("answers a handler failure with one internal_error frame and keeps the socket open", async () => {
   const room = "broken-storage";

@@ -8,8 +8,8 @@ import { runInDurableObject } from "cloudflare:test";
 import { env, exports } from "cloudflare:workers";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { DEFAULT_LIMITS } from "../../src/config";
-import { ChatRoom } from "../../src/room";
+import { ChatRoom } from "../../src/room/chat-room";
+import { DEFAULT_LIMITS } from "../../src/shared/limits";
 
 const MAX_FRAME_BYTES = DEFAULT_LIMITS.maxFrameBytes;
 const VALID_TYPES = new Set(["join", "chat", "dm", "typing", "leave", "ping"]);

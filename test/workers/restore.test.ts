@@ -9,7 +9,7 @@
 import { runInDurableObject } from "cloudflare:test";
 import { env, exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { ChatRoom } from "../../src/room";
+import { ChatRoom } from "../../src/room/chat-room";
 
 interface Socket {
   ws: WebSocket;

@@ -19,30 +19,26 @@
  * interleaving, no lock needed for "exactly one of 50 racing joins wins".
  */
 import { DurableObject } from "cloudflare:workers";
-import { ADDRESS_HEADER, UNKNOWN_ADDRESS } from "./address";
-import { type Limits, readLimits } from "./config";
-import { openDirectory } from "./directory";
-import { CountReporter } from "./directory-reporter";
-import { HistoryRing } from "./history";
+import { openDirectory } from "../directory/directory";
+import { CountReporter } from "../directory/reporter";
+import { type Limits, readLimits } from "../shared/limits";
+import { nameKey, normalizeName } from "../shared/names";
 import {
   CLOSE_JOIN_TIMEOUT,
   CLOSE_REPLACED,
   type ClientFrameOf,
-  checkText,
-  encode,
-  encodeWelcome,
-  errorFrame,
-  nameKey,
-  normalizeName,
   PING_TEXT,
   PONG_TEXT,
   type PublishResult,
   parseClientFrame,
   type RoomSnapshot,
-  utf8Length,
-} from "./protocol";
-import { type Bucket, emptier, fullBucket, type Rate, spend, spendIntoDebt } from "./rate-limit";
-import { RoomLimits } from "./room-limits";
+} from "../shared/protocol";
+import { type Bucket, emptier, fullBucket, type Rate, spend, spendIntoDebt } from "../shared/rate-limit";
+import { encode, encodeWelcome, errorFrame } from "../shared/server-frames";
+import { checkText, utf8Length } from "../shared/text";
+import { ADDRESS_HEADER, UNKNOWN_ADDRESS } from "../worker/address";
+import { RoomLimits } from "./budgets";
+import { HistoryRing } from "./history";
 import { Roster } from "./roster";
 import { loadSession, newSession, type Session, saveSession } from "./session";
 import { newToken, tokensEqual } from "./token";

@@ -5,6 +5,7 @@
 import type { Context } from "hono";
 import { HTTPException } from "hono/http-exception";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
+import { httpErrorBody, ROOM_NAME_RULE } from "../shared/protocol";
 
 export class ApiError extends HTTPException {
   constructor(
@@ -22,10 +23,10 @@ const DRAIN_LIMIT = 64 * 1024;
 
 export async function renderError(err: Error, c: Context): Promise<Response> {
   await drainBody(c.req.raw);
-  if (err instanceof ApiError) return c.json({ error: err.code, message: err.message }, err.status, err.headers);
+  if (err instanceof ApiError) return c.json(httpErrorBody(err.code, err.message), err.status, err.headers);
   // Never a stack or an internal message to the caller.
   console.error("worker: unhandled error:", `${err.name}: ${err.message}`);
-  return c.json({ error: "internal_error", message: "Something went wrong." }, 500);
+  return c.json(httpErrorBody("internal_error", "Something went wrong."), 500);
 }
 
 /**
@@ -48,11 +49,7 @@ async function drainBody(request: Request): Promise<void> {
 }
 
 export function invalidRoom(): ApiError {
-  return new ApiError(
-    400,
-    "invalid_room",
-    "Room names are 1 to 64 characters of A-Z, a-z, 0-9, '.', '_' or '-', starting with a letter or digit.",
-  );
+  return new ApiError(400, "invalid_room", ROOM_NAME_RULE);
 }
 
 /** A handler for the methods a route does not serve. */

@@ -14,7 +14,7 @@
  * again, which is what an address that never failed looks like.
  */
 import { DurableObject } from "cloudflare:workers";
-import { type Bucket, fullAt, fullBucket, isBucket, type Rate, spend, tokensAt } from "./rate-limit";
+import { type Bucket, fullAt, fullBucket, isBucket, type Rate, spend, tokensAt } from "../shared/rate-limit";
 
 const KEY = "failures";
 

@@ -17,15 +17,15 @@
  */
 import { Hono } from "hono";
 import { secureHeaders } from "hono/secure-headers";
+import { readAllowedOrigins } from "../shared/limits";
 import { ADDRESS_HEADER, addressKey } from "./address";
 import { api } from "./api";
-import { readAllowedOrigins } from "./config";
 import { ApiError, invalidRoom, methodNotAllowed, renderError } from "./http-error";
 import { roomParam, roomStub } from "./rooms";
 
+export { RoomDirectory } from "../directory/directory";
+export { ChatRoom } from "../room/chat-room";
 export { ApiGuard } from "./api-guard";
-export { RoomDirectory } from "./directory";
-export { ChatRoom } from "./room";
 
 const app = new Hono<{ Bindings: Env }>();
 

@@ -4,9 +4,9 @@
  * Shared by the socket route (src/index.ts) and the HTTP API (src/api.ts).
  */
 import type { Context } from "hono";
+import type { ChatRoom } from "../room/chat-room";
+import { ROOM_NAME } from "../shared/protocol";
 import { invalidRoom } from "./http-error";
-import { ROOM_NAME } from "./protocol";
-import type { ChatRoom } from "./room";
 
 /** The `:room` route parameter, or a 400 invalid_room. */
 export function roomParam(c: Context): string {

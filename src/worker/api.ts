@@ -11,13 +11,13 @@ import { type Context, Hono, type MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { cors } from "hono/cors";
 import * as v from "valibot";
+import { openDirectory } from "../directory/directory";
+import { readLimits } from "../shared/limits";
+import { type PublishBody, PublishBodySchema } from "../shared/protocol";
 import { addressKey } from "./address";
-import { readLimits } from "./config";
-import { openDirectory } from "./directory";
 import { ApiError, methodNotAllowed } from "./http-error";
-import { type PublishBody, PublishBodySchema } from "./protocol";
 import { roomParam, roomStub } from "./rooms";
-import { secretsEqual } from "./token";
+import { secretsEqual } from "./secrets";
 
 type App = { Bindings: Env };
 

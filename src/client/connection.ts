@@ -1,7 +1,6 @@
-// @ts-check
 /**
  * One person's session in one room, kept alive across dropped connections.
- * No DOM here: the page (app.js) renders what this reports, and the tests
+ * No DOM here: the page (app.ts) renders what this reports, and the tests
  * drive it in Node with the `ws` package as the WebSocket.
  *
  * What it guarantees, and how (docs/protocol.md):
@@ -18,29 +17,50 @@
  *   is not hit by every client in the same millisecond. The backoff starts
  *   over only once a connection has stayed up for STABLE_MS: a server that
  *   welcomes and then drops every connection is not hammered in a loop.
- *
- * @typedef {import("../src/protocol").ServerFrame} ServerFrame
- * @typedef {import("../src/protocol").ChatFrame} ChatFrame
- * @typedef {import("../src/protocol").WelcomeFrame} WelcomeFrame
- * @typedef {import("../src/protocol").ServerFrameOf<"dm">} DmFrame
- * @typedef {import("../src/protocol").ServerFrameOf<"error">} ErrorFrame
- * @typedef {import("../src/protocol").ServerFrameOf<"joined" | "left">} PresenceFrame
- *
- * @typedef {"connecting" | "live" | "reconnecting" | "offline" | "ended"} State
- * @typedef {{ id: string, text: string }} Pending
- *
- * @typedef {object} Handlers
- * @property {(state: State, detail: { retryAt?: number, reason?: string }) => void} status
- * @property {(welcome: WelcomeFrame, fresh: ChatFrame[], rejoin: boolean) => void} welcome
- * @property {(chat: ChatFrame) => void} chat
- * @property {(frame: PresenceFrame) => void} presence
- * @property {(name: string) => void} typing
- * @property {(dm: DmFrame) => void} dm
- * @property {(error: ErrorFrame, during: "join" | "chat" | "other") => void} error
- * @property {(pending: readonly Pending[]) => void} outbox
  */
 
-export const PING = '{"type":"ping"}';
+import type { ClientFrame } from "../shared/protocol";
+import { CLOSE_REPLACED, PING_TEXT } from "../shared/protocol";
+import {
+  type ChatFrame,
+  parseServerFrame,
+  type ServerFrame,
+  type ServerFrameOf,
+  type WelcomeFrame,
+} from "../shared/server-frames";
+
+export type State = "connecting" | "live" | "reconnecting" | "offline" | "ended";
+export interface Pending {
+  id: string;
+  text: string;
+}
+type PresenceFrame = ServerFrameOf<"joined" | "left">;
+type ErrorFrame = ServerFrameOf<"error">;
+
+/** What the page is told; the session never touches the DOM. */
+export interface Handlers {
+  status(state: State, detail: { retryAt?: number; reason?: string }): void;
+  welcome(welcome: WelcomeFrame, fresh: ChatFrame[], rejoin: boolean): void;
+  chat(chat: ChatFrame): void;
+  presence(frame: PresenceFrame): void;
+  typing(name: string): void;
+  dm(dm: ServerFrameOf<"dm">): void;
+  error(error: ErrorFrame, during: "join" | "chat" | "other"): void;
+  outbox(pending: readonly Pending[]): void;
+}
+
+export interface ConnectionOptions {
+  /** ws(s)://host/chat/room */
+  url: string;
+  name: string;
+  /** The reclaim token from an earlier welcome (a page reload). */
+  token?: string | undefined;
+  on: Handlers;
+  WebSocket?: typeof WebSocket;
+  /** Shorter in tests. */
+  timing?: { heartbeatMs?: number; pongTimeoutMs?: number; stableMs?: number };
+}
+
 export const OUTBOX_LIMIT = 50;
 export const HEARTBEAT_MS = 25_000;
 export const PONG_TIMEOUT_MS = 10_000;
@@ -53,42 +73,38 @@ const newId = () => crypto.randomUUID();
  * Delay before reconnect attempt `attempt` (0-based): doubling from 500 ms up
  * to 30 s, and a random point in the upper half of that ("equal jitter"), so
  * clients spread out but none retries instantly forever.
- * @param {number} attempt
- * @param {() => number} [random]
  */
-export function backoffMs(attempt, random = Math.random) {
+export function backoffMs(attempt: number, random: () => number = Math.random): number {
   const ceiling = Math.min(30_000, 500 * 2 ** attempt);
   return ceiling / 2 + random() * (ceiling / 2);
 }
 
 export class ChatConnection {
-  /** @type {State} */ state = "connecting";
+  state: State = "connecting";
   /** Latest seq shown; the `since` of the next join. */
   lastSeq = 0;
-  /** @type {string | undefined} */ token;
-  /** @type {Pending[]} */ #outbox = [];
+  token: string | undefined;
+  name: string;
+  readonly url: string;
+  readonly on: Handlers;
+  readonly heartbeatMs: number;
+  readonly pongTimeoutMs: number;
+  readonly stableMs: number;
+  readonly #Socket: typeof WebSocket;
+  #outbox: Pending[] = [];
   /** The outbox head has been sent on the current socket. */
   #inFlight = false;
-  /** @type {WebSocket | undefined} */ #ws;
+  #ws: WebSocket | undefined;
   #joined = false;
   #everJoined = false;
   #attempt = 0;
-  /** @type {ReturnType<typeof setTimeout> | undefined} */ #retryTimer;
-  /** @type {ReturnType<typeof setInterval> | undefined} */ #heartbeat;
-  /** @type {ReturnType<typeof setTimeout> | undefined} */ #pongDeadline;
-  /** @type {ReturnType<typeof setTimeout> | undefined} */ #rateRetry;
-  /** @type {ReturnType<typeof setTimeout> | undefined} */ #stableTimer;
+  #retryTimer: ReturnType<typeof setTimeout> | undefined;
+  #heartbeat: ReturnType<typeof setInterval> | undefined;
+  #pongDeadline: ReturnType<typeof setTimeout> | undefined;
+  #rateRetry: ReturnType<typeof setTimeout> | undefined;
+  #stableTimer: ReturnType<typeof setTimeout> | undefined;
 
-  /**
-   * @param {object} options
-   * @param {string} options.url   ws(s)://host/chat/room
-   * @param {string} options.name
-   * @param {string} [options.token]   from an earlier welcome (a page reload)
-   * @param {Handlers} options.on
-   * @param {typeof WebSocket} [options.WebSocket]
-   * @param {{ heartbeatMs?: number, pongTimeoutMs?: number, stableMs?: number }} [options.timing]  shorter in tests
-   */
-  constructor({ url, name, token, on, WebSocket: Socket = globalThis.WebSocket, timing = {} }) {
+  constructor({ url, name, token, on, WebSocket: Socket = globalThis.WebSocket, timing = {} }: ConnectionOptions) {
     this.heartbeatMs = timing.heartbeatMs ?? HEARTBEAT_MS;
     this.pongTimeoutMs = timing.pongTimeoutMs ?? PONG_TIMEOUT_MS;
     this.stableMs = timing.stableMs ?? STABLE_MS;
@@ -96,12 +112,12 @@ export class ChatConnection {
     this.name = name;
     this.token = token;
     this.on = on;
-    this.Socket = Socket;
+    this.#Socket = Socket;
     this.#open();
   }
 
   /** Queues a chat; false when the outbox is full. */
-  chat(/** @type {string} */ text) {
+  chat(text: string): boolean {
     if (this.#outbox.length >= OUTBOX_LIMIT) return false;
     this.#outbox.push({ id: newId(), text });
     this.on.outbox(this.#outbox);
@@ -110,29 +126,29 @@ export class ChatConnection {
   }
 
   /** Sends a dm now; false when not live (a dm has no id, so it is never queued or resent). */
-  dm(/** @type {string} */ to, /** @type {string} */ text) {
+  dm(to: string, text: string): boolean {
     return this.#send({ type: "dm", to, text });
   }
 
-  typing() {
+  typing(): void {
     this.#send({ type: "typing" });
   }
 
   /** Gives the name back and stops for good. */
-  leave() {
+  leave(): void {
     this.#send({ type: "leave" });
     this.#end("left");
   }
 
   /** Reconnects now instead of waiting out the backoff (e.g. the browser came back online). */
-  retryNow() {
+  retryNow(): void {
     if (this.state !== "reconnecting" && this.state !== "offline") return;
     clearTimeout(this.#retryTimer);
     this.#open();
   }
 
   /** The browser says the network is gone: stop waiting on the socket. */
-  wentOffline() {
+  wentOffline(): void {
     if (this.state === "ended") return;
     this.#drop();
     clearTimeout(this.#retryTimer);
@@ -141,14 +157,13 @@ export class ChatConnection {
 
   // -------------------------------------------------------------------------
 
-  #open() {
+  #open(): void {
     this.#setState(this.#everJoined ? "reconnecting" : "connecting", {});
-    const ws = new this.Socket(this.url);
+    const ws = new this.#Socket(this.url);
     this.#ws = ws;
     ws.addEventListener("open", () => {
       if (ws !== this.#ws) return;
-      /** @type {Record<string, unknown>} */
-      const join = { type: "join", name: this.name };
+      const join: ClientFrame = { type: "join", name: this.name };
       if (this.#everJoined) join.since = this.lastSeq;
       if (this.token) join.token = this.token;
       ws.send(JSON.stringify(join));
@@ -157,7 +172,9 @@ export class ChatConnection {
     ws.addEventListener("message", (event) => {
       if (ws !== this.#ws) return;
       this.#alive();
-      if (typeof event.data === "string") this.#handle(JSON.parse(event.data));
+      // Checked against the protocol's schemas; anything else is ignored.
+      const frame = typeof event.data === "string" ? parseServerFrame(event.data) : undefined;
+      if (frame) this.#handle(frame);
     });
     // A refused or failed connection reports `error`, then `close`; the
     // close does the work. (Without a listener, Node's `ws` throws the error
@@ -166,34 +183,38 @@ export class ChatConnection {
     ws.addEventListener("close", (event) => {
       if (ws !== this.#ws) return;
       this.#drop();
-      if (event.code === 4001) this.#end("replaced");
+      if (event.code === CLOSE_REPLACED) this.#end("replaced");
       else this.#scheduleRetry();
     });
   }
 
-  /** @param {ServerFrame} frame */
-  #handle(frame) {
+  #handle(frame: ServerFrame): void {
     switch (frame.type) {
       case "welcome":
-        return this.#welcome(frame);
+        this.#welcome(frame);
+        break;
       case "chat":
-        return this.#chat(frame);
+        this.#chat(frame);
+        break;
       case "joined":
       case "left":
-        return this.on.presence(frame);
+        this.on.presence(frame);
+        break;
       case "typing":
-        return this.on.typing(frame.name);
+        this.on.typing(frame.name);
+        break;
       case "dm":
-        return this.on.dm(frame);
+        this.on.dm(frame);
+        break;
       case "error":
-        return this.#error(frame);
+        this.#error(frame);
+        break;
       case "pong":
-        return;
+        break;
     }
   }
 
-  /** @param {WelcomeFrame} welcome */
-  #welcome(welcome) {
+  #welcome(welcome: WelcomeFrame): void {
     const rejoin = this.#everJoined;
     this.#joined = true;
     this.#everJoined = true;
@@ -213,8 +234,7 @@ export class ChatConnection {
     this.#flush();
   }
 
-  /** @param {ChatFrame} chat */
-  #chat(chat) {
+  #chat(chat: ChatFrame): void {
     const mine = this.#settle(chat);
     if (chat.seq > this.lastSeq) {
       this.lastSeq = chat.seq;
@@ -226,12 +246,8 @@ export class ChatConnection {
     }
   }
 
-  /**
-   * Removes the outbox entry this chat confirms, if any. True when it was
-   * the one in flight.
-   * @param {ChatFrame} chat
-   */
-  #settle(chat) {
+  /** Removes the outbox entry this chat confirms, if any. True when it was the one in flight. */
+  #settle(chat: ChatFrame): boolean {
     if (chat.id === undefined || chat.name !== this.name) return false;
     const i = this.#outbox.findIndex((p) => p.id === chat.id);
     if (i < 0) return false;
@@ -240,8 +256,7 @@ export class ChatConnection {
     return i === 0;
   }
 
-  /** @param {ErrorFrame} error */
-  #error(error) {
+  #error(error: ErrorFrame): void {
     if (!this.#joined) {
       // name_taken, name_invalid, room_full: retrying the same join cannot
       // succeed, so the session ends and the person picks again.
@@ -249,8 +264,11 @@ export class ChatConnection {
       this.on.error(error, "join");
       return;
     }
-    // `replaced` comes right before the 4001 close, and belongs to no message.
-    if (!this.#inFlight || error.code === "replaced") return this.on.error(error, "other");
+    // `replaced` comes right before the CLOSE_REPLACED close, and belongs to no message.
+    if (!this.#inFlight || error.code === "replaced") {
+      this.on.error(error, "other");
+      return;
+    }
     this.#inFlight = false;
     if (error.code === "rate_limited" || error.code === "internal_error") {
       // The head stays queued and goes again once a token has refilled (or
@@ -267,27 +285,25 @@ export class ChatConnection {
     this.#flush();
   }
 
-  #flush() {
+  #flush(): void {
     const head = this.#outbox[0];
     if (!head || this.#inFlight || !this.#joined) return;
     if (this.#send({ type: "chat", text: head.text, id: head.id })) this.#inFlight = true;
   }
 
-  /** @param {Record<string, unknown>} frame */
-  #send(frame) {
+  #send(frame: ClientFrame): boolean {
     const ws = this.#ws;
     if (!ws || !this.#joined || ws.readyState !== ws.OPEN) return false;
     ws.send(JSON.stringify(frame));
     return true;
   }
 
-  /** @param {WebSocket} ws */
-  #startHeartbeat(ws) {
+  #startHeartbeat(ws: WebSocket): void {
     clearInterval(this.#heartbeat);
     this.#heartbeat = setInterval(() => {
       if (ws.readyState !== ws.OPEN) return;
       // The exact text the runtime answers itself: no wake-up of the room.
-      ws.send(PING);
+      ws.send(PING_TEXT);
       this.#pongDeadline ??= setTimeout(() => {
         // Nothing came back: the connection is dead even if the browser has
         // not noticed (a sleeping laptop, a proxy that dropped it).
@@ -297,13 +313,13 @@ export class ChatConnection {
     }, this.heartbeatMs);
   }
 
-  #alive() {
+  #alive(): void {
     clearTimeout(this.#pongDeadline);
     this.#pongDeadline = undefined;
   }
 
   /** Forgets the current socket (closing it if need be); the outbox stays. */
-  #drop() {
+  #drop(): void {
     const ws = this.#ws;
     this.#ws = undefined;
     this.#joined = false;
@@ -321,7 +337,7 @@ export class ChatConnection {
     }
   }
 
-  #scheduleRetry() {
+  #scheduleRetry(): void {
     if (this.state === "ended") return;
     const delay = backoffMs(this.#attempt++);
     const retryAt = Date.now() + delay;
@@ -330,18 +346,13 @@ export class ChatConnection {
     this.#retryTimer = setTimeout(() => this.#open(), delay);
   }
 
-  /** @param {string} reason */
-  #end(reason) {
+  #end(reason: string): void {
     this.#drop();
     clearTimeout(this.#retryTimer);
     this.#setState("ended", { reason });
   }
 
-  /**
-   * @param {State} state
-   * @param {{ retryAt?: number, reason?: string }} detail
-   */
-  #setState(state, detail) {
+  #setState(state: State, detail: { retryAt?: number; reason?: string }): void {
     this.state = state;
     this.on.status(state, detail);
   }

@@ -4,7 +4,7 @@
  * structured-cloned) is kept by the runtime and handed back on wake-up, so
  * everything a socket needs to be recognised again lives here.
  */
-import { type Bucket, fullBucket, isBucket } from "./rate-limit";
+import { type Bucket, fullBucket, isBucket } from "../shared/rate-limit";
 
 export interface Session {
   /** Present while the socket holds a name in the room. */

@@ -55,8 +55,16 @@ export const DEFAULT_LIMITS: Readonly<Limits> = {
 /** How many joins per minute an address may make in one room, as a multiple of JOINS_PER_MINUTE (§2.4). */
 export const ADDRESS_JOINS_FACTOR = 5;
 
-/** The vars as the runtime may really deliver them, whatever the generated Env says. */
-type RawVars = { readonly [K in keyof Env]?: unknown };
+/**
+ * The vars as the runtime may really deliver them, whatever the generated
+ * Env says: any object, each var read as unknown and checked. (No Env type
+ * here: the browser client imports the defaults from this file too.)
+ */
+type RawVars = object;
+
+function read(env: RawVars, name: string): unknown {
+  return Reflect.get(env, name);
+}
 
 export function readLimits(env: RawVars): Limits {
   return {
@@ -86,7 +94,7 @@ export function readLimits(env: RawVars): Limits {
  * path in the configuration does not silently lock everyone out.
  */
 export function readAllowedOrigins(env: RawVars): ReadonlySet<string> {
-  const raw = env.ALLOWED_ORIGINS;
+  const raw = read(env, "ALLOWED_ORIGINS");
   if (raw === undefined || raw === "") return new Set();
   if (typeof raw !== "string") throw new ConfigError("ALLOWED_ORIGINS", raw, "a comma-separated string");
   const origins = new Set<string>();
@@ -111,8 +119,8 @@ export class ConfigError extends Error {
   }
 }
 
-function positive(env: RawVars, name: keyof Env, fallback: number, integer: boolean): number {
-  const raw = env[name];
+function positive(env: RawVars, name: string, fallback: number, integer: boolean): number {
+  const raw = read(env, name);
   if (raw === undefined || raw === "") return fallback;
   const value = typeof raw === "number" ? raw : typeof raw === "string" ? Number(raw.trim()) : Number.NaN;
   const valid = Number.isFinite(value) && value > 0 && (!integer || Number.isSafeInteger(value));

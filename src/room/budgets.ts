@@ -20,9 +20,9 @@
  * Nothing here creates storage until a join writes: a room that is only
  * read (HTTP API) stays without a database file.
  */
-import { ADDRESS_JOINS_FACTOR, type Limits } from "./config";
-import { TYPING_INTERVAL_MS } from "./protocol";
-import { type Bucket, fullAt, fullBucket, type Rate, spend } from "./rate-limit";
+import { ADDRESS_JOINS_FACTOR, type Limits } from "../shared/limits";
+import { TYPING_INTERVAL_MS } from "../shared/protocol";
+import { type Bucket, fullAt, fullBucket, type Rate, spend } from "../shared/rate-limit";
 import { tableExists } from "./sql";
 
 /** Memory maps are swept of refilled entries when they pass this size. */

@@ -22,7 +22,8 @@
  * created by the first message, never by a read: reading a room nobody has
  * written to leaves no trace in storage.
  */
-import { type ChatFrame, utf8Length } from "./protocol";
+import { type ChatFrame, encodeChat } from "../shared/server-frames";
+import { utf8Length } from "../shared/text";
 import { tableExists } from "./sql";
 
 interface Entry {
@@ -96,13 +97,8 @@ export class HistoryRing {
    */
   append(message: NewMessage, author: string | null): string {
     const seq = this.#latestSeq + 1;
-    const { room, name, text, ts, id, bot } = message;
-    // Built field by field so the JSON has one fixed key order and no
-    // undefined members, whatever the caller passed.
-    const chat: ChatFrame = { type: "chat", room, seq, name, text, ts };
-    if (id !== undefined) chat.id = id;
-    if (bot) chat.bot = true;
-    const frame = JSON.stringify(chat);
+    const { id } = message;
+    const frame = encodeChat({ ...message, seq });
     this.#write(seq, frame, author, id ?? null);
     this.#latestSeq = seq;
     this.#push(entry(seq, frame, author, id ?? null));

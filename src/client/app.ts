@@ -1,0 +1,259 @@
+/**
+ * The edge-chat page: a lobby (room, name, active rooms) and a room view
+ * (conversation, people, composer). The session logic (reconnect, outbox,
+ * heartbeat) is in connection.ts; the conversation and the people list
+ * render in their own modules; this file wires the page to the session.
+ * wrangler's [build] bundles it, with the protocol's rules from
+ * src/shared/, into public/app.js.
+ */
+import { DEFAULT_LIMITS } from "../shared/limits";
+import { ROOM_NAME, ROOM_NAME_RULE, TYPING_INTERVAL_MS } from "../shared/protocol";
+import { codePointLength } from "../shared/text";
+import { ChatConnection, type Handlers, type State } from "./connection";
+import { clearConversation, notice, presenceNotice, showChat, showDm, showOutbox } from "./conversation";
+import { muted, ui } from "./dom";
+import { closeDm, dmTarget, joined, left, setRoster, someoneTyping, stoppedTyping } from "./people";
+
+/** The server's default; it enforces its own configured limit either way. */
+const MAX_MESSAGE_CHARS = DEFAULT_LIMITS.maxMessageChars;
+/** A little over the room's relay window, so every `typing` sent is relayed. */
+const TYPING_SENT_EVERY_MS = TYPING_INTERVAL_MS + 500;
+const ROOMS_REFRESH_MS = 15_000;
+
+let session: ChatConnection | undefined;
+let roomName = "";
+let lastTypingSent = 0;
+let countdown: ReturnType<typeof setInterval> | undefined;
+
+const me = () => session?.name;
+
+// ---------------------------------------------------------------------------
+// Lobby
+// ---------------------------------------------------------------------------
+
+ui.name.value = localStorage.getItem("edge-chat:name") ?? "";
+roomFromHash();
+window.addEventListener("hashchange", roomFromHash);
+refreshRooms();
+setInterval(() => {
+  if (!ui.lobby.hidden) refreshRooms();
+}, ROOMS_REFRESH_MS);
+
+function roomFromHash(): void {
+  // A malformed escape (`#%E0%A4%A`) must not stop the page from starting:
+  // decodeURIComponent throws on it, so the raw text is used instead.
+  const raw = location.hash.slice(1);
+  let room = raw;
+  try {
+    room = decodeURIComponent(raw);
+  } catch {
+    // Not valid percent-encoding: keep it as typed; the join form checks it.
+  }
+  if (room && !session) ui.room.value = room;
+}
+
+ui.joinForm.addEventListener("submit", (event) => {
+  event.preventDefault();
+  const room = ui.room.value.trim();
+  const name = ui.name.value.trim();
+  if (!ROOM_NAME.test(room)) return showJoinError(ROOM_NAME_RULE);
+  if (!name) return showJoinError("Pick a name.");
+  localStorage.setItem("edge-chat:name", name);
+  history.replaceState(null, "", `#${room}`);
+  enterRoom(room, name);
+});
+
+function showJoinError(text: string): void {
+  ui.joinError.textContent = text;
+  ui.joinError.hidden = false;
+}
+
+async function refreshRooms(): Promise<void> {
+  try {
+    const res = await fetch("/api/rooms");
+    if (!res.ok) throw new Error(String(res.status));
+    const body: unknown = await res.json();
+    const rooms = roomList(body);
+    const items = rooms.slice(0, 50).map(({ room, users }) => {
+      const link = document.createElement("a");
+      link.href = `#${room}`;
+      link.textContent = room;
+      const count = document.createElement("span");
+      count.className = "muted";
+      count.textContent = ` ${users} online`;
+      const li = document.createElement("li");
+      li.append(link, count);
+      return li;
+    });
+    if (items.length === 0) items.push(muted("No one is chatting right now."));
+    ui.rooms.replaceChildren(...items);
+  } catch {
+    ui.rooms.replaceChildren(muted("The room list is unavailable."));
+  }
+}
+
+/** The rooms of a GET /api/rooms answer that are well formed; anything else is skipped. */
+function roomList(body: unknown): Array<{ room: string; users: number }> {
+  const rooms = typeof body === "object" && body !== null && "rooms" in body ? body.rooms : undefined;
+  if (!Array.isArray(rooms)) throw new Error("not a room list");
+  return rooms.flatMap((r: unknown) =>
+    typeof r === "object" && r !== null && "room" in r && "users" in r
+      ? typeof r.room === "string" && ROOM_NAME.test(r.room) && typeof r.users === "number"
+        ? [{ room: r.room, users: r.users }]
+        : []
+      : [],
+  );
+}
+
+// ---------------------------------------------------------------------------
+// Entering and leaving a room
+// ---------------------------------------------------------------------------
+
+function enterRoom(room: string, name: string): void {
+  roomName = room;
+  ui.joinError.hidden = true;
+  clearConversation();
+  ui.roomTitle.textContent = room;
+  setRoster([], undefined);
+  closeDm();
+  const url = new URL(`/chat/${room}`, location.href);
+  url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
+  // A token from this tab's earlier visit reclaims the name after a reload.
+  const token = sessionStorage.getItem(tokenKey(room, name)) ?? undefined;
+  session = new ChatConnection({ url: url.href, name, token, on: handlers });
+}
+
+function backToLobby(): void {
+  session = undefined;
+  ui.chat.hidden = true;
+  ui.lobby.hidden = false;
+  refreshRooms();
+  ui.name.focus();
+}
+
+ui.leave.addEventListener("click", () => {
+  session?.leave();
+  backToLobby();
+});
+
+const tokenKey = (room: string, name: string) => `edge-chat:token:${room}:${name.toLowerCase()}`;
+
+window.addEventListener("online", () => session?.retryNow());
+window.addEventListener("offline", () => session?.wentOffline());
+
+// ---------------------------------------------------------------------------
+// What the session reports
+// ---------------------------------------------------------------------------
+
+const handlers: Handlers = {
+  status: showStatus,
+  welcome(welcome, fresh, rejoin) {
+    if (session) sessionStorage.setItem(tokenKey(roomName, welcome.name), welcome.token);
+    if (!rejoin) {
+      ui.lobby.hidden = true;
+      ui.chat.hidden = false;
+      ui.message.focus();
+    }
+    for (const chat of fresh) showChat(chat, me());
+    if (welcome.gap) notice("Some older messages were missed while you were away.");
+    setRoster(welcome.users, me());
+  },
+  chat(chat) {
+    stoppedTyping(chat.name);
+    showChat(chat, me());
+  },
+  presence(frame) {
+    if (frame.type === "joined") joined(frame.name, me());
+    else left(frame.name, me());
+    presenceNotice(frame.type, frame.name);
+  },
+  typing: someoneTyping,
+  dm: (dm) => showDm(dm, me()),
+  error(error, during) {
+    if (during === "join") {
+      backToLobby();
+      showJoinError(error.message);
+      return;
+    }
+    ui.sendError.textContent = error.code === "rate_limited" ? `${error.message} Retrying…` : error.message;
+  },
+  outbox: (pending) => showOutbox(pending, me()),
+};
+
+function showStatus(state: State, detail: { retryAt?: number; reason?: string }): void {
+  clearInterval(countdown);
+  ui.status.dataset.state = state;
+  const render = () => {
+    switch (state) {
+      case "connecting":
+        return "Connecting…";
+      case "live":
+        return `Live in ${roomName} as ${session?.name ?? ""}`;
+      case "reconnecting": {
+        if (detail.retryAt === undefined) return "Reconnecting…";
+        const seconds = Math.max(0, Math.ceil((detail.retryAt - Date.now()) / 1000));
+        return seconds > 0 ? `Reconnecting in ${seconds} s` : "Reconnecting…";
+      }
+      case "offline":
+        return "Offline: waiting for the network";
+      case "ended":
+        return detail.reason === "replaced" ? "Offline: your name is open somewhere else" : "Not connected";
+    }
+  };
+  ui.status.textContent = render();
+  if (state === "reconnecting" && detail.retryAt !== undefined) {
+    countdown = setInterval(() => {
+      ui.status.textContent = render();
+    }, 1000);
+  }
+  if (state === "ended" && detail.reason === "replaced") {
+    notice("This name was taken over by another tab or device.");
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Composer
+// ---------------------------------------------------------------------------
+
+function updateCounter(): boolean {
+  const n = codePointLength(ui.message.value);
+  const over = n > MAX_MESSAGE_CHARS;
+  ui.counter.textContent = n > MAX_MESSAGE_CHARS * 0.8 ? `${n} / ${MAX_MESSAGE_CHARS}` : "";
+  ui.counter.classList.toggle("over", over);
+  ui.message.setAttribute("aria-invalid", String(over));
+  return over;
+}
+
+ui.message.addEventListener("input", () => {
+  updateCounter();
+  ui.sendError.textContent = "";
+  const now = Date.now();
+  if (session && dmTarget() === undefined && ui.message.value && now - lastTypingSent > TYPING_SENT_EVERY_MS) {
+    lastTypingSent = now;
+    session.typing();
+  }
+});
+
+ui.sendForm.addEventListener("submit", (event) => {
+  event.preventDefault();
+  if (!session) return;
+  const text = ui.message.value;
+  if (!text.trim()) return;
+  if (updateCounter()) {
+    ui.sendError.textContent = `A message may be at most ${MAX_MESSAGE_CHARS} characters.`;
+    return;
+  }
+  const to = dmTarget();
+  if (to !== undefined) {
+    if (!session.dm(to, text)) {
+      ui.sendError.textContent = "Direct messages need a live connection; try again in a moment.";
+      return;
+    }
+  } else if (!session.chat(text)) {
+    ui.sendError.textContent = "Too many messages are waiting to be sent; wait for the connection.";
+    return;
+  }
+  ui.message.value = "";
+  lastTypingSent = 0;
+  updateCounter();
+});

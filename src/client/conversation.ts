@@ -1,0 +1,133 @@
+/**
+ * The conversation: messages, direct messages, notices and the outbox, and
+ * keeping the reader's place. User text reaches the page only through
+ * textContent, never as HTML, and the CSP in public/_headers forbids inline
+ * script, so a message such as `<img src=x onerror=…>` is shown as those
+ * characters.
+ */
+
+import type { ChatFrame, ServerFrameOf } from "../shared/server-frames";
+import type { Pending } from "./connection";
+import { ui } from "./dom";
+
+const NEAR_BOTTOM_PX = 48;
+/** Notices (joins, leaves, gaps) kept in the conversation; older ones are removed. */
+const NOTICE_LIMIT = 100;
+
+export function clearConversation(): void {
+  ui.messages.replaceChildren();
+  ui.outbox.replaceChildren();
+  presenceLine = undefined;
+}
+
+export function showChat(chat: ChatFrame, me: string | undefined): void {
+  const item = messageItem(chat.name, chat.text, chat.ts);
+  item.dataset.seq = String(chat.seq);
+  if (chat.name === me && !chat.bot) item.classList.add("mine");
+  if (chat.bot) item.classList.add("bot");
+  append(item);
+}
+
+export function showDm(dm: ServerFrameOf<"dm">, me: string | undefined): void {
+  const mine = dm.from === me;
+  const item = messageItem(mine ? `You → ${dm.to}` : `${dm.from} → you`, dm.text, dm.ts);
+  item.classList.add("dm");
+  if (mine) item.classList.add("mine");
+  append(item);
+}
+
+export function showOutbox(pending: readonly Pending[], me: string | undefined): void {
+  ui.outbox.replaceChildren(
+    ...pending.map((p) => {
+      const item = messageItem(me ?? "", p.text, Date.now());
+      item.classList.add("mine", "pending");
+      return item;
+    }),
+  );
+  stickToBottom(true);
+}
+
+function messageItem(who: string, text: string, ts: number): HTMLLIElement {
+  const item = document.createElement("li");
+  item.className = "msg";
+  const head = document.createElement("div");
+  head.className = "meta";
+  const sender = document.createElement("span");
+  sender.className = "who";
+  sender.textContent = who;
+  const time = document.createElement("time");
+  const date = new Date(ts);
+  time.dateTime = date.toISOString();
+  time.textContent = date.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+  head.append(sender, time);
+  const body = document.createElement("p");
+  body.className = "text";
+  body.textContent = text;
+  item.append(head, body);
+  return item;
+}
+
+export function notice(text: string): HTMLLIElement {
+  const item = document.createElement("li");
+  item.className = "notice";
+  item.textContent = text;
+  append(item);
+  // Only so many notices are kept: the oldest go first, messages stay.
+  const notices = ui.messages.querySelectorAll(":scope > .notice");
+  for (let i = 0; i < notices.length - NOTICE_LIMIT; i++) notices[i]?.remove();
+  return item;
+}
+
+/**
+ * Joins and leaves in a row share one notice line ("Ann and 12 others
+ * joined · Ben left") until a message comes between them, so a busy door
+ * (or a flood) is one line that changes, not a line per event.
+ */
+let presenceLine: { item: HTMLElement; joined: Set<string>; left: Set<string> } | undefined;
+
+export function presenceNotice(type: "joined" | "left", name: string): void {
+  if (!presenceLine || ui.messages.lastElementChild !== presenceLine.item) {
+    presenceLine = { item: notice(""), joined: new Set(), left: new Set() };
+  }
+  const { joined, left } = presenceLine;
+  (type === "joined" ? joined : left).add(name);
+  const parts = [];
+  if (joined.size > 0) parts.push(`${people(joined)} joined`);
+  if (left.size > 0) parts.push(`${people(left)} left`);
+  presenceLine.item.textContent = parts.join(" · ");
+}
+
+/** "Ann", "Ann and Ben", "Ann and 12 others". */
+function people(names: Set<string>): string {
+  const [first, second] = names;
+  if (names.size === 1) return String(first);
+  if (names.size === 2) return `${first} and ${second}`;
+  return `${first} and ${names.size - 1} others`;
+}
+
+function append(item: HTMLElement): void {
+  const follow = nearBottom();
+  ui.messages.append(item);
+  stickToBottom(follow);
+}
+
+/** The reader is at the end of the conversation (so new messages may scroll it). */
+function nearBottom(): boolean {
+  const el = document.scrollingElement ?? document.documentElement;
+  return el.scrollHeight - el.scrollTop - el.clientHeight < NEAR_BOTTOM_PX;
+}
+
+/** Scrolls to the newest message, unless the reader had scrolled up: then offer a button. */
+function stickToBottom(follow: boolean): void {
+  if (follow) {
+    ui.outbox.scrollIntoView({ block: "end" });
+    ui.jump.hidden = true;
+  } else {
+    ui.jump.hidden = false;
+  }
+}
+
+ui.jump.addEventListener("click", () => stickToBottom(true));
+window.addEventListener("scroll", () => {
+  if (nearBottom()) ui.jump.hidden = true;
+});
