@@ -7,7 +7,7 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import WebSocket from "ws";
-import { ONE_MACHINE_LOAD, startLocal } from "../scripts/lib/local-server.mjs";
+import { buildWorker, ONE_MACHINE_LOAD, startWorker } from "../scripts/lib/harness.mjs";
 import { startFloor } from "./floor-server.mjs";
 
 const seconds = Number(process.argv[2] ?? 4);
@@ -18,9 +18,9 @@ const INSPECTOR_PORT = 9331;
 const persist = mkdtempSync(join(existsSync("/dev/shm") ? "/dev/shm" : tmpdir(), "edge-chat-profile-"));
 const server = floor
   ? await startFloor({ persist, inspectorPort: INSPECTOR_PORT })
-  : await startLocal({
+  : await startWorker({
+      scriptPath: buildWorker({ outDir: ".wrangler/profile-build" }),
       vars: { ...ONE_MACHINE_LOAD, RATE_BURST: 1_000_000, RATE_PER_SEC: 1_000_000 },
-      outDir: ".wrangler/bench-build",
       persist,
       inspectorPort: INSPECTOR_PORT,
     });
@@ -54,7 +54,7 @@ for (let i = 0; i < 20; i++) {
   let counter = 0;
   const send = () =>
     ws.send(JSON.stringify({ type: "chat", text: `${name}|${counter++}|x`, id: `${name}-${counter}` }));
-  await new Promise((resolve) => {
+  await new Promise((/** @type {(value?: unknown) => void} */ resolve) => {
     ws.on("message", (data) => {
       const frame = JSON.parse(data.toString());
       if (frame.type === "welcome" || (frame.type === "join" && frame.name === name)) resolve();

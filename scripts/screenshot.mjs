@@ -2,32 +2,17 @@
 // builds the worker, runs it on Miniflare, has three people chat in Chromium
 // and photographs one of them. Run by hand (`npm run screenshot`) when the
 // page changes; the tests write their own screenshots to test-results/.
-import { execFileSync } from "node:child_process";
-import { Miniflare } from "miniflare";
-import { chromium } from "playwright-core";
-import { unstable_getMiniflareWorkerOptions } from "wrangler";
+import { launch } from "./lib/browser.mjs";
+import { buildWorker, startWorker } from "./lib/harness.mjs";
 
-const OUT_DIR = ".wrangler/screenshot-build";
 const TARGET = "docs/screenshot.png";
 
-execFileSync("npx", ["wrangler", "deploy", "--dry-run", "--outdir", OUT_DIR], {
-  stdio: ["ignore", "ignore", "inherit"],
-});
-const { workerOptions } = unstable_getMiniflareWorkerOptions("wrangler.toml");
-const mf = new Miniflare({
-  ...workerOptions,
-  modules: true,
-  scriptPath: `${OUT_DIR}/index.js`,
-  host: "127.0.0.1",
-  port: 0,
-});
-const origin = (await mf.ready).origin;
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM_PATH ?? "/usr/bin/chromium",
-  args: ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"],
-});
+const server = await startWorker({ scriptPath: buildWorker({ outDir: ".wrangler/screenshot-build" }) });
+const origin = server.origin;
+const browser = await launch();
 try {
-  const people = {};
+  /** @type {Map<string, import("playwright-core").Page>} */
+  const pages = new Map();
   for (const name of ["Ann", "Ben", "Chioma"]) {
     const context = await browser.newContext({ viewport: { width: 1000, height: 620 }, baseURL: origin });
     const page = await context.newPage();
@@ -35,11 +20,17 @@ try {
     await page.getByRole("textbox", { name: "Name" }).fill(name);
     await page.getByRole("button", { name: "Join" }).click();
     await page.getByRole("status").filter({ hasText: "Live" }).waitFor();
-    people[name] = page;
+    pages.set(name, page);
   }
-  const say = async (name, text) => {
-    await people[name].getByRole("textbox", { name: "Message" }).fill(text);
-    await people[name].getByRole("button", { name: "Send" }).click();
+  const person = (/** @type {string} */ name) => {
+    const page = pages.get(name);
+    if (!page) throw new Error(`no page for ${name}`);
+    return page;
+  };
+  const people = { Ann: person("Ann"), Ben: person("Ben"), Chioma: person("Chioma") };
+  const say = async (/** @type {string} */ name, /** @type {string} */ text) => {
+    await person(name).getByRole("textbox", { name: "Message" }).fill(text);
+    await person(name).getByRole("button", { name: "Send" }).click();
     await people.Ann.locator("#messages .msg", { hasText: text }).first().waitFor();
   };
   await say("Ben", "Morning! Is the deploy still on for 10:00?");

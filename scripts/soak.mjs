@@ -16,10 +16,14 @@
 //   latency       send → receipt, over all receivers, p50/p95/p99/max ms
 // and exits 1 unless lost, duplicated, out-of-order and errors are all 0.
 import WebSocket from "ws";
-import { numericArgs, ONE_MACHINE_LOAD, percentile, startLocal } from "./lib/local-server.mjs";
+import { buildWorker, ONE_MACHINE_LOAD, startWorker } from "./lib/harness.mjs";
+import { numericArgs, percentile } from "./lib/stats.mjs";
 
 const opts = numericArgs({ clients: 500, rooms: 20, seconds: 60, rate: 0.5, drain: 3 });
-const server = await startLocal({ vars: ONE_MACHINE_LOAD, outDir: ".wrangler/soak-build" });
+const server = await startWorker({
+  scriptPath: buildWorker({ outDir: ".wrangler/soak-build" }),
+  vars: ONE_MACHINE_LOAD,
+});
 const runId = Date.now().toString(36);
 
 /** @type {Map<string, number>} id → send time (ms, performance.now) */

@@ -23,13 +23,13 @@
 import { ADDRESS_JOINS_FACTOR, type Limits } from "../shared/limits";
 import { TYPING_INTERVAL_MS } from "../shared/protocol";
 import { type Bucket, fullAt, fullBucket, type Rate, spend } from "../shared/rate-limit";
-import { tableExists } from "./sql";
+import type { BucketStore } from "./stores";
 
 /** Memory maps are swept of refilled entries when they pass this size. */
 const SWEEP_AT = 1024;
 
-export class RoomLimits {
-  readonly #sql: SqlStorage;
+export class RoomBudgets {
+  readonly #store: BucketStore;
   readonly #addressPosts: Rate;
   readonly #addressJoins: Rate;
   readonly #names: Rate;
@@ -38,8 +38,8 @@ export class RoomLimits {
   /** The `buckets` table in memory, loaded on first use after a wake-up. */
   #durable: Map<string, Bucket> | undefined;
 
-  constructor(sql: SqlStorage, limits: Limits) {
-    this.#sql = sql;
+  constructor(store: BucketStore, limits: Limits) {
+    this.#store = store;
     this.#addressPosts = { burst: limits.addressRateBurst, perSec: limits.addressRatePerSec };
     const joins = limits.joinsPerMinute * ADDRESS_JOINS_FACTOR;
     this.#addressJoins = { burst: joins, perSec: joins / 60 };
@@ -86,17 +86,16 @@ export class RoomLimits {
     return this.#load().get(`n:${nameKey}`);
   }
 
-  /** Whether anyone ever joined this room: every join writes its address's budget, so the table exists. */
+  /** Whether anyone ever joined this room: every join stores its address's budget. */
   anyoneJoined(): boolean {
-    return tableExists(this.#sql, "buckets");
+    return this.#store.exists();
   }
 
   /** Forgets every budget that has refilled; the room's alarm calls this. */
   prune(now: number): void {
     sweep(this.#posts, (b) => fullAt(b, this.#addressPosts) <= now);
     sweep(this.#typing, (t) => now - t >= TYPING_INTERVAL_MS);
-    if (!tableExists(this.#sql, "buckets")) return;
-    this.#sql.exec("DELETE FROM buckets WHERE full_at <= ?", now);
+    this.#store.prune(now);
     this.#durable = undefined;
   }
 
@@ -105,36 +104,13 @@ export class RoomLimits {
   }
 
   #load(): Map<string, Bucket> {
-    if (this.#durable) return this.#durable;
-    this.#durable = new Map();
-    if (tableExists(this.#sql, "buckets")) {
-      for (const row of this.#sql.exec<{ key: string; tokens: number; at: number }>(
-        "SELECT key, tokens, at FROM buckets",
-      )) {
-        this.#durable.set(row.key, { tokens: row.tokens, at: row.at });
-      }
-    }
+    this.#durable ??= new Map(this.#store.load());
     return this.#durable;
   }
 
   #put(key: string, bucket: Bucket, full: number): void {
     this.#load().set(key, bucket);
-    this.#sql.exec(
-      `CREATE TABLE IF NOT EXISTS buckets (
-        key TEXT PRIMARY KEY,
-        tokens REAL NOT NULL,
-        at INTEGER NOT NULL,
-        full_at INTEGER NOT NULL
-      )`,
-    );
-    this.#sql.exec(
-      `INSERT INTO buckets (key, tokens, at, full_at) VALUES (?, ?, ?, ?)
-       ON CONFLICT(key) DO UPDATE SET tokens = excluded.tokens, at = excluded.at, full_at = excluded.full_at`,
-      key,
-      bucket.tokens,
-      bucket.at,
-      full,
-    );
+    this.#store.put(key, bucket, full);
   }
 }
 

@@ -6,9 +6,17 @@
  */
 import { type Bucket, fullBucket, isBucket } from "../shared/rate-limit";
 
+/** A held name: as shown, its key (src/shared/names.ts), the reclaim token, its place in join order. */
+export interface Member {
+  name: string;
+  key: string;
+  token: string;
+  order: number;
+}
+
 export interface Session {
   /** Present while the socket holds a name in the room. */
-  member?: { name: string; key: string; token: string; order: number };
+  member?: Member;
   /** The chat/dm rate bucket; kept across leave/join so leaving does not refill it. */
   bucket: Bucket;
   /** Successful joins of this socket (JOINS_PER_MINUTE). */
@@ -33,21 +41,13 @@ export function newSession(limits: SessionLimits, address: string, now: number):
   };
 }
 
-export function saveSession(ws: WebSocket, session: Session): void {
-  ws.serializeAttachment(session);
-}
-
 /**
- * Reads a socket's attachment through one type guard. An attachment this
- * code does not recognise (written by an older deployment, or none at all)
- * becomes a fresh, unjoined session rather than a crash on every frame.
+ * The one type guard an attachment is read through. An attachment this code
+ * does not recognise (written by an older deployment, or none at all) is
+ * not a session: the shell then starts the socket afresh, unjoined, rather
+ * than crashing on every frame.
  */
-export function loadSession(ws: WebSocket, limits: SessionLimits, now: number): Session {
-  const value: unknown = ws.deserializeAttachment();
-  return isSession(value) ? value : newSession(limits, "unknown", now);
-}
-
-function isSession(value: unknown): value is Session {
+export function isSession(value: unknown): value is Session {
   if (!isRecord(value) || !isBucket(value.bucket) || !isBucket(value.joins)) return false;
   if (typeof value.address !== "string" || typeof value.idleSince !== "number") return false;
   const m = value.member;

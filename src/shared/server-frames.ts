@@ -11,7 +11,7 @@ import { ERROR_CODES, ERROR_MESSAGES, type ErrorCode } from "./protocol";
 
 const Count = v.pipe(v.number(), v.safeInteger(), v.minValue(0));
 
-export const ChatFrameSchema = v.object({
+export const ChatFrameSchema = v.looseObject({
   type: v.literal("chat"),
   room: v.string(),
   seq: Count,
@@ -25,7 +25,7 @@ export const ChatFrameSchema = v.object({
   bot: v.optional(v.literal(true)),
 });
 
-export const WelcomeFrameSchema = v.object({
+export const WelcomeFrameSchema = v.looseObject({
   type: v.literal("welcome"),
   room: v.string(),
   name: v.string(),
@@ -37,17 +37,17 @@ export const WelcomeFrameSchema = v.object({
 });
 
 const presence = <T extends "joined" | "left">(type: T) =>
-  v.object({ type: v.literal(type), room: v.string(), name: v.string(), count: Count, ts: v.number() });
+  v.looseObject({ type: v.literal(type), room: v.string(), name: v.string(), count: Count, ts: v.number() });
 
 export const ServerFrameSchema = v.variant("type", [
   WelcomeFrameSchema,
   ChatFrameSchema,
   presence("joined"),
   presence("left"),
-  v.object({ type: v.literal("typing"), room: v.string(), name: v.string() }),
-  v.object({ type: v.literal("dm"), from: v.string(), to: v.string(), text: v.string(), ts: v.number() }),
-  v.object({ type: v.literal("pong") }),
-  v.object({ type: v.literal("error"), code: v.picklist(ERROR_CODES), message: v.string() }),
+  v.looseObject({ type: v.literal("typing"), room: v.string(), name: v.string() }),
+  v.looseObject({ type: v.literal("dm"), from: v.string(), to: v.string(), text: v.string(), ts: v.number() }),
+  v.looseObject({ type: v.literal("pong") }),
+  v.looseObject({ type: v.literal("error"), code: v.picklist(ERROR_CODES), message: v.string() }),
 ]);
 
 export type ChatFrame = v.InferOutput<typeof ChatFrameSchema>;
@@ -57,8 +57,9 @@ export type ServerFrameOf<T extends ServerFrame["type"]> = Extract<ServerFrame, 
 
 /**
  * A frame from the server, validated; undefined for anything that is not
- * one (a newer server's frame type, a broken proxy). Fields a frame carries
- * beyond its schema are dropped, so a newer server's additions are harmless.
+ * one (a newer server's frame type, a broken proxy). The schemas are loose:
+ * fields beyond them are kept, not refused, so a newer server's additions
+ * are harmless and a test can still see everything the server sent.
  */
 export function parseServerFrame(text: string): ServerFrame | undefined {
   let json: unknown;
@@ -88,7 +89,9 @@ export function errorFrame(code: ErrorCode, message: string = ERROR_MESSAGES[cod
  * so the JSON has one fixed key order and no undefined members, whatever
  * the caller passed: the ring stores these bytes and sends them as they are.
  */
-export function encodeChat(message: Omit<ChatFrame, "type">): string {
+export type StoredChat = Pick<ChatFrame, "room" | "seq" | "name" | "text" | "ts" | "id" | "bot">;
+
+export function encodeChat(message: StoredChat): string {
   const { room, seq, name, text, ts, id, bot } = message;
   const chat: ChatFrame = { type: "chat", room, seq, name, text, ts };
   if (id !== undefined) chat.id = id;
@@ -102,7 +105,9 @@ export function encodeChat(message: Omit<ChatFrame, "type">): string {
  * The result is byte-for-byte what `encode` would give for the same frame
  * with `history` moved last.
  */
-export function encodeWelcome(welcome: Omit<WelcomeFrame, "history">, historyJson: readonly string[]): string {
+export type WelcomeHead = Pick<WelcomeFrame, "type" | "room" | "name" | "users" | "seq" | "token" | "gap">;
+
+export function encodeWelcome(welcome: WelcomeHead, historyJson: readonly string[]): string {
   const head = JSON.stringify(welcome);
   return `${head.slice(0, -1)},"history":[${historyJson.join(",")}]}`;
 }

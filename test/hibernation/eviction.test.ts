@@ -26,41 +26,43 @@ const wakeUps = () => server.logs.filter((line) => line.includes("woke from hibe
 
 it("keeps chat, presence, seq and rate buckets right across two real evictions", async () => {
   const room = freshRoom("hib");
-  const [ann, ben, cat] = await Promise.all([1, 2, 3].map(() => ChatClient.connect(server.wsUrl(room))));
-  const annWelcome = await (ann as ChatClient).join("Ann");
-  await (ben as ChatClient).join("Ben");
-  await (cat as ChatClient).join("Cat");
-  ann?.send({ type: "chat", text: "before the nap", id: "n1" });
-  expect(await ben?.next("chat")).toMatchObject({ seq: 1 });
+  const ann = await ChatClient.connect(server.wsUrl(room));
+  const ben = await ChatClient.connect(server.wsUrl(room));
+  const cat = await ChatClient.connect(server.wsUrl(room));
+  const annWelcome = await ann.join("Ann");
+  await ben.join("Ben");
+  await cat.join("Cat");
+  ann.send({ type: "chat", text: "before the nap", id: "n1" });
+  expect(await ben.next("chat")).toMatchObject({ seq: 1 });
   // Ben spends 9 of his 10 rate tokens (RATE_BURST) before the nap.
-  for (let i = 2; i <= 10; i++) ben?.send({ type: "chat", text: `filler ${i}` });
+  for (let i = 2; i <= 10; i++) ben.send({ type: "chat", text: `filler ${i}` });
   // Ben's round trip first: once it returns, all his fillers were handled,
   // so the others' round trips collect them.
-  expect((await ben?.sync())?.filter((f) => f.type === "chat")).toHaveLength(9);
+  expect((await ben.sync()).filter((f) => f.type === "chat")).toHaveLength(9);
   await Promise.all([ann, cat].map((c) => c?.sync()));
   const wakesBefore = wakeUps();
 
   await sleep(IDLE_MS);
 
   // The heartbeat is answered by the runtime and does not wake the object.
-  ann?.sendRaw('{"type":"ping"}');
-  expect(await ann?.next("pong")).toEqual({ type: "pong" });
+  ann.sendRaw('{"type":"ping"}');
+  expect(await ann.next("pong")).toEqual({ type: "pong" });
   expect(wakeUps()).toBe(wakesBefore);
 
   // A socket that closes while the object is evicted still produces `left`.
-  await cat?.close();
-  expect(await ann?.next("left")).toMatchObject({ name: "Cat", count: 2 });
-  expect(await ben?.next("left")).toMatchObject({ name: "Cat", count: 2 });
+  await cat.close();
+  expect(await ann.next("left")).toMatchObject({ name: "Cat", count: 2 });
+  expect(await ben.next("left")).toMatchObject({ name: "Cat", count: 2 });
   expect(wakeUps()).toBe(wakesBefore + 1);
 
   // Chat continues with the next seq, and a retry from before the nap is still recognised.
-  ann?.send({ type: "chat", text: "before the nap", id: "n1" });
-  expect(await ann?.next("chat")).toMatchObject({ seq: 1 });
-  ben?.send({ type: "chat", text: "after the nap" });
-  expect(await ann?.next("chat")).toMatchObject({ seq: 11, name: "Ben" });
+  ann.send({ type: "chat", text: "before the nap", id: "n1" });
+  expect(await ann.next("chat")).toMatchObject({ seq: 1 });
+  ben.send({ type: "chat", text: "after the nap" });
+  expect(await ann.next("chat")).toMatchObject({ seq: 11, name: "Ben" });
   // That was Ben's last token: the bucket came back from the attachment, not refilled.
-  ben?.send({ type: "chat", text: "one too many" });
-  expect(await ben?.next("error")).toMatchObject({ code: "rate_limited" });
+  ben.send({ type: "chat", text: "one too many" });
+  expect(await ben.next("error")).toMatchObject({ code: "rate_limited" });
 
   await sleep(IDLE_MS);
 
@@ -71,15 +73,15 @@ it("keeps chat, presence, seq and rate buckets right across two real evictions",
   const welcome = await dan.join("Dan", { since: 10 });
   expect(welcome).toMatchObject({ users: ["Ann", "Ben", "Dan"], seq: 11, gap: false });
   expect(welcome.history.map((m) => m.text)).toEqual(["after the nap"]);
-  expect(await ben?.next("joined")).toMatchObject({ name: "Dan", count: 3 });
+  expect(await ben.next("joined")).toMatchObject({ name: "Dan", count: 3 });
   expect(wakeUps()).toBe(wakesBefore + 2);
 
   // And the token issued before both evictions still reclaims the name.
   const annAgain = await ChatClient.connect(server.wsUrl(room));
   expect((await annAgain.join("Ann", { token: annWelcome.token })).users).toEqual(["Ann", "Ben", "Dan"]);
-  expect((await ann?.closed)?.code).toBe(4001);
+  expect((await ann.closed).code).toBe(4001);
 
-  await Promise.all([annAgain.close(), ben?.close(), dan.close()]);
+  await Promise.all([annAgain.close(), ben.close(), dan.close()]);
 });
 
 describe("the join timeout", () => {

@@ -4,12 +4,17 @@
  * HISTORY_LIMIT is 5 here so the ring's cap is reachable in a few posts.
  */
 import { request } from "node:http";
+import * as v from "valibot";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ChatClient, freshRoom } from "../support/client";
 import { type ChatServer, startChat } from "../support/server";
 
 const TOKEN = "test-api-token-0123456789-abcdefghij";
 const HISTORY_LIMIT = 5;
+
+/** The shapes of the answers tests read into, validated rather than cast. */
+const RoomList = v.object({ rooms: v.array(v.object({ room: v.string(), users: v.number() })) });
+const MessageList = v.object({ messages: v.array(v.object({ seq: v.number() })) });
 
 let server: ChatServer;
 beforeAll(async () => {
@@ -41,7 +46,7 @@ async function joined(room: string, name: string): Promise<ChatClient> {
 
 async function listedCount(room: string): Promise<number | undefined> {
   const { body } = await getJson("/api/rooms");
-  return (body as { rooms: Array<{ room: string; users: number }> }).rooms.find((r) => r.room === room)?.users;
+  return v.parse(RoomList, body).rooms.find((r) => r.room === room)?.users;
 }
 
 describe("GET /health", () => {
@@ -71,7 +76,7 @@ describe("GET /api/rooms", () => {
     await Promise.all(clients.map((cl) => cl.sync()));
     const { status, body } = await getJson("/api/rooms");
     expect(status).toBe(200);
-    const ours = (body as { rooms: Array<{ room: string }> }).rooms.filter((r) => r.room.startsWith(prefix));
+    const ours = v.parse(RoomList, body).rooms.filter((r) => r.room.startsWith(prefix));
     expect(ours).toEqual([
       { room: c, users: 2 },
       { room: a, users: 1 },
@@ -143,7 +148,7 @@ describe("GET /api/rooms/:room/messages", () => {
     return room;
   }
 
-  const seqs = (body: unknown) => (body as { messages: Array<{ seq: number }> }).messages.map((m) => m.seq);
+  const seqs = (body: unknown) => v.parse(MessageList, body).messages.map((m) => m.seq);
 
   it("answers the ring's chat objects, oldest first", async () => {
     const room = await roomWithMessages(3);
@@ -369,7 +374,7 @@ describe("without an API_TOKEN secret", () => {
         const next = await bare.http("/health");
         await next.text();
       } catch (err) {
-        failures.push(`${i}: ${String((err as Error).cause ?? err)}`);
+        failures.push(`${i}: ${String(err instanceof Error ? (err.cause ?? err) : err)}`);
       }
     }
     expect(failures).toEqual([]);

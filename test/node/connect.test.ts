@@ -25,7 +25,11 @@ afterAll(async () => {
 function errorOf(res: Refusal): { status: number; error: unknown } {
   expect(res.contentType).toContain("application/json");
   expect(res.body).toEqual({ error: expect.any(String), message: expect.any(String) });
-  return { status: res.status, error: (res.body as { error: unknown }).error };
+  const body = res.body;
+  return {
+    status: res.status,
+    error: typeof body === "object" && body !== null && "error" in body ? body.error : body,
+  };
 }
 
 async function errorOfResponse(res: Response): Promise<{ status: number; error: unknown }> {
@@ -99,7 +103,9 @@ describe("GET /chat/:room", () => {
 
   it("accepts origins listed in ALLOWED_ORIGINS, however the entry is spelled", async () => {
     for (const origin of ["https://friend.example", "https://other.example"]) {
-      const client = await ChatClient.connect(allowing.wsUrl(freshRoom()), { Origin: origin });
+      const room = freshRoom();
+      const client = await ChatClient.connect(allowing.wsUrl(room), { Origin: origin });
+      expect(await client.join("Ann")).toMatchObject({ room, name: "Ann" });
       await client.close();
     }
     await expect(ChatClient.connect(allowing.wsUrl(freshRoom()), { Origin: "https://evil.example" })).rejects.toThrow(

@@ -8,7 +8,8 @@ import type { AddressInfo } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import WebSocket, { WebSocketServer } from "ws";
 import { backoffMs, ChatConnection, type Handlers } from "../../src/client/connection";
-import { PING_TEXT } from "../../src/shared/protocol";
+import { DEFAULT_LIMITS } from "../../src/shared/limits";
+import { PING_TEXT, parseClientFrame } from "../../src/shared/protocol";
 
 describe("backoffMs", () => {
   it("doubles from 500 ms to a 30 s ceiling, always in the upper half of its step", () => {
@@ -42,8 +43,9 @@ describe("the heartbeat", () => {
           if (answer) ws.send('{"type":"pong"}');
           return;
         }
-        const frame = JSON.parse(text) as Record<string, unknown>;
-        if (frame.type !== "join") return;
+        const parsed = parseClientFrame(text, DEFAULT_LIMITS.maxFrameBytes);
+        if (!parsed.ok || parsed.frame.type !== "join") return;
+        const frame = parsed.frame;
         joins.push(frame);
         const welcome = { type: "welcome", room: "r", name: frame.name, users: [frame.name], history: [] };
         ws.send(JSON.stringify({ ...welcome, seq: 7, token: "tok", gap: false }));
@@ -106,8 +108,9 @@ describe("reconnecting", () => {
     wss = new WebSocketServer({ host: "127.0.0.1", port: 0 });
     wss.on("connection", (ws) => {
       ws.on("message", (data) => {
-        const frame = JSON.parse(data.toString()) as Record<string, unknown>;
-        if (frame.type !== "join") return;
+        const parsed = parseClientFrame(data.toString(), DEFAULT_LIMITS.maxFrameBytes);
+        if (!parsed.ok || parsed.frame.type !== "join") return;
+        const frame = parsed.frame;
         const welcome = { type: "welcome", room: "r", name: frame.name, users: [], history: [], seq: 0 };
         ws.send(JSON.stringify({ ...welcome, token: "tok", gap: false }));
         ws.close(1011);
@@ -139,8 +142,9 @@ describe("reconnecting", () => {
       // longer than stableMs, before it drops too.
       const lifetime = connections === 3 ? 150 : 0;
       ws.on("message", (data) => {
-        const frame = JSON.parse(data.toString()) as Record<string, unknown>;
-        if (frame.type !== "join") return;
+        const parsed = parseClientFrame(data.toString(), DEFAULT_LIMITS.maxFrameBytes);
+        if (!parsed.ok || parsed.frame.type !== "join") return;
+        const frame = parsed.frame;
         const welcome = { type: "welcome", room: "r", name: frame.name, users: [], history: [], seq: 0 };
         ws.send(JSON.stringify({ ...welcome, token: "tok", gap: false }));
         setTimeout(() => ws.close(1011), lifetime);

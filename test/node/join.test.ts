@@ -143,7 +143,8 @@ describe("uniqueness", () => {
     const room = freshRoom();
     const clients = await Promise.all([1, 2, 3, 4].map(() => open(room)));
     for (const [i, c] of clients.slice(0, 3).entries()) await c.join(`user${i}`);
-    const last = clients[3] as ChatClient;
+    const last = clients[3];
+    if (!last) throw new Error("four clients were opened");
     last.send({ type: "join", name: "late" });
     expect(await last.sync()).toEqual([expect.objectContaining({ code: "room_full" })]);
     await Promise.all(clients.map((c) => c.close()));

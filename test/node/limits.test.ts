@@ -9,6 +9,7 @@
  * slow the machine: the tests count the frames other people receive, never
  * time. Refill itself is the bucket's unit test (test/node/units.test.ts).
  */
+import * as v from "valibot";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ChatClient, freshRoom } from "../support/client";
 import { type ChatServer, startChat } from "../support/server";
@@ -225,7 +226,7 @@ describe("answers to one socket's own frames", () => {
       // What did not fit is a page away.
       const oldest = welcome.history[0]?.seq ?? 0;
       const res = await capped.http(`/api/rooms/${room}/messages?since=0&limit=${oldest - 1}`);
-      const { messages } = (await res.json()) as { messages: Array<{ seq: number }> };
+      const { messages } = v.parse(v.object({ messages: v.array(v.object({ seq: v.number() })) }), await res.json());
       expect(messages.map((m) => m.seq)).toEqual(Array.from({ length: oldest - 1 }, (_, i) => i + 1));
       await Promise.all([ann.close(), ben.close()]);
     } finally {

@@ -4,11 +4,13 @@
  * prove the same rules end to end; these pin the edge cases cheaply.
  */
 import { describe, expect, it } from "vitest";
-import { Roster } from "../../src/room/roster";
+import { Members } from "../../src/room/members";
+import { newSession, type Session } from "../../src/room/session";
+import { DEFAULT_LIMITS } from "../../src/shared/limits";
 import { nameKey, normalizeName } from "../../src/shared/names";
 import { parseClientFrame } from "../../src/shared/protocol";
 import { fullBucket, spend } from "../../src/shared/rate-limit";
-import { type ChatFrame, encode, encodeWelcome, type WelcomeFrame } from "../../src/shared/server-frames";
+import { type ChatFrame, encode, encodeWelcome, type WelcomeHead } from "../../src/shared/server-frames";
 import { checkText, codePointLength, exceedsUtf8Bytes } from "../../src/shared/text";
 import { addressKey } from "../../src/worker/address";
 
@@ -97,7 +99,7 @@ describe("parseClientFrame", () => {
 describe("encodeWelcome", () => {
   it("produces the same JSON as encoding the frame with history last", () => {
     const chat: ChatFrame = { type: "chat", room: "r", seq: 1, name: "A", text: 'q"\\', ts: 5 };
-    const welcome: Omit<WelcomeFrame, "history"> = {
+    const welcome: WelcomeHead = {
       type: "welcome",
       room: "r",
       name: "A",
@@ -154,31 +156,73 @@ describe("rate bucket", () => {
   });
 });
 
-describe("roster", () => {
-  const member = (name: string, order: number, socket: string) => ({
-    name,
-    key: nameKey(name),
-    token: "t",
-    order,
-    socket,
+describe("members", () => {
+  type Socket = { id: string };
+  const session = (address: string, name?: string, order = 0): Session => ({
+    ...newSession(DEFAULT_LIMITS, address, 0),
+    ...(name ? { member: { name, key: nameKey(name), token: "t", order } } : {}),
   });
+  const saved: Array<[string, Session]> = [];
+  const members = () => new Members<Socket>((socket, s) => saved.push([socket.id, structuredClone(s)]));
 
   it("restores join order from attachments in any order and continues numbering after it", () => {
-    const roster = Roster.restore([member("C", 7, "c"), member("A", 2, "a"), member("B", 5, "b")]);
-    expect(roster.names()).toEqual(["A", "B", "C"]);
-    expect(roster.nextOrder()).toBe(8);
+    const m = members();
+    const [a, b, c, d] = [{ id: "a" }, { id: "b" }, { id: "c" }, { id: "d" }];
+    m.restore([
+      [c, session("x", "C", 7)],
+      [a, session("x", "A", 2)],
+      [b, session("x", "B", 5)],
+    ]);
+    expect(m.names()).toEqual(["A", "B", "C"]);
+    m.open(d, session("x"));
+    expect(m.join(d, { name: "D", key: "d", token: "t" }).order).toBe(8);
   });
 
-  it("keeps a name's place when it is handed to a new socket", () => {
-    const roster = Roster.restore([member("A", 0, "a1"), member("B", 1, "b")]);
-    roster.handOver("a", "a2");
-    expect(roster.names()).toEqual(["A", "B"]);
-    expect(roster.remove("a", "a1")).toBeUndefined();
-    expect(roster.remove("a", "a2")?.name).toBe("A");
+  it("keeps a name's place when it is handed to a new socket, and the old socket then frees nothing", () => {
+    const m = members();
+    const [a1, a2, b] = [{ id: "a1" }, { id: "a2" }, { id: "b" }];
+    m.restore([
+      [a1, session("x", "A", 0)],
+      [b, session("x", "B", 1)],
+    ]);
+    m.open(a2, session("x"));
+    expect(m.handOver(nameKey("A"), a2)).toBe(a1);
+    expect(m.names()).toEqual(["A", "B"]);
+    expect(m.close(a1)).toBeUndefined();
+    expect(m.close(a2)?.name).toBe("A");
+    expect(m.names()).toEqual(["B"]);
   });
 
-  it("refuses to add a key that is already held", () => {
-    const roster = Roster.restore([member("A", 0, "a")]);
-    expect(() => roster.add(member("a", 1, "x"))).toThrow();
+  it("refuses to join a name that is already held", () => {
+    const m = members();
+    const [a, x] = [{ id: "a" }, { id: "x" }];
+    m.restore([[a, session("x", "A", 0)]]);
+    m.open(x, session("x"));
+    expect(() => m.join(x, { name: "a", key: nameKey("a"), token: "t" })).toThrow();
+  });
+
+  it("writes the socket's session through on every change, so hibernation keeps it", () => {
+    const m = members();
+    const a = { id: "a" };
+    saved.length = 0;
+    m.open(a, session("x"));
+    m.join(a, { name: "Ann", key: nameKey("Ann"), token: "t" });
+    m.leave(a);
+    expect(saved.map(([id, s]) => [id, s.member?.name])).toEqual([
+      ["a", undefined],
+      ["a", "Ann"],
+      ["a", undefined],
+    ]);
+  });
+
+  it("counts sockets per address, joined or not, and frees the count on close", () => {
+    const m = members();
+    const [a, b, c] = [{ id: "a" }, { id: "b" }, { id: "c" }];
+    m.open(a, session("1.2.3.4"));
+    m.open(b, session("1.2.3.4"));
+    m.open(c, session("5.6.7.8"));
+    expect([m.socketsOf("1.2.3.4"), m.socketsOf("5.6.7.8"), m.sockets, m.size]).toEqual([2, 1, 3, 0]);
+    m.close(a);
+    expect(m.socketsOf("1.2.3.4")).toBe(1);
   });
 });

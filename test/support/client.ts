@@ -5,8 +5,15 @@
  * round trip through the room, which is how a test proves that nothing
  * (else) was sent.
  */
+
+import { afterEach } from "vitest";
 import WebSocket from "ws";
-import type { ServerFrame, ServerFrameOf, WelcomeFrame } from "../../src/shared/server-frames";
+import {
+  parseServerFrame,
+  type ServerFrame,
+  type ServerFrameOf,
+  type WelcomeFrame,
+} from "../../src/shared/server-frames";
 
 const TIMEOUT_MS = 5000;
 // Not the exact auto-response text, so the room object itself answers it and
@@ -30,7 +37,9 @@ export class ChatClient {
   private constructor(readonly ws: WebSocket) {
     ws.on("message", (data, isBinary) => {
       if (isBinary) throw new Error("server sent a binary frame");
-      const frame = JSON.parse(data.toString()) as ServerFrame;
+      // Checked against the protocol's schemas, as the browser client does.
+      const frame = parseServerFrame(data.toString());
+      if (!frame) throw new Error(`server sent a frame outside the protocol: ${data.toString()}`);
       if (frame.type === "pong") this.#pongsSeen++;
       this.inbox.push(frame);
       this.#wake();
@@ -52,6 +61,8 @@ export class ChatClient {
     return new Promise((resolve, reject) => {
       const ws = new WebSocket(url, { headers, ...(from ? { localAddress: from } : {}) });
       const client = new ChatClient(ws);
+      live.add(client);
+      void client.closed.then(() => live.delete(client));
       ws.once("open", () => resolve(client));
       ws.once("unexpected-response", (_req, res) => {
         reject(new Error(`handshake refused: ${res.statusCode}`));
@@ -75,7 +86,11 @@ export class ChatClient {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       const i = this.inbox.findIndex((f) => f.type === type);
-      if (i >= 0) return this.inbox.splice(i, 1)[0] as ServerFrameOf<T>;
+      const frame = this.inbox[i];
+      if (isOfType(frame, type)) {
+        this.inbox.splice(i, 1);
+        return frame;
+      }
       if (this.ws.readyState === WebSocket.CLOSED) throw new Error(`closed while waiting for ${type}`);
       await this.#wait(deadline, `no ${type} frame within ${timeoutMs} ms; inbox: ${JSON.stringify(this.inbox)}`);
     }
@@ -105,7 +120,11 @@ export class ChatClient {
       const error = this.inbox.find((f) => f.type === "error");
       if (error) throw new Error(`join ${name} refused: ${JSON.stringify(error)}`);
       const i = this.inbox.findIndex((f) => f.type === "welcome");
-      if (i >= 0) return this.inbox.splice(i, 1)[0] as WelcomeFrame;
+      const welcome = this.inbox[i];
+      if (isOfType(welcome, "welcome")) {
+        this.inbox.splice(i, 1);
+        return welcome;
+      }
       await this.#wait(deadline, `no welcome for ${name}`);
     }
   }
@@ -139,10 +158,24 @@ export class ChatClient {
   }
 }
 
+function isOfType<T extends ServerFrame["type"]>(frame: ServerFrame | undefined, type: T): frame is ServerFrameOf<T> {
+  return frame?.type === type;
+}
+
+/**
+ * Every client still open when a test ends is dropped: a test that fails
+ * half-way leaks no socket (and no room member) into the next one.
+ */
+const live = new Set<ChatClient>();
+afterEach(() => {
+  for (const client of live) client.terminate();
+  live.clear();
+});
+
 function isPing(text: string): boolean {
   try {
     const value: unknown = JSON.parse(text);
-    return typeof value === "object" && value !== null && (value as { type?: unknown }).type === "ping";
+    return typeof value === "object" && value !== null && "type" in value && value.type === "ping";
   } catch {
     return false;
   }

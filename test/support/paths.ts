@@ -1,5 +1,5 @@
-import { fileURLToPath } from "node:url";
+import { ROOT } from "../../scripts/lib/harness.mjs";
 
-export const ROOT = fileURLToPath(new URL("../../", import.meta.url));
+export { ROOT };
 export const BUILD_DIR = `${ROOT}.wrangler/test-build`;
 export const BUNDLE = `${BUILD_DIR}/index.js`;

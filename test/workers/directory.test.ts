@@ -8,15 +8,7 @@ import { env, exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { DIRECTORY_LIMIT, openDirectory } from "../../src/directory/directory";
 import { ChatRoom } from "../../src/room/chat-room";
-
-async function until<T>(probe: () => T | undefined | false | Promise<T | undefined | false>, what: string): Promise<T> {
-  for (let i = 0; i < 500; i++) {
-    const value = await probe();
-    if (value !== undefined && value !== false) return value;
-    await new Promise((r) => setTimeout(r, 10));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
+import { connectMany, until } from "./fixtures";
 
 /** The DIRECTORY binding with every call to the object counted (or failed). */
 function countingDirectory(fail = false) {
@@ -37,21 +29,6 @@ function countingDirectory(fail = false) {
     }),
   };
   return { calls, namespace: namespace as unknown as Env["DIRECTORY"] };
-}
-
-/** Opens `n` sockets on a room and returns the client ends (accepted, frames collected). */
-async function openSockets(room: string, n: number) {
-  const clients = [];
-  for (let i = 0; i < n; i++) {
-    const res = await exports.default.fetch(`http://chat.test/chat/${room}`, { headers: { Upgrade: "websocket" } });
-    const ws = res.webSocket;
-    if (!ws) throw new Error(`no socket: ${res.status}`);
-    ws.accept();
-    const frames: Array<Record<string, unknown>> = [];
-    ws.addEventListener("message", (e) => frames.push(JSON.parse(e.data as string)));
-    clients.push({ ws, frames });
-  }
-  return clients;
 }
 
 describe("the directory", () => {
@@ -116,7 +93,7 @@ describe("the directory", () => {
     // A restart cuts sockets without close events, so the directory can hold
     // users for a room that has none; its object reports on construction.
     const room = "stale-after-restart";
-    const [client] = await openSockets(room, 1);
+    const [client] = await connectMany(room, 1);
     client?.ws.send(JSON.stringify({ type: "join", name: "Ann" }));
     await until(() => client?.frames.some((f) => f.type === "welcome"), "the welcome");
     client?.ws.send(JSON.stringify({ type: "leave" }));
@@ -151,7 +128,7 @@ describe("the directory", () => {
 describe("a room's reports to the directory", () => {
   it("coalesce: 300 joins cost a handful of calls, and the last one carries 300", { timeout: 60_000 }, async () => {
     const room = "storm-300";
-    const clients = await openSockets(room, 300);
+    const clients = await connectMany(room, 300);
     const { calls, namespace } = countingDirectory();
     await runInDurableObject(env.ROOMS.get(env.ROOMS.idFromName(room)), async (_live, state) => {
       // 300 joins from one address: the per-address join budget is lifted.
@@ -172,7 +149,7 @@ describe("a room's reports to the directory", () => {
 
   it("never reach the client when the directory fails: joins are welcomed all the same", async () => {
     const room = "directory-down";
-    const [client] = await openSockets(room, 1);
+    const [client] = await connectMany(room, 1);
     const { calls, namespace } = countingDirectory(true);
     await runInDurableObject(env.ROOMS.get(env.ROOMS.idFromName(room)), async (_live, state) => {
       const counted = new ChatRoom(state, { ...env, DIRECTORY: namespace });

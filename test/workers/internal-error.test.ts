@@ -6,18 +6,14 @@
  * webSocketMessage, not how production storage fails.
  */
 import { runInDurableObject } from "cloudflare:test";
-import { env, exports } from "cloudflare:workers";
+import { env } from "cloudflare:workers";
 import { expect, it } from "vitest";
 import { ChatRoom } from "../../src/room/chat-room";
+import { connect } from "./fixtures";
 
 it("answers a handler failure with one internal_error frame and keeps the socket open", async () => {
   const room = "broken-storage";
-  const res = await exports.default.fetch(`http://chat.test/chat/${room}`, { headers: { Upgrade: "websocket" } });
-  const client = res.webSocket;
-  if (!client) throw new Error("no socket");
-  client.accept();
-  const frames: Array<Record<string, unknown>> = [];
-  client.addEventListener("message", (e) => frames.push(JSON.parse(e.data as string)));
+  const { frames } = await connect(room);
 
   const stub = env.ROOMS.get(env.ROOMS.idFromName(room));
   await runInDurableObject(stub, async (_live, state) => {

@@ -5,11 +5,12 @@
  * moment the (synchronous) handler returns: thousands of frames in seconds.
  */
 import { runInDurableObject } from "cloudflare:test";
-import { env, exports } from "cloudflare:workers";
+import { env } from "cloudflare:workers";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { ChatRoom } from "../../src/room/chat-room";
 import { DEFAULT_LIMITS } from "../../src/shared/limits";
+import { connectMany } from "./fixtures";
 
 const MAX_FRAME_BYTES = DEFAULT_LIMITS.maxFrameBytes;
 const VALID_TYPES = new Set(["join", "chat", "dm", "typing", "leave", "ping"]);
@@ -19,15 +20,7 @@ interface Recorded {
   sent: string[];
 }
 
-/** Opens a socket on the room and returns its server end with `send` recorded. */
-async function openSockets(room: string, n: number): Promise<void> {
-  for (let i = 0; i < n; i++) {
-    const res = await exports.default.fetch(`http://chat.test/chat/${room}`, { headers: { Upgrade: "websocket" } });
-    if (!res.webSocket) throw new Error(`no socket: ${res.status}`);
-    res.webSocket.accept();
-  }
-}
-
+/** A socket's server end with `send` recorded. */
 function record(ws: WebSocket): Recorded {
   const sent: string[] = [];
   const send = ws.send.bind(ws);
@@ -46,7 +39,7 @@ async function withRoom(
   room: string,
   body: (room: ChatRoom, ann: Recorded, ben: Recorded, spare: Recorded) => void,
 ): Promise<void> {
-  await openSockets(room, 3);
+  await connectMany(room, 3);
   await runInDurableObject(env.ROOMS.get(env.ROOMS.idFromName(room)), (_live, state) => {
     // These properties are about frames and names, and a run joins hundreds
     // of times from one socket: the join budget (tested with its default in

@@ -7,39 +7,15 @@
  */
 
 import { runInDurableObject } from "cloudflare:test";
-import { env, exports } from "cloudflare:workers";
+import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { ChatRoom } from "../../src/room/chat-room";
-
-interface Socket {
-  ws: WebSocket;
-  frames: Array<Record<string, unknown>>;
-}
-
-async function connect(room: string): Promise<Socket> {
-  const res = await exports.default.fetch(`http://chat.test/chat/${room}`, { headers: { Upgrade: "websocket" } });
-  const ws = res.webSocket;
-  if (!ws) throw new Error(`no socket: ${res.status}`);
-  ws.accept();
-  const socket: Socket = { ws, frames: [] };
-  ws.addEventListener("message", (e) => socket.frames.push(JSON.parse(e.data as string)));
-  return socket;
-}
-
-async function until<T>(probe: () => T | undefined, what: string): Promise<T> {
-  for (let i = 0; i < 200; i++) {
-    const value = probe();
-    if (value !== undefined) return value;
-    await new Promise((r) => setTimeout(r, 10));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
-
-const last = (s: Socket, type: string) => () => s.frames.findLast((f) => f.type === type);
+import { isSession } from "../../src/room/session";
+import { connect, last, type Socket, until } from "./fixtures";
 
 function attachmentName(ws: WebSocket): string | undefined {
-  const value = ws.deserializeAttachment() as { member?: { name: string } } | null;
-  return value?.member?.name;
+  const value: unknown = ws.deserializeAttachment();
+  return isSession(value) ? value.member?.name : undefined;
 }
 
 describe("a room rebuilt over the same state", () => {
