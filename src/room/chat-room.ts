@@ -26,7 +26,7 @@ import { RoomBudgets } from "./budgets";
 import { ChatCore, type RoomIO } from "./core";
 import { HistoryRing } from "./history";
 import { isSession, newSession, type Session } from "./session";
-import { SqlBucketStore, SqlRingStore } from "./stores";
+import { SqlBucketStore, SqlRingStore } from "./sql-stores";
 
 export class ChatRoom extends DurableObject<Env> {
   readonly #core: ChatCore<WebSocket>;
@@ -69,6 +69,7 @@ export class ChatRoom extends DurableObject<Env> {
           return ring;
         },
         budgets: new RoomBudgets(new SqlBucketStore(ctx.storage.sql), limits),
+        sameToken: tokensEqual,
       },
       sockets,
     );
@@ -164,6 +165,17 @@ function saveSession(ws: WebSocket, session: Session): void {
 function loadSession(ws: WebSocket, limits: Limits, now: number): Session {
   const value: unknown = ws.deserializeAttachment();
   return isSession(value) ? value : newSession(limits, UNKNOWN_ADDRESS, now);
+}
+
+const encoder = new TextEncoder();
+
+/** Reclaim tokens compared in constant time, with the runtime's own comparison. */
+function tokensEqual(given: string, expected: string): boolean {
+  const a = encoder.encode(given);
+  const b = encoder.encode(expected);
+  // The length of a token is public (always 24), so this early exit leaks nothing.
+  if (a.byteLength !== b.byteLength) return false;
+  return crypto.subtle.timingSafeEqual(a, b);
 }
 
 function errorName(err: unknown): string {

@@ -52,6 +52,8 @@ export interface CoreParts<S> {
   /** Loaded on first use: most wake-ups (a close, a typing frame) never need it. */
   history: () => HistoryRing;
   budgets: RoomBudgets;
+  /** Compares a reclaim token in constant time (the runtime's comparison; Node's in tests). */
+  sameToken: (given: string, expected: string) => boolean;
   now?: () => number;
 }
 
@@ -65,6 +67,7 @@ export class ChatCore<S extends object> {
   readonly members: Members<S>;
   readonly budgets: RoomBudgets;
   readonly now: () => number;
+  readonly sameToken: (given: string, expected: string) => boolean;
   readonly #history: () => HistoryRing;
   readonly #answers: AnswerBudget<S>;
   readonly #alarm: AlarmClock;
@@ -77,6 +80,7 @@ export class ChatCore<S extends object> {
     this.io = parts.io;
     this.budgets = parts.budgets;
     this.now = parts.now ?? Date.now;
+    this.sameToken = parts.sameToken;
     this.#history = parts.history;
     this.#answers = new AnswerBudget(parts.limits.replyBytesPerMinute);
     this.#alarm = new AlarmClock((at) => parts.io.setAlarm(at));

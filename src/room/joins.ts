@@ -11,7 +11,7 @@ import { emptier, type Rate, spend } from "../shared/rate-limit";
 import { encodePresence, encodeWelcome, errorFrame } from "../shared/server-frames";
 import type { ChatCore } from "./core";
 import type { Member, Session } from "./session";
-import { newToken, tokensEqual } from "./token";
+import { newToken } from "./token";
 
 export class Joins<S extends object> {
   readonly #core: ChatCore<S>;
@@ -43,7 +43,8 @@ export class Joins<S extends object> {
 
     const holder = core.members.holder(claimed.key);
     if (holder) {
-      if (frame.token === undefined || !tokensEqual(frame.token, holder.member.token)) return errorFrame("name_taken");
+      if (frame.token === undefined || !core.sameToken(frame.token, holder.member.token))
+        return errorFrame("name_taken");
       session.joins = joins;
       return this.#reclaim(socket, session, holder.socket, holder.member, frame.since);
     }

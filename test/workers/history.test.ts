@@ -9,7 +9,7 @@ import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { HistoryRing } from "../../src/room/history";
-import { SqlRingStore } from "../../src/room/stores";
+import { SqlRingStore } from "../../src/room/sql-stores";
 
 /** Runs `body` with the SQL storage of a fresh room object. */
 function withSql<T>(room: string, body: (sql: SqlStorage) => T): Promise<T> {

@@ -1,0 +1,131 @@
+/**
+ * The room's stores on the Durable Object's SQLite: the only code that
+ * speaks SQL. No table is created by a read: `CREATE TABLE IF NOT EXISTS`
+ * on a read path gave every room name anyone ever looked up a database of
+ * its own (hardening finding 2). Each table appears with its first write.
+ */
+import type { Bucket } from "../shared/rate-limit";
+import type { BucketStore, RingRow, RingStore } from "./stores";
+
+export function tableExists(sql: SqlStorage, name: string): boolean {
+  return sql.exec("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", name).toArray().length > 0;
+}
+
+type SqlRow = { slot: number; seq: number; frame: string; author: string | null; client_id: string | null };
+
+/**
+ * The ring as one table keyed by slot (SQLite's rowid), so appending is one
+ * upsert and one row written per message, the billed unit.
+ */
+export class SqlRingStore implements RingStore {
+  readonly #sql: SqlStorage;
+  #created: boolean;
+
+  constructor(sql: SqlStorage) {
+    this.#sql = sql;
+    this.#created = tableExists(sql, "ring");
+  }
+
+  load(): RingRow[] {
+    // Rooms created before the ring kept a `history` table keyed by seq;
+    // its rows come back with no slot, and the ring lays them out again.
+    if (tableExists(this.#sql, "history")) {
+      const legacy = this.#sql
+        .exec<Omit<SqlRow, "slot">>("SELECT seq, frame, author, client_id FROM history ORDER BY seq")
+        .toArray()
+        .map((r) => ({ slot: -1, seq: r.seq, frame: r.frame, author: r.author, clientId: r.client_id }));
+      this.#sql.exec("DROP TABLE history");
+      return [...this.#loadRing(), ...legacy];
+    }
+    return this.#loadRing();
+  }
+
+  write(row: RingRow): void {
+    if (!this.#created) this.#create();
+    this.#sql.exec(
+      `INSERT INTO ring (slot, seq, frame, author, client_id) VALUES (?, ?, ?, ?, ?)
+       ON CONFLICT(slot) DO UPDATE SET
+         seq = excluded.seq, frame = excluded.frame, author = excluded.author, client_id = excluded.client_id`,
+      row.slot,
+      row.seq,
+      row.frame,
+      row.author,
+      row.clientId,
+    );
+  }
+
+  replaceAll(rows: readonly RingRow[]): void {
+    if (this.#created) this.#sql.exec("DELETE FROM ring");
+    for (const row of rows) this.write(row);
+  }
+
+  #loadRing(): RingRow[] {
+    if (!this.#created) return [];
+    return this.#sql
+      .exec<SqlRow>("SELECT slot, seq, frame, author, client_id FROM ring ORDER BY seq")
+      .toArray()
+      .map((r) => ({ slot: r.slot, seq: r.seq, frame: r.frame, author: r.author, clientId: r.client_id }));
+  }
+
+  #create(): void {
+    this.#sql.exec(
+      `CREATE TABLE IF NOT EXISTS ring (
+        slot INTEGER PRIMARY KEY,
+        seq INTEGER NOT NULL,
+        frame TEXT NOT NULL,
+        author TEXT,
+        client_id TEXT
+      )`,
+    );
+    this.#created = true;
+  }
+}
+
+/** Budgets that must outlive an eviction (src/room/budgets.ts), a row each. */
+export class SqlBucketStore implements BucketStore {
+  readonly #sql: SqlStorage;
+  #created: boolean | undefined;
+
+  constructor(sql: SqlStorage) {
+    this.#sql = sql;
+  }
+
+  exists(): boolean {
+    this.#created ??= tableExists(this.#sql, "buckets");
+    return this.#created;
+  }
+
+  load(): Iterable<[string, Bucket]> {
+    if (!this.exists()) return [];
+    return this.#sql
+      .exec<{ key: string; tokens: number; at: number }>("SELECT key, tokens, at FROM buckets")
+      .toArray()
+      .map((r): [string, Bucket] => [r.key, { tokens: r.tokens, at: r.at }]);
+  }
+
+  put(key: string, bucket: Bucket, fullAt: number): void {
+    if (!this.exists()) {
+      this.#sql.exec(
+        `CREATE TABLE IF NOT EXISTS buckets (
+          key TEXT PRIMARY KEY,
+          tokens REAL NOT NULL,
+          at INTEGER NOT NULL,
+          full_at INTEGER NOT NULL
+        )`,
+      );
+      this.#created = true;
+    }
+    this.#sql.exec(
+      `INSERT INTO buckets (key, tokens, at, full_at) VALUES (?, ?, ?, ?)
+       ON CONFLICT(key) DO UPDATE SET tokens = excluded.tokens, at = excluded.at, full_at = excluded.full_at`,
+      key,
+      bucket.tokens,
+      bucket.at,
+      fullAt,
+    );
+  }
+
+  prune(now: number): void {
+    if (this.exists()) this.#sql.exec("DELETE FROM buckets WHERE full_at <= ?", now);
+  }
+}

@@ -1,0 +1,88 @@
+/**
+ * The chat core in plain Node, without workerd: the room's rules over
+ * in-memory stores and a clock the test moves (test/support/memory-room.ts).
+ * The socket-level suites prove the same rules through the runtime; these
+ * show the core can be driven, and pin what needs a clock: refills, the
+ * join timeout, and a rebuild over the same storage and attachments.
+ */
+import { describe, expect, it } from "vitest";
+import { DEFAULT_LIMITS } from "../../src/shared/limits";
+import { MemoryRoom } from "../support/memory-room";
+
+const types = (frames: Array<{ type: string; code?: string }>) => frames.map((f) => f.code ?? f.type);
+
+describe("the chat core", () => {
+  it("welcomes a join, tells the others, and numbers chats for everyone", () => {
+    const room = new MemoryRoom();
+    const ann = room.open("ann");
+    const ben = room.open("ben");
+    room.send(ann, { type: "join", name: "Ann" });
+    room.send(ben, { type: "join", name: "Ben" });
+    room.send(ann, { type: "chat", text: "hello" });
+    expect(types(room.take(ann))).toEqual(["welcome", "joined", "chat"]);
+    expect(room.take(ben)).toMatchObject([
+      { type: "welcome", users: ["Ann", "Ben"] },
+      { type: "chat", seq: 1 },
+    ]);
+    expect(room.reported.at(-1)).toBe(2);
+  });
+
+  it("keeps the roster, seq and a retry's original across a rebuild over the same storage", () => {
+    const room = new MemoryRoom();
+    const ann = room.open("ann");
+    room.send(ann, { type: "join", name: "Ann" });
+    room.send(ann, { type: "chat", text: "one", id: "m1" });
+    room.take(ann);
+    room.rebuild();
+    room.send(ann, { type: "chat", text: "one again", id: "m1" });
+    room.send(ann, { type: "chat", text: "two" });
+    expect(room.take(ann)).toMatchObject([
+      { seq: 1, text: "one" },
+      { seq: 2, text: "two" },
+    ]);
+    const ben = room.open("ben");
+    room.send(ben, { type: "join", name: "ann" });
+    expect(types(room.take(ben))).toEqual(["name_taken"]);
+  });
+
+  it("refills a spent bucket at RATE_PER_SEC as the clock moves", () => {
+    const room = new MemoryRoom();
+    const ann = room.open("ann");
+    room.send(ann, { type: "join", name: "Ann" });
+    for (let i = 0; i < 11; i++) room.send(ann, { type: "chat", text: `m${i}` });
+    expect(types(room.take(ann)).filter((t) => t === "rate_limited")).toHaveLength(1);
+    room.clock += 1000 / DEFAULT_LIMITS.ratePerSec;
+    room.send(ann, { type: "chat", text: "after a refill" });
+    expect(types(room.take(ann))).toEqual(["chat"]);
+  });
+
+  it("asks for an alarm at the join deadline and closes a socket that never joined when it rings", () => {
+    const room = new MemoryRoom();
+    const idle = room.open("idle");
+    const ann = room.open("ann");
+    room.send(ann, { type: "join", name: "Ann" });
+    expect(room.alarm).toBe(room.clock + DEFAULT_LIMITS.joinTimeoutMs);
+    room.clock += DEFAULT_LIMITS.joinTimeoutMs;
+    room.core.alarm();
+    expect(idle.closed).toEqual({ code: 1008, reason: "join_timeout" });
+    expect(ann.closed).toBeUndefined();
+  });
+
+  it("hands a name to a new socket with its token: the old one is replaced, nobody else hears a thing", () => {
+    const room = new MemoryRoom();
+    const old = room.open("old");
+    const ben = room.open("ben");
+    room.send(old, { type: "join", name: "Ann" });
+    room.send(ben, { type: "join", name: "Ben" });
+    const token = room.take(old).find((f) => f.type === "welcome")?.token;
+    room.take(ben);
+    const again = room.open("again");
+    room.send(again, { type: "join", name: "Ann", token });
+    expect(types(room.take(again))).toEqual(["welcome"]);
+    expect(types(room.take(old))).toEqual(["replaced"]);
+    expect(old.closed?.code).toBe(4001);
+    room.core.closed(old);
+    expect(room.take(ben)).toEqual([]);
+    expect(room.core.snapshot().users).toEqual(["Ann", "Ben"]);
+  });
+});

@@ -1,0 +1,130 @@
+/**
+ * The chat core (src/room/core.ts) in plain Node: in-memory stores, plain
+ * objects as sockets, a clock the test moves, and every frame each socket
+ * was sent. No workerd: this is what "the core works on plain values" buys.
+ */
+import { timingSafeEqual } from "node:crypto";
+import { RoomBudgets } from "../../src/room/budgets";
+import { ChatCore, type RoomIO } from "../../src/room/core";
+import { HistoryRing } from "../../src/room/history";
+import { newSession, type Session } from "../../src/room/session";
+import type { BucketStore, RingRow, RingStore } from "../../src/room/stores";
+import { DEFAULT_LIMITS, type Limits } from "../../src/shared/limits";
+import type { Bucket } from "../../src/shared/rate-limit";
+import { parseServerFrame, type ServerFrame } from "../../src/shared/server-frames";
+
+export interface FakeSocket {
+  name: string;
+  sent: ServerFrame[];
+  closed?: { code: number; reason: string };
+  attachment?: Session;
+}
+
+export class MemoryRingStore implements RingStore {
+  readonly rows = new Map<number, RingRow>();
+  load(): RingRow[] {
+    return [...this.rows.values()].sort((a, b) => a.seq - b.seq);
+  }
+  write(row: RingRow): void {
+    this.rows.set(row.slot, row);
+  }
+  replaceAll(rows: readonly RingRow[]): void {
+    this.rows.clear();
+    for (const row of rows) this.write(row);
+  }
+}
+
+export class MemoryBucketStore implements BucketStore {
+  readonly rows = new Map<string, { bucket: Bucket; fullAt: number }>();
+  load(): Iterable<[string, Bucket]> {
+    return [...this.rows].map(([key, { bucket }]) => [key, bucket]);
+  }
+  put(key: string, bucket: Bucket, fullAt: number): void {
+    this.rows.set(key, { bucket, fullAt });
+  }
+  prune(now: number): void {
+    for (const [key, row] of this.rows) if (row.fullAt <= now) this.rows.delete(key);
+  }
+  exists(): boolean {
+    return this.rows.size > 0;
+  }
+}
+
+/** A room over memory, with the storage and attachments a rebuild would find. */
+export class MemoryRoom {
+  clock = 1_000_000;
+  alarm: number | undefined;
+  reported: number[] = [];
+  readonly ring = new MemoryRingStore();
+  readonly buckets = new MemoryBucketStore();
+  readonly sockets: FakeSocket[] = [];
+  core: ChatCore<FakeSocket>;
+
+  constructor(
+    readonly limits: Limits = DEFAULT_LIMITS,
+    readonly room = "memory-room",
+  ) {
+    this.core = this.build();
+  }
+
+  /** A new core over the same stores and attachments: what an eviction and wake-up do. */
+  rebuild(): void {
+    this.core = this.build([...this.sockets].filter((s) => !s.closed));
+  }
+
+  open(name: string, address = "203.0.113.1"): FakeSocket {
+    const socket: FakeSocket = { name, sent: [] };
+    const refusal = this.core.admit(address);
+    if (refusal) throw new Error(refusal.message);
+    this.sockets.push(socket);
+    this.core.opened(socket, address);
+    return socket;
+  }
+
+  send(socket: FakeSocket, frame: Record<string, unknown>): void {
+    this.core.message(socket, JSON.stringify(frame));
+  }
+
+  /** Takes everything a socket was sent so far. */
+  take(socket: FakeSocket): ServerFrame[] {
+    return socket.sent.splice(0);
+  }
+
+  private build(restored: FakeSocket[] = []): ChatCore<FakeSocket> {
+    const io: RoomIO<FakeSocket> = {
+      send: (socket, frame) => {
+        if (socket.closed) return;
+        const parsed = parseServerFrame(frame);
+        if (!parsed) throw new Error(`the core sent a frame outside the protocol: ${frame}`);
+        socket.sent.push(parsed);
+      },
+      close: (socket, code, reason) => {
+        socket.closed = { code, reason };
+      },
+      save: (socket, session) => {
+        socket.attachment = structuredClone(session);
+      },
+      load: (socket) => socket.attachment ?? newSession(this.limits, "unknown", this.clock),
+      setAlarm: (at) => {
+        this.alarm = at;
+      },
+      reportCount: (users) => this.reported.push(users),
+    };
+    let history: HistoryRing | undefined;
+    return new ChatCore(
+      {
+        room: this.room,
+        limits: this.limits,
+        io,
+        history: () => {
+          history ??= new HistoryRing(this.ring, this.limits.historyLimit);
+          return history;
+        },
+        budgets: new RoomBudgets(this.buckets, this.limits),
+        sameToken: (a, b) => a.length === b.length && timingSafeEqual(Buffer.from(a), Buffer.from(b)),
+        now: () => this.clock,
+      },
+      restored.map((s) => [s, s.attachment ?? newSession(this.limits, "unknown", this.clock)] as const),
+    );
+  }
+}
