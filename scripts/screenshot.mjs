@@ -40,6 +40,9 @@ try {
   await people.Ben.getByRole("textbox", { name: "Message" }).fill("Ping me if you need a reviewer");
   await people.Ben.getByRole("button", { name: "Send" }).click();
   await people.Ann.locator("#messages .msg.dm").waitFor();
+  // The room relays one `typing` per person per 2 s, and Chioma's last one
+  // went out with her message: wait that out, as a person pausing would.
+  await people.Chioma.waitForTimeout(2600);
   await people.Chioma.getByRole("textbox", { name: "Message" }).pressSequentially("typing");
   await people.Ann.locator("#typing").filter({ hasText: "typing" }).waitFor();
   await people.Ann.screenshot({ path: TARGET });

@@ -254,6 +254,5 @@ ui.sendForm.addEventListener("submit", (event) => {
     return;
   }
   ui.message.value = "";
-  lastTypingSent = 0;
   updateCounter();
 });
