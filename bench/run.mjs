@@ -32,7 +32,7 @@ const CLK_TCK = 100;
 // ---------------------------------------------------------------------------
 
 // The production worker with a room that also counts SQLite rows (bench/metered-worker.ts).
-const EDGE_BUNDLE = ".wrangler/bench-build/index.js";
+let EDGE_BUNDLE = "";
 const EDGE_VARS = { ...ONE_MACHINE_LOAD, RATE_BURST: 1_000_000, RATE_PER_SEC: 1_000_000, MAX_ROOM_USERS: 100_000 };
 
 /** Durable Object storage on tmpfs, so a run measures the room, not the disk. */
@@ -423,7 +423,7 @@ function round(n, digits = 1) {
 // Build edge-chat once exactly as deployed, to weigh it, and once with the
 // metered room the scenarios run (the same code, plus row counts).
 const bundle = readFileSync(buildWorker({ outDir: ".wrangler/bench-prod" }));
-buildWorker({ outDir: ".wrangler/bench-build", entry: "bench/metered-worker.ts" });
+EDGE_BUNDLE = buildWorker({ outDir: ".wrangler/bench-build", entry: "bench/metered-worker.ts" });
 const bundleGzipKb = round(gzipSync(bundle, { level: 9 }).length / 1024, 1);
 
 const results = {}; // scenario → system → [figures per rep]

@@ -7,6 +7,7 @@
 import { execFileSync } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
 import { request } from "node:http";
+import { basename } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Miniflare } from "miniflare";
 import { unstable_getMiniflareWorkerOptions } from "wrangler";
@@ -38,7 +39,9 @@ export function buildWorker({ outDir, entry }) {
     stdio: ["ignore", "ignore", "inherit"],
     env: { ...process.env, WRANGLER_SEND_METRICS: "false", CLOUDFLARE_CF_FETCH_ENABLED: "false" },
   });
-  return `${outDir}/index.js`;
+  // wrangler names the bundle after its entry module: index.js for src/worker/index.ts.
+  const name = entry ? basename(entry).replace(/\.[cm]?[jt]s$/, ".js") : "index.js";
+  return `${outDir}/${name}`;
 }
 
 /**
