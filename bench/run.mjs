@@ -11,12 +11,12 @@
 // is printed per system as the median over repetitions, and edge-chat's also
 // as a ratio to the floor's from the same run. Nothing here is asserted:
 // timings go to the table and to bench/results/latest.json.
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
 import WebSocket from "ws";
-import { buildWorker, ONE_MACHINE_LOAD, startWorker } from "../scripts/lib/harness.mjs";
+import { buildWorker, childRuntimes, ONE_MACHINE_LOAD, startWorker } from "../scripts/lib/harness.mjs";
 import { numericArgs, percentile } from "../scripts/lib/stats.mjs";
 import { startFloor } from "./floor-server.mjs";
 
@@ -84,20 +84,6 @@ const SYSTEMS = { "edge-chat": startEdge, floor: startFloorRun };
 // ---------------------------------------------------------------------------
 // /proc: the workerd process that Miniflare started for this run
 // ---------------------------------------------------------------------------
-
-function workerdPids() {
-  const pids = [];
-  for (const entry of readdirSync("/proc")) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
-      const comm = stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"));
-      const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
-      if (comm.startsWith("workerd") && ppid === process.pid) pids.push(Number(entry));
-    } catch {}
-  }
-  return pids;
-}
 
 /** CPU time (ms, user + system) of the given processes. */
 function cpuMs(pids) {
@@ -434,7 +420,7 @@ for (let rep = 0; rep < opts.reps; rep++) {
     const order = rep % 2 === 0 ? ["edge-chat", "floor"] : ["floor", "edge-chat"];
     for (const system of order) {
       const server = await SYSTEMS[system]();
-      const pids = workerdPids();
+      const pids = childRuntimes();
       const t = performance.now();
       const figures = await SCENARIOS[scenario](server, pids, `${rep}-${Date.now().toString(36)}`);
       figures.peakRssMb = round(peakRssMb(pids));

@@ -141,7 +141,7 @@ function handshake(url, headers) {
 }
 
 /** Pids of the workerd processes this process started (Miniflare spawns them as children). */
-function childRuntimes() {
+export function childRuntimes() {
   /** @type {number[]} */
   const pids = [];
   for (const entry of readdirSync("/proc")) {

@@ -7,9 +7,10 @@
 import type { AddressInfo } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import WebSocket, { WebSocketServer } from "ws";
-import { backoffMs, ChatConnection, type Handlers } from "../../src/client/connection";
+import { backoffMs, ChatConnection, type ConnectionOptions, type Handlers } from "../../src/client/connection";
 import { DEFAULT_LIMITS } from "../../src/shared/limits";
-import { PING_TEXT, parseClientFrame } from "../../src/shared/protocol";
+import { type ClientFrameOf, PING_TEXT, PONG_TEXT, parseClientFrame } from "../../src/shared/protocol";
+import { encodeWelcome } from "../../src/shared/server-frames";
 
 describe("backoffMs", () => {
   it("doubles from 500 ms to a 30 s ceiling, always in the upper half of its step", () => {
@@ -22,57 +23,96 @@ describe("backoffMs", () => {
   });
 });
 
-describe("the heartbeat", () => {
-  let wss: WebSocketServer | undefined;
-  let conn: ChatConnection | undefined;
-  afterEach(() => {
-    conn?.leave();
-    wss?.close();
-  });
+// ---------------------------------------------------------------------------
+// A scripted room and a session connected to it
+// ---------------------------------------------------------------------------
 
-  it("pings with the exact auto-response text and replaces a socket that stops answering", async () => {
-    const joins: Array<Record<string, unknown>> = [];
-    const pings: string[] = [];
-    let answer = true;
-    wss = new WebSocketServer({ host: "127.0.0.1", port: 0 });
-    wss.on("connection", (ws) => {
-      ws.on("message", (data) => {
-        const text = data.toString();
-        if (text === PING_TEXT) {
-          pings.push(text);
-          if (answer) ws.send('{"type":"pong"}');
-          return;
-        }
-        const parsed = parseClientFrame(text, DEFAULT_LIMITS.maxFrameBytes);
-        if (!parsed.ok || parsed.frame.type !== "join") return;
-        const frame = parsed.frame;
-        joins.push(frame);
-        const welcome = { type: "welcome", room: "r", name: frame.name, users: [frame.name], history: [] };
-        ws.send(JSON.stringify({ ...welcome, seq: 7, token: "tok", gap: false }));
-      });
+interface Script {
+  /** A join arrived on the nth connection (1-based); the welcome has been sent. */
+  joined?(ws: WebSocket, frame: ClientFrameOf<"join">, connection: number): void;
+  /** Whether to answer a ping. */
+  answerPings?(): boolean;
+}
+
+let wss: WebSocketServer | undefined;
+let conn: ChatConnection | undefined;
+afterEach(() => {
+  conn?.leave();
+  wss?.close();
+});
+
+/** Starts a room that welcomes every join (seq 7, token "tok") and follows the script; returns its URL. */
+async function scriptedRoom(script: Script): Promise<string> {
+  let connections = 0;
+  const server = new WebSocketServer({ host: "127.0.0.1", port: 0 });
+  wss = server;
+  server.on("connection", (ws) => {
+    const connection = ++connections;
+    ws.on("message", (data) => {
+      const text = data.toString();
+      if (text === PING_TEXT) {
+        if (script.answerPings?.() ?? true) ws.send(PONG_TEXT);
+        return;
+      }
+      const parsed = parseClientFrame(text, DEFAULT_LIMITS.maxFrameBytes);
+      if (!parsed.ok || parsed.frame.type !== "join") return;
+      const name = parsed.frame.name;
+      ws.send(encodeWelcome({ type: "welcome", room: "r", name, users: [name], seq: 7, token: "tok", gap: false }, []));
+      script.joined?.(ws, parsed.frame, connection);
     });
-    const server = wss;
-    await new Promise((resolve) => server.once("listening", resolve));
-    const port = (server.address() as AddressInfo).port;
-    const states: string[] = [];
-    conn = new ChatConnection({
-      url: `ws://127.0.0.1:${port}/chat/r`,
-      name: "Ann",
-      WebSocket: WebSocket as unknown as typeof globalThis.WebSocket,
-      timing: { heartbeatMs: 40, pongTimeoutMs: 60 },
-      on: {
-        status: (state) => states.push(state),
-        welcome() {},
-        chat() {},
-        presence() {},
-        typing() {},
-        dm() {},
-        error() {},
-        outbox() {},
+  });
+  await new Promise((resolve) => server.once("listening", resolve));
+  const port = (server.address() as AddressInfo).port;
+  return `ws://127.0.0.1:${port}/chat/r`;
+}
+
+function connect(url: string, status: Handlers["status"], timing?: ConnectionOptions["timing"]): ChatConnection {
+  conn = new ChatConnection({
+    url,
+    name: "Ann",
+    WebSocket: WebSocket as unknown as typeof globalThis.WebSocket,
+    ...(timing ? { timing } : {}),
+    on: {
+      status,
+      welcome() {},
+      chat() {},
+      presence() {},
+      typing() {},
+      dm() {},
+      error() {},
+      outbox() {},
+    },
+  });
+  return conn;
+}
+
+/** The delays of the reconnects a session schedules, in order. */
+function delays(): { record: Handlers["status"]; list: number[] } {
+  const list: number[] = [];
+  return {
+    list,
+    record: (state, { retryAt }) => {
+      if (state === "reconnecting" && retryAt !== undefined) list.push(retryAt - Date.now());
+    },
+  };
+}
+
+describe("the heartbeat", () => {
+  it("pings with the exact auto-response text and replaces a socket that stops answering", async () => {
+    const joins: Array<ClientFrameOf<"join">> = [];
+    let pings = 0;
+    let answer = true;
+    const url = await scriptedRoom({
+      joined: (_ws, frame) => joins.push(frame),
+      answerPings: () => {
+        pings++;
+        return answer;
       },
     });
+    const states: string[] = [];
+    connect(url, (state) => states.push(state), { heartbeatMs: 40, pongTimeoutMs: 60 });
     // Answered pings keep it live.
-    await expect.poll(() => pings.length).toBeGreaterThanOrEqual(3);
+    await expect.poll(() => pings).toBeGreaterThanOrEqual(3);
     expect(states).toEqual(["connecting", "live"]);
 
     // Silence: the heartbeat gives up on the socket and joins again, with since and token.
@@ -84,88 +124,28 @@ describe("the heartbeat", () => {
 });
 
 describe("reconnecting", () => {
-  let wss: WebSocketServer | undefined;
-  let conn: ChatConnection | undefined;
-  afterEach(() => {
-    conn?.leave();
-    wss?.close();
-  });
-
-  const quiet = (status: Handlers["status"]): Handlers => ({
-    status,
-    welcome() {},
-    chat() {},
-    presence() {},
-    typing() {},
-    dm() {},
-    error() {},
-    outbox() {},
-  });
-
   it("keeps backing off from a server that welcomes and then drops every connection", async () => {
     // Hardening finding 7: the backoff used to start over on every welcome,
     // so such a server got a reconnect every ~0.5 s from every tab.
-    wss = new WebSocketServer({ host: "127.0.0.1", port: 0 });
-    wss.on("connection", (ws) => {
-      ws.on("message", (data) => {
-        const parsed = parseClientFrame(data.toString(), DEFAULT_LIMITS.maxFrameBytes);
-        if (!parsed.ok || parsed.frame.type !== "join") return;
-        const frame = parsed.frame;
-        const welcome = { type: "welcome", room: "r", name: frame.name, users: [], history: [], seq: 0 };
-        ws.send(JSON.stringify({ ...welcome, token: "tok", gap: false }));
-        ws.close(1011);
-      });
-    });
-    const server = wss;
-    await new Promise((resolve) => server.once("listening", resolve));
-    const port = (server.address() as AddressInfo).port;
-    const delays: number[] = [];
-    conn = new ChatConnection({
-      url: `ws://127.0.0.1:${port}/chat/r`,
-      name: "Ann",
-      WebSocket: WebSocket as unknown as typeof globalThis.WebSocket,
-      on: quiet((state, { retryAt }) => {
-        if (state === "reconnecting" && retryAt !== undefined) delays.push(retryAt - Date.now());
-      }),
-    });
-    await expect.poll(() => delays.length, { timeout: 5000 }).toBeGreaterThanOrEqual(3);
+    const url = await scriptedRoom({ joined: (ws) => ws.close(1011) });
+    const scheduled = delays();
+    connect(url, scheduled.record);
+    await expect.poll(() => scheduled.list.length, { timeout: 5000 }).toBeGreaterThanOrEqual(3);
     // Attempt n waits at least half of 500 ms × 2^n: 250, 500, 1000 ms.
-    expect(delays[2]).toBeGreaterThanOrEqual(1000 - 50);
+    expect(scheduled.list[2]).toBeGreaterThanOrEqual(1000 - 50);
   });
 
   it("starts the backoff over once a connection has stayed up for stableMs", async () => {
-    let connections = 0;
-    wss = new WebSocketServer({ host: "127.0.0.1", port: 0 });
-    wss.on("connection", (ws) => {
-      connections++;
-      // The first two connections fail at once; the third lives 150 ms,
-      // longer than stableMs, before it drops too.
-      const lifetime = connections === 3 ? 150 : 0;
-      ws.on("message", (data) => {
-        const parsed = parseClientFrame(data.toString(), DEFAULT_LIMITS.maxFrameBytes);
-        if (!parsed.ok || parsed.frame.type !== "join") return;
-        const frame = parsed.frame;
-        const welcome = { type: "welcome", room: "r", name: frame.name, users: [], history: [], seq: 0 };
-        ws.send(JSON.stringify({ ...welcome, token: "tok", gap: false }));
-        setTimeout(() => ws.close(1011), lifetime);
-      });
+    // The first two connections fail at once; the third lives 150 ms,
+    // longer than stableMs, before it drops too.
+    const url = await scriptedRoom({
+      joined: (ws, _frame, n) => setTimeout(() => ws.close(1011), n === 3 ? 150 : 0),
     });
-    const server = wss;
-    await new Promise((resolve) => server.once("listening", resolve));
-    const port = (server.address() as AddressInfo).port;
-    const delays: number[] = [];
-    conn = new ChatConnection({
-      url: `ws://127.0.0.1:${port}/chat/r`,
-      name: "Ann",
-      WebSocket: WebSocket as unknown as typeof globalThis.WebSocket,
-      timing: { stableMs: 50 },
-      on: quiet((state, { retryAt }) => {
-        if (state === "reconnecting" && retryAt !== undefined) delays.push(retryAt - Date.now());
-      }),
-    });
-    await expect.poll(() => delays.length, { timeout: 5000 }).toBeGreaterThanOrEqual(3);
+    const scheduled = delays();
+    connect(url, scheduled.record, { stableMs: 50 });
+    await expect.poll(() => scheduled.list.length, { timeout: 5000 }).toBeGreaterThanOrEqual(3);
     // Attempts 0 and 1 (≥ 250 and ≥ 500 ms), then a fresh attempt 0 (≤ 500 ms).
-    expect(delays[1]).toBeGreaterThanOrEqual(500 - 50);
-    expect(delays[2]).toBeLessThanOrEqual(500 + 50);
+    expect(scheduled.list[1]).toBeGreaterThanOrEqual(500 - 50);
+    expect(scheduled.list[2]).toBeLessThanOrEqual(500 + 50);
   });
 });
