@@ -5,14 +5,15 @@
  * its end made workerd buffer every welcome (94 MB to 4.1 GB in 6.4 s).
  *
  * This plays that attacker against the real runtime and reads workerd's
- * resident memory from /proc before and after. The texts are 2,000 emoji
- * (8 KB of UTF-8 each; control characters, the original ×6 amplifier, are
- * refused since v2), so a welcome carrying the whole ring is ~800 KB. What
- * bounds it now: JOINS_PER_MINUTE per socket, WELCOME_HISTORY_BYTES per
- * welcome and REPLY_BYTES_PER_MINUTE per socket (here ~1 MB in all). The run
- * with those bounds lifted is the control: it must blow past the bound, or
- * this test proves nothing. Measured here: +3 MB bounded, +80 MB (and a
- * bystander's ping unanswered for seconds) unbounded, for 600 pairs.
+ * resident memory from /proc before and after. The texts are 2,000 random
+ * emoji (8 KB of UTF-8 each; control characters, the original ×6
+ * amplifier, are refused since v2), so a welcome carrying the whole ring is
+ * ~800 KB, and the attacker turns permessage-deflate off so none of it
+ * shrinks. What bounds it now: JOINS_PER_MINUTE per socket,
+ * WELCOME_HISTORY_BYTES per welcome and REPLY_BYTES_PER_MINUTE per socket
+ * (here ~1 MB in all). The run with those bounds lifted is the control: it
+ * must blow past the bound, or this test proves nothing. Measured here for
+ * 300 pairs: +2 MB bounded, +290 MB unbounded (600 pairs: +575 MB).
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ChatClient, freshRoom } from "../support/client";
@@ -20,7 +21,7 @@ import { type ChatServer, startChat } from "../support/server";
 
 const FILLER = "127.0.0.3";
 const ATTACKER = "127.0.0.2";
-const PAIRS = 600;
+const PAIRS = 300;
 const BOUND = 32 * 1024 * 1024;
 const FAST_FILLER = { RATE_BURST: 200, RATE_PER_SEC: 200, ADDRESS_RATE_BURST: 200, ADDRESS_RATE_PER_SEC: 200 };
 /** The limits finding 1 asked for, switched off. */
@@ -31,13 +32,14 @@ async function attack(server: ChatServer): Promise<{ grew: number; joinedHeard: 
   const room = freshRoom();
   const filler = await ChatClient.connect(server.wsUrl(room), {}, FILLER);
   await filler.join("Filler");
-  const text = "😀".repeat(2000);
-  for (let i = 0; i < 100; i++) filler.send({ type: "chat", text, id: `fill-${i}` });
+  // 2,000 random emoji per message: 8 KB of UTF-8 that compression cannot shrink.
+  for (let i = 0; i < 100; i++) filler.send({ type: "chat", text: randomEmoji(2000), id: `fill-${i}` });
   await expect.poll(() => filler.inbox.filter((f) => f.type === "chat").length, { timeout: 20_000 }).toBe(100);
   filler.inbox.length = 0;
   const before = server.rssBytes();
 
-  const attacker = await ChatClient.connect(server.wsUrl(room), {}, ATTACKER);
+  // No permessage-deflate: the runtime then holds every byte it cannot send.
+  const attacker = await ChatClient.connect(server.wsUrl(room), {}, ATTACKER, false);
   attacker.ws.pause(); // never reads: everything sent to it stays in the runtime
   for (let i = 0; i < PAIRS; i++) {
     attacker.sendRaw('{"type":"join","name":"Mallory"}');
@@ -60,6 +62,17 @@ async function attack(server: ChatServer): Promise<{ grew: number; joinedHeard: 
   attacker.terminate();
   await filler.close();
   return { grew, joinedHeard };
+}
+
+/** `n` emoji from U+1F300–U+1F5FF, from a fixed-seed generator (the runs are repeatable). */
+function randomEmoji(n: number): string {
+  let seed = 0x2545f491;
+  let out = "";
+  for (let i = 0; i < n; i++) {
+    seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0;
+    out += String.fromCodePoint(0x1f300 + (seed % 0x300));
+  }
+  return out;
 }
 
 describe("one socket that never reads", () => {

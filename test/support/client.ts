@@ -56,10 +56,17 @@ export class ChatClient {
    * @param from a loopback address to connect from (127.0.0.2, …): the
    *   runtime sees it as the client's address, so a test can play several
    *   people behind different addresses (protocol §2.4).
+   * @param compress offer permessage-deflate, as browsers do; an attacker
+   *   who wants the room to buffer the most bytes does not.
    */
-  static connect(url: string, headers: Record<string, string> = {}, from?: string): Promise<ChatClient> {
+  static connect(
+    url: string,
+    headers: Record<string, string> = {},
+    from?: string,
+    compress = true,
+  ): Promise<ChatClient> {
     return new Promise((resolve, reject) => {
-      const ws = new WebSocket(url, { headers, ...(from ? { localAddress: from } : {}) });
+      const ws = new WebSocket(url, { headers, perMessageDeflate: compress, ...(from ? { localAddress: from } : {}) });
       const client = new ChatClient(ws);
       live.add(client);
       void client.closed.then(() => live.delete(client));
