@@ -17,7 +17,7 @@
  *   place that touches it; the rest of the code sees the `Directory`
  *   interface, and what comes back over the wire is validated here.
  *
- * Rooms report their own counts (src/directory-reporter.ts); nobody else
+ * Rooms report their own counts (src/directory/reporter.ts); nobody else
  * writes here.
  */
 // The package's main entry is a CommonJS file that require()s these two ES

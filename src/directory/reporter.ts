@@ -1,6 +1,6 @@
 /**
  * Tells the directory a room's user count without ever delaying a frame and
- * without timers (a room object sets none; see src/room.ts).
+ * without timers (a room object sets none; see src/room/chat-room.ts).
  *
  * Coalescing: at most one report is in flight. Changes that arrive meanwhile
  * only move `#latest`; when the report returns, the newest count goes out if

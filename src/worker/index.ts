@@ -2,16 +2,16 @@
  * edge-chat Worker: the stateless front door.
  *
  * Bindings (wrangler.toml; types generated into worker-configuration.d.ts):
- *   ROOMS    Durable Object namespace of ChatRoom (src/room.ts), one object
+ *   ROOMS    Durable Object namespace of ChatRoom (src/room/chat-room.ts), one object
  *            per room name via idFromName.
  *   ASSETS   the browser client in public/, served by Workers static assets.
- *   DIRECTORY  the room directory (src/directory.ts, built on itty-durable).
- *   API_GUARD  throttles wrong API tokens per address (src/api-guard.ts).
+ *   DIRECTORY  the room directory (src/directory/directory.ts, built on itty-durable).
+ *   API_GUARD  throttles wrong API tokens per address (src/worker/api-guard.ts).
  *   API_TOKEN  secret (32+ characters); enables POST /api/rooms/:room/messages.
- *   HISTORY_LIMIT … API_FAILURES_PER_MINUTE   limits (src/config.ts).
+ *   HISTORY_LIMIT … API_FAILURES_PER_MINUTE   limits (src/shared/limits.ts).
  *   ALLOWED_ORIGINS                extra origins that may open sockets.
  *
- * Routes: GET /health, GET /chat/:room (WebSocket upgrade), /api/* (src/api.ts).
+ * Routes: GET /health, GET /chat/:room (WebSocket upgrade), /api/* (src/worker/api.ts).
  * Everything else is a static file. The Worker validates and forwards; it
  * holds no state.
  */

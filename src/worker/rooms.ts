@@ -1,7 +1,7 @@
 /**
  * The Worker's way to a room: the name from the route, checked against
  * protocol §1 before any object is touched, and the one object per name.
- * Shared by the socket route (src/index.ts) and the HTTP API (src/api.ts).
+ * Shared by the socket route (index.ts) and the HTTP API (api.ts).
  */
 import type { Context } from "hono";
 import type { ChatRoom } from "../room/chat-room";
