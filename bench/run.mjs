@@ -19,13 +19,13 @@ import WebSocket from "ws";
 import { buildWorker, childRuntimes, ONE_MACHINE_LOAD, startWorker } from "../scripts/lib/harness.mjs";
 import { numericArgs, percentile } from "../scripts/lib/stats.mjs";
 import { startFloor } from "./floor-server.mjs";
+import { chatFrame, cpuMs, drain, joinAll, joinAs, peakRssMb, round, sleep, summary, Tally } from "./load.mjs";
 
 const opts = numericArgs({ reps: 3, seconds: 10, scale: 1 });
 // --only fanout,rooms runs a subset of the scenarios.
 const onlyIndex = process.argv.indexOf("--only");
 const only = onlyIndex > 0 ? (process.argv[onlyIndex + 1] ?? "").split(",") : undefined;
 const scaled = (n) => Math.max(2, Math.round(n * opts.scale));
-const CLK_TCK = 100;
 
 // ---------------------------------------------------------------------------
 // Systems under test
@@ -80,142 +80,6 @@ async function startFloorRun() {
 }
 
 const SYSTEMS = { "edge-chat": startEdge, floor: startFloorRun };
-
-// ---------------------------------------------------------------------------
-// /proc: the workerd process that Miniflare started for this run
-// ---------------------------------------------------------------------------
-
-/** CPU time (ms, user + system) of the given processes. */
-function cpuMs(pids) {
-  let ticks = 0;
-  for (const pid of pids) {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    ticks += Number(fields[11]) + Number(fields[12]);
-  }
-  return (ticks * 1000) / CLK_TCK;
-}
-
-/** Peak resident memory (MB) of the given processes. */
-function peakRssMb(pids) {
-  let kb = 0;
-  for (const pid of pids) {
-    const m = /VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
-    kb += Number(m?.[1] ?? 0);
-  }
-  return kb / 1024;
-}
-
-// ---------------------------------------------------------------------------
-// Clients: one code path for both systems. edge-chat answers join with a
-// welcome and chats with chat frames; the floor sends every frame back to
-// everyone, so a client's own join coming back is its "welcome".
-// ---------------------------------------------------------------------------
-
-class Tally {
-  latencies = [];
-  deliveries = 0;
-  duplicated = 0;
-  outOfOrder = 0;
-  /** receiver → sender → counters seen */
-  seen = new Map();
-  /** receiver → last seq seen (edge-chat only) */
-  lastSeq = new Map();
-
-  record(receiver, frame, now) {
-    const [sender, counterText, sentText] = frame.text.split("|");
-    const counter = Number(counterText);
-    this.deliveries++;
-    this.latencies.push(now - Number(sentText));
-    let bySender = this.seen.get(receiver);
-    if (!bySender) {
-      bySender = new Map();
-      this.seen.set(receiver, bySender);
-    }
-    let counters = bySender.get(sender);
-    if (!counters) {
-      counters = { set: new Set(), max: -1 };
-      bySender.set(sender, counters);
-    }
-    if (counters.set.has(counter)) this.duplicated++;
-    else if (counter < counters.max) this.outOfOrder++;
-    counters.set.add(counter);
-    counters.max = Math.max(counters.max, counter);
-    if (frame.seq !== undefined) {
-      const last = this.lastSeq.get(receiver) ?? 0;
-      if (frame.seq <= last) this.outOfOrder++;
-      this.lastSeq.set(receiver, frame.seq);
-    }
-  }
-
-  /** Deliveries that should have happened and did not: every receiver gets every message of its room. */
-  lost(rooms) {
-    let lost = 0;
-    for (const { receivers, sent } of rooms) {
-      for (const receiver of receivers) {
-        const bySender = this.seen.get(receiver);
-        for (const [sender, count] of sent) {
-          lost += count - (bySender?.get(sender)?.set.size ?? 0);
-        }
-      }
-    }
-    return lost;
-  }
-}
-
-function connect(url) {
-  return new Promise((resolve, reject) => {
-    const ws = new WebSocket(url, { perMessageDeflate: false });
-    ws.once("open", () => resolve(ws));
-    ws.once("error", reject);
-  });
-}
-
-/**
- * Opens a socket, joins as `name`, and routes chat frames to `onChat`.
- * Resolves with the welcome (edge-chat) or the echoed join (floor) and the
- * time it arrived.
- */
-async function joinAs(url, name, onChat) {
-  const ws = await connect(url);
-  return new Promise((resolve) => {
-    ws.on("message", (data) => {
-      const now = performance.now();
-      const frame = JSON.parse(data.toString());
-      if (frame.type === "chat") onChat?.(frame, now);
-      else if (frame.type === "welcome" || (frame.type === "join" && frame.name === name))
-        resolve({ ws, frame, at: now });
-    });
-    ws.send(JSON.stringify({ type: "join", name }));
-  });
-}
-
-let messageCounter = 0;
-function chatFrame(sender, counter) {
-  const text = `${sender}|${counter}|${performance.now().toFixed(3)}|${"x".repeat(32)}`;
-  return JSON.stringify({ type: "chat", text, id: `${sender}-${counter}-${messageCounter++}` });
-}
-
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-async function joinAll(server, room, names, tally) {
-  const clients = [];
-  for (let i = 0; i < names.length; i += 25) {
-    const batch = names.slice(i, i + 25);
-    clients.push(
-      ...(await Promise.all(
-        batch.map((name) => joinAs(server.wsUrl(room), name, (f, now) => tally.record(name, f, now))),
-      )),
-    );
-  }
-  return clients;
-}
-
-/** Waits until `done()` or `ms` passed. */
-async function drain(done, ms = 5000) {
-  const until = performance.now() + ms;
-  while (!done() && performance.now() < until) await sleep(20);
-}
 
 // ---------------------------------------------------------------------------
 // Scenarios. Each returns its figures; CPU covers the measured phase only.
@@ -378,29 +242,6 @@ const SCENARIOS = {
     });
   },
 };
-
-function summary(tally, { seconds, cpu, committed, rows, lost }) {
-  const sorted = tally.latencies.sort((a, b) => a - b);
-  return {
-    latencyP50Ms: round(percentile(sorted, 50)),
-    latencyP95Ms: round(percentile(sorted, 95)),
-    latencyP99Ms: round(percentile(sorted, 99)),
-    latencyMaxMs: round(sorted.at(-1)),
-    deliveriesPerSec: Math.round(tally.deliveries / seconds),
-    committedPerSec: round(committed / seconds),
-    cpuMsPer1kDeliveries: round((cpu / Math.max(1, tally.deliveries)) * 1000),
-    rowsPerMessage: rows === undefined ? undefined : round(rows / Math.max(1, committed), 3),
-    lost,
-    duplicated: tally.duplicated,
-    outOfOrder: tally.outOfOrder,
-  };
-}
-
-function round(n, digits = 1) {
-  if (n === undefined || !Number.isFinite(n)) return n;
-  const f = 10 ** digits;
-  return Math.round(n * f) / f;
-}
 
 // ---------------------------------------------------------------------------
 // The run

@@ -21,45 +21,10 @@
 
 import type { ClientFrame } from "../shared/protocol";
 import { CLOSE_REPLACED, PING_TEXT } from "../shared/protocol";
-import {
-  type ChatFrame,
-  parseServerFrame,
-  type ServerFrame,
-  type ServerFrameOf,
-  type WelcomeFrame,
-} from "../shared/server-frames";
+import { type ChatFrame, parseServerFrame, type ServerFrame, type WelcomeFrame } from "../shared/server-frames";
+import type { ConnectionOptions, ErrorFrame, Handlers, Pending, State } from "./session-types";
 
-export type State = "connecting" | "live" | "reconnecting" | "offline" | "ended";
-export interface Pending {
-  id: string;
-  text: string;
-}
-type PresenceFrame = ServerFrameOf<"joined" | "left">;
-type ErrorFrame = ServerFrameOf<"error">;
-
-/** What the page is told; the session never touches the DOM. */
-export interface Handlers {
-  status(state: State, detail: { retryAt?: number; reason?: string }): void;
-  welcome(welcome: WelcomeFrame, fresh: ChatFrame[], rejoin: boolean): void;
-  chat(chat: ChatFrame): void;
-  presence(frame: PresenceFrame): void;
-  typing(name: string): void;
-  dm(dm: ServerFrameOf<"dm">): void;
-  error(error: ErrorFrame, during: "join" | "chat" | "other"): void;
-  outbox(pending: readonly Pending[]): void;
-}
-
-export interface ConnectionOptions {
-  /** ws(s)://host/chat/room */
-  url: string;
-  name: string;
-  /** The reclaim token from an earlier welcome (a page reload). */
-  token?: string | undefined;
-  on: Handlers;
-  WebSocket?: typeof WebSocket;
-  /** Shorter in tests. */
-  timing?: { heartbeatMs?: number; pongTimeoutMs?: number; stableMs?: number };
-}
+export type { ConnectionOptions, Handlers, Pending, State } from "./session-types";
 
 export const OUTBOX_LIMIT = 50;
 export const HEARTBEAT_MS = 25_000;

@@ -24,7 +24,7 @@ import {
 import { spend } from "../shared/rate-limit";
 import { encode, encodePresence, errorFrame } from "../shared/server-frames";
 import { checkText } from "../shared/text";
-import { AlarmClock, AnswerBudget } from "./answers";
+import { AnswerBudget, JoinTimeouts } from "./answers";
 import type { RoomBudgets } from "./budgets";
 import type { HistoryRing } from "./history";
 import { Joins } from "./joins";
@@ -70,7 +70,7 @@ export class ChatCore<S extends object> {
   readonly sameToken: (given: string, expected: string) => boolean;
   readonly #history: () => HistoryRing;
   readonly #answers: AnswerBudget<S>;
-  readonly #alarm: AlarmClock;
+  readonly #timeouts: JoinTimeouts<S>;
   readonly #joins: Joins<S>;
 
   /** @param restored the sockets the runtime still holds, with their sessions (a wake-up). */
@@ -83,9 +83,9 @@ export class ChatCore<S extends object> {
     this.sameToken = parts.sameToken;
     this.#history = parts.history;
     this.#answers = new AnswerBudget(parts.limits.replyBytesPerMinute);
-    this.#alarm = new AlarmClock((at) => parts.io.setAlarm(at));
     this.members = new Members((socket, session) => parts.io.save(socket, session));
     this.members.restore(restored);
+    this.#timeouts = new JoinTimeouts((at) => parts.io.setAlarm(at), this.members, parts.limits.joinTimeoutMs);
     this.#joins = new Joins(this);
     // The directory may hold a stale count for this room (sockets that a
     // restart cut without close events); a wake-up corrects it. A room
@@ -119,7 +119,7 @@ export class ChatCore<S extends object> {
   opened(socket: S, address: string): void {
     const now = this.now();
     this.members.open(socket, newSession(this.limits, address, now));
-    this.#alarm.needBy(now + this.limits.joinTimeoutMs, () => this.#earliestJoinDeadline());
+    this.#timeouts.started(now);
   }
 
   /** A closed or failed socket gives its name back and the others hear `left`. */
@@ -147,13 +147,8 @@ export class ChatCore<S extends object> {
    */
   alarm(): void {
     const now = this.now();
-    for (const [socket, session] of [...this.members.entries()]) {
-      if (session.member || session.idleSince + this.limits.joinTimeoutMs > now) continue;
-      this.members.close(socket);
-      this.io.close(socket, CLOSE_JOIN_TIMEOUT, "join_timeout");
-    }
+    for (const socket of this.#timeouts.expire(now)) this.io.close(socket, CLOSE_JOIN_TIMEOUT, "join_timeout");
     this.budgets.prune(now);
-    this.#alarm.rang(this.#earliestJoinDeadline());
   }
 
   // -------------------------------------------------------------------------
@@ -262,7 +257,7 @@ export class ChatCore<S extends object> {
     session.idleSince = now;
     const member = this.members.leave(socket);
     if (member) this.#left(session, member);
-    this.#alarm.needBy(now + this.limits.joinTimeoutMs, () => this.#earliestJoinDeadline());
+    this.#timeouts.started(now);
   }
 
   /** A name was given back: its bucket is remembered, the others hear `left`. */
@@ -316,16 +311,6 @@ export class ChatCore<S extends object> {
     const session = this.io.load(socket);
     this.members.restore([[socket, session]]);
     return session;
-  }
-
-  #earliestJoinDeadline(): number | undefined {
-    let earliest: number | undefined;
-    for (const [, session] of this.members.entries()) {
-      if (session.member) continue;
-      const deadline = session.idleSince + this.limits.joinTimeoutMs;
-      if (earliest === undefined || deadline < earliest) earliest = deadline;
-    }
-    return earliest;
   }
 }
 
