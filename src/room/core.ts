@@ -124,7 +124,9 @@ export class ChatCore<S extends object> {
 
   /** A closed or failed socket gives its name back and the others hear `left`. */
   closed(socket: S): void {
-    const session = this.#session(socket);
+    // A socket the room no longer knows was already given up (an error and
+    // then its close, or the join timeout): nothing is announced twice.
+    const session = this.members.session(socket);
     const member = this.members.close(socket);
     if (session && member) this.#left(session, member);
   }

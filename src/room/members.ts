@@ -36,6 +36,13 @@ export class Members<S> {
       if (session.member) joined.push([socket, session.member]);
     }
     for (const [socket, member] of joined.sort((a, b) => a[1].order - b[1].order)) {
+      const session = this.#sessions.get(socket);
+      // A name another socket already holds stays with that socket; this
+      // one's attachment is out of date.
+      if (this.#holders.has(member.key)) {
+        if (session) session.member = undefined;
+        continue;
+      }
       this.#holders.set(member.key, socket);
       this.#nextOrder = Math.max(this.#nextOrder, member.order + 1);
     }

@@ -85,4 +85,18 @@ describe("the chat core", () => {
     expect(room.take(ben)).toEqual([]);
     expect(room.core.snapshot().users).toEqual(["Ann", "Ben"]);
   });
+  it("announces `left` once when a socket errors and then closes, even after its name was taken again", () => {
+    const room = new MemoryRoom();
+    const ann = room.open("ann");
+    const ben = room.open("ben");
+    room.send(ann, { type: "join", name: "Ann" });
+    room.send(ben, { type: "join", name: "Ben" });
+    room.take(ben);
+    room.core.closed(ann); // webSocketError
+    const again = room.open("again");
+    room.send(again, { type: "join", name: "Ann" });
+    room.core.closed(ann); // then webSocketClose for the same socket
+    expect(types(room.take(ben))).toEqual(["left", "joined"]);
+    expect(room.core.snapshot().users).toEqual(["Ben", "Ann"]);
+  });
 });
