@@ -7,11 +7,36 @@ import { percentile } from "../scripts/lib/stats.mjs";
 
 const CLK_TCK = 100;
 
+/**
+ * A frame as the load generator reads it: edge-chat's welcome and chat
+ * frames, or the floor's echo of a join. Only these fields are used.
+ * @typedef {{ type: string, name?: string, text?: string, seq?: number, historyLength?: number }} Frame
+ * @typedef {{ ws: WebSocket, frame: Frame, at: number }} Joined
+ * @typedef {{ receivers: string[], sent: Map<string, number> }} RoomLoad
+ * @typedef {{ wsUrl(room: string): string }} Target
+ */
+
+/** @param {string} data @returns {Frame} */
+function parseFrame(data) {
+  /** @type {unknown} */
+  const value = JSON.parse(data);
+  if (typeof value !== "object" || value === null || !("type" in value) || typeof value.type !== "string") {
+    return { type: "unknown" };
+  }
+  return {
+    type: value.type,
+    ...("name" in value && typeof value.name === "string" ? { name: value.name } : {}),
+    ...("text" in value && typeof value.text === "string" ? { text: value.text } : {}),
+    ...("seq" in value && typeof value.seq === "number" ? { seq: value.seq } : {}),
+    ...("history" in value && Array.isArray(value.history) ? { historyLength: value.history.length } : {}),
+  };
+}
+
 // ---------------------------------------------------------------------------
 // /proc: the workerd process that Miniflare started for this run
 // ---------------------------------------------------------------------------
 
-/** CPU time (ms, user + system) of the given processes. */
+/** CPU time (ms, user + system) of the given processes. @param {number[]} pids */
 export function cpuMs(pids) {
   let ticks = 0;
   for (const pid of pids) {
@@ -22,7 +47,7 @@ export function cpuMs(pids) {
   return (ticks * 1000) / CLK_TCK;
 }
 
-/** Peak resident memory (MB) of the given processes. */
+/** Peak resident memory (MB) of the given processes. @param {number[]} pids */
 export function peakRssMb(pids) {
   let kb = 0;
   for (const pid of pids) {
@@ -39,17 +64,19 @@ export function peakRssMb(pids) {
 // ---------------------------------------------------------------------------
 
 export class Tally {
+  /** @type {number[]} */
   latencies = [];
   deliveries = 0;
   duplicated = 0;
   outOfOrder = 0;
-  /** receiver → sender → counters seen */
+  /** receiver → sender → counters seen @type {Map<string, Map<string, { set: Set<number>, max: number }>>} */
   seen = new Map();
-  /** receiver → last seq seen (edge-chat only) */
+  /** receiver → last seq seen (edge-chat only) @type {Map<string, number>} */
   lastSeq = new Map();
 
+  /** @param {string} receiver @param {Frame} frame @param {number} now */
   record(receiver, frame, now) {
-    const [sender, counterText, sentText] = frame.text.split("|");
+    const [sender = "", counterText, sentText] = (frame.text ?? "").split("|");
     const counter = Number(counterText);
     this.deliveries++;
     this.latencies.push(now - Number(sentText));
@@ -74,7 +101,7 @@ export class Tally {
     }
   }
 
-  /** Deliveries that should have happened and did not: every receiver gets every message of its room. */
+  /** Deliveries that should have happened and did not: every receiver gets every message of its room. @param {RoomLoad[]} rooms */
   lost(rooms) {
     let lost = 0;
     for (const { receivers, sent } of rooms) {
@@ -89,6 +116,7 @@ export class Tally {
   }
 }
 
+/** @param {string} url @returns {Promise<WebSocket>} */
 export function connect(url) {
   return new Promise((resolve, reject) => {
     const ws = new WebSocket(url, { perMessageDeflate: false });
@@ -101,13 +129,15 @@ export function connect(url) {
  * Opens a socket, joins as `name`, and routes chat frames to `onChat`.
  * Resolves with the welcome (edge-chat) or the echoed join (floor) and the
  * time it arrived.
+ * @param {string} url @param {string} name @param {(frame: Frame, now: number) => void} [onChat]
+ * @returns {Promise<Joined>}
  */
 export async function joinAs(url, name, onChat) {
   const ws = await connect(url);
   return new Promise((resolve) => {
     ws.on("message", (data) => {
       const now = performance.now();
-      const frame = JSON.parse(data.toString());
+      const frame = parseFrame(data.toString());
       if (frame.type === "chat") onChat?.(frame, now);
       else if (frame.type === "welcome" || (frame.type === "join" && frame.name === name))
         resolve({ ws, frame, at: now });
@@ -117,14 +147,17 @@ export async function joinAs(url, name, onChat) {
 }
 
 let messageCounter = 0;
+/** @param {string} sender @param {number} counter */
 export function chatFrame(sender, counter) {
   const text = `${sender}|${counter}|${performance.now().toFixed(3)}|${"x".repeat(32)}`;
   return JSON.stringify({ type: "chat", text, id: `${sender}-${counter}-${messageCounter++}` });
 }
 
-export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+export const sleep = (/** @type {number} */ ms) => new Promise((r) => setTimeout(r, ms));
 
+/** @param {Target} server @param {string} room @param {string[]} names @param {Tally} tally */
 export async function joinAll(server, room, names, tally) {
+  /** @type {Joined[]} */
   const clients = [];
   for (let i = 0; i < names.length; i += 25) {
     const batch = names.slice(i, i + 25);
@@ -137,12 +170,16 @@ export async function joinAll(server, room, names, tally) {
   return clients;
 }
 
-/** Waits until `done()` or `ms` passed. */
+/** Waits until `done()` or `ms` passed. @param {() => boolean} done */
 export async function drain(done, ms = 5000) {
   const until = performance.now() + ms;
   while (!done() && performance.now() < until) await sleep(20);
 }
 
+/**
+ * @param {Tally} tally
+ * @param {{ seconds: number, cpu: number, committed: number, rows?: number | undefined, lost: number }} figures
+ */
 export function summary(tally, { seconds, cpu, committed, rows, lost }) {
   const sorted = tally.latencies.sort((a, b) => a - b);
   return {
@@ -160,6 +197,20 @@ export function summary(tally, { seconds, cpu, committed, rows, lost }) {
   };
 }
 
+/**
+ * Rounds to `digits` places; undefined and non-finite numbers pass through.
+ * @overload
+ * @param {number} n
+ * @param {number} [digits]
+ * @returns {number}
+ */
+/**
+ * @overload
+ * @param {number | undefined} n
+ * @param {number} [digits]
+ * @returns {number | undefined}
+ */
+/** @param {number | undefined} n @param {number} [digits] */
 export function round(n, digits = 1) {
   if (n === undefined || !Number.isFinite(n)) return n;
   const f = 10 ** digits;

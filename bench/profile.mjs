@@ -25,16 +25,26 @@ const server = floor
       inspectorPort: INSPECTOR_PORT,
     });
 
+/**
+ * The parts of the inspector's answers used here (DevTools protocol).
+ * @typedef {{ title?: string, webSocketDebuggerUrl: string }} Target
+ * @typedef {{ id: number, callFrame: { functionName: string, url: string, lineNumber: number } }} ProfileNode
+ * @typedef {{ nodes: ProfileNode[], samples: number[] }} Profile
+ */
+/** @type {Target[]} */
 const targets = await (await fetch(`http://127.0.0.1:${INSPECTOR_PORT}/json`)).json();
 const target = targets.find((t) => t.title?.includes("core:user")) ?? targets[0];
+if (!target) throw new Error("workerd's inspector lists no target");
 const inspector = new WebSocket(target.webSocketDebuggerUrl);
 await new Promise((r) => inspector.once("open", r));
 let nextId = 1;
+/** @type {Map<number, (result: unknown) => void>} */
 const pending = new Map();
 inspector.on("message", (data) => {
   const msg = JSON.parse(data.toString());
   pending.get(msg.id)?.(msg.result);
 });
+/** @param {string} method @param {Record<string, unknown>} [params] @returns {Promise<unknown>} */
 const call = (method, params = {}) =>
   new Promise((resolve) => {
     const id = nextId++;
@@ -74,15 +84,17 @@ await call("Profiler.start");
 for (const send of clients) send();
 await new Promise((r) => setTimeout(r, seconds * 1000));
 running = false;
-const { profile } = await call("Profiler.stop");
+const { profile } = /** @type {{ profile: Profile }} */ (await call("Profiler.stop"));
 mkdirSync("bench/results", { recursive: true });
 writeFileSync("bench/results/profile.cpuprofile", JSON.stringify(profile));
 
 // Self time per function, from the sample counts.
 const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+/** @type {Map<string, number>} */
 const self = new Map();
 for (const id of profile.samples) {
   const node = byId.get(id);
+  if (!node) continue;
   const f = node.callFrame;
   const key = `${f.functionName || "(anonymous)"} ${f.url.split("/").pop()}:${f.lineNumber + 1}`;
   self.set(key, (self.get(key) ?? 0) + 1);

@@ -25,7 +25,7 @@ const opts = numericArgs({ reps: 3, seconds: 10, scale: 1 });
 // --only fanout,rooms runs a subset of the scenarios.
 const onlyIndex = process.argv.indexOf("--only");
 const only = onlyIndex > 0 ? (process.argv[onlyIndex + 1] ?? "").split(",") : undefined;
-const scaled = (n) => Math.max(2, Math.round(n * opts.scale));
+const scaled = (/** @type {number} */ n) => Math.max(2, Math.round(n * opts.scale));
 
 // ---------------------------------------------------------------------------
 // Systems under test
@@ -42,7 +42,7 @@ const storageDir = () => mkdtempSync(join(TMPFS, "edge-chat-bench-"));
 async function startEdge() {
   const dir = storageDir();
   const server = await startWorker({ scriptPath: EDGE_BUNDLE, vars: EDGE_VARS, persist: dir });
-  const metrics = async (room) => {
+  const metrics = async (/** @type {string} */ room) => {
     const ns = await server.mf.getDurableObjectNamespace("ROOMS");
     // The metered room's RPC (bench/metered-worker.ts); Miniflare's stub type does not know it.
     const stub = /** @type {{ metrics(): Promise<{ rowsWritten: number, rowsRead: number }> }} */ (
@@ -56,10 +56,11 @@ async function startEdge() {
       await server.stop();
       rmSync(dir, { recursive: true, force: true });
     },
-    async rowsWritten(room) {
+    async rowsWritten(/** @type {string} */ room) {
       return (await metrics(room)).rowsWritten;
     },
-    async rowsRead(room) {
+    /** @returns {Promise<number | undefined>} */
+    async rowsRead(/** @type {string} */ room) {
       return (await metrics(room)).rowsRead;
     },
   };
@@ -85,6 +86,13 @@ const SYSTEMS = { "edge-chat": startEdge, floor: startFloorRun };
 // Scenarios. Each returns its figures; CPU covers the measured phase only.
 // ---------------------------------------------------------------------------
 
+/**
+ * What a scenario gets: a running system, its workerd pids, a run id for room names.
+ * @typedef {Awaited<ReturnType<typeof startEdge>> | Awaited<ReturnType<typeof startFloorRun>>} System
+ * @typedef {(server: System, pids: number[], runId: string) => Promise<Record<string, number | undefined>>} Scenario
+ */
+
+/** @type {Record<string, Scenario>} */
 const SCENARIOS = {
   async fanout(server, pids, runId) {
     const room = `fanout-${runId}`;
@@ -95,11 +103,13 @@ const SCENARIOS = {
     const cpu0 = cpuMs(pids);
     const t0 = performance.now();
     let sent = 0;
-    const sender = clients[0].ws;
+    const sender = clients[0]?.ws;
+    const first = names[0] ?? "";
+    if (!sender) throw new Error("no clients joined");
     const total = 50 * opts.seconds;
     await new Promise((/** @type {(value?: unknown) => void} */ resolve) => {
       const timer = setInterval(() => {
-        sender.send(chatFrame(names[0], sent++));
+        sender.send(chatFrame(first, sent++));
         if (sent >= total) {
           clearInterval(timer);
           resolve();
@@ -116,7 +126,7 @@ const SCENARIOS = {
       cpu,
       committed: sent,
       rows,
-      lost: tally.lost([{ receivers: names, sent: new Map([[names[0], sent]]) }]),
+      lost: tally.lost([{ receivers: names, sent: new Map([[first, sent]]) }]),
     });
   },
 
@@ -126,14 +136,16 @@ const SCENARIOS = {
     const names = Array.from({ length: scaled(20) }, (_, i) => `t${i}`);
     const sent = new Map(names.map((n) => [n, 0]));
     let running = true;
+    /** @type {import("./load.mjs").Joined[]} */
     const clients = [];
     for (const name of names) {
       // Closed loop: a client's next message goes when its previous one is back.
       const client = await joinAs(server.wsUrl(room), name, (frame, now) => {
         tally.record(name, frame, now);
-        if (running && frame.text.startsWith(`${name}|`)) {
-          sent.set(name, (sent.get(name) ?? 0) + 1);
-          client.ws.send(chatFrame(name, sent.get(name)));
+        if (running && frame.text?.startsWith(`${name}|`)) {
+          const next = (sent.get(name) ?? 0) + 1;
+          sent.set(name, next);
+          client.ws.send(chatFrame(name, next));
         }
       });
       clients.push(client);
@@ -141,7 +153,7 @@ const SCENARIOS = {
     const rows0 = await server.rowsWritten(room);
     const cpu0 = cpuMs(pids);
     const t0 = performance.now();
-    for (const c of clients) c.ws.send(chatFrame(names[clients.indexOf(c)], 0));
+    for (const [i, c] of clients.entries()) c.ws.send(chatFrame(names[i] ?? "", 0));
     await sleep(opts.seconds * 1000);
     running = false;
     const seconds = (performance.now() - t0) / 1000;
@@ -179,7 +191,7 @@ const SCENARIOS = {
     const cpu = cpuMs(pids) - cpu0;
     const read1 = await server.rowsRead(room);
     const times = joins.map((j) => j.at - t0).sort((a, b) => a - b);
-    const fullHistory = joins.filter((j) => j.frame.type !== "welcome" || j.frame.history.length === 100).length;
+    const fullHistory = joins.filter((j) => j.frame.type !== "welcome" || j.frame.historyLength === 100).length;
     for (const j of joins) j.ws.close();
     return {
       joins: n,
@@ -188,7 +200,7 @@ const SCENARIOS = {
       welcomeP99Ms: round(percentile(times, 99)),
       cpuMsPerJoin: round(cpu / n, 3),
       withFullHistory: fullHistory,
-      rowsReadPerJoin: read0 === undefined ? undefined : round((read1 - read0) / n, 3),
+      rowsReadPerJoin: read0 === undefined || read1 === undefined ? undefined : round((read1 - read0) / n, 3),
       lost: n - joins.length,
       duplicated: tally.duplicated,
       outOfOrder: tally.outOfOrder,
@@ -253,45 +265,55 @@ const bundle = readFileSync(buildWorker({ outDir: ".wrangler/bench-prod" }));
 EDGE_BUNDLE = buildWorker({ outDir: ".wrangler/bench-build", entry: "bench/metered-worker.ts" });
 const bundleGzipKb = round(gzipSync(bundle, { level: 9 }).length / 1024, 1);
 
-const results = {}; // scenario → system → [figures per rep]
+/** @typedef {Record<string, number | undefined>} Figures */
+/** scenario → system → figures per rep @type {Record<string, Record<string, Figures[]>>} */
+const results = {};
 const started = Date.now();
 for (let rep = 0; rep < opts.reps; rep++) {
   for (const scenario of Object.keys(SCENARIOS).filter((s) => !only || only.includes(s))) {
     // Alternate which system goes first, so neither always gets the warmer machine.
+    /** @type {Array<keyof typeof SYSTEMS>} */
     const order = rep % 2 === 0 ? ["edge-chat", "floor"] : ["floor", "edge-chat"];
+    const run = SCENARIOS[scenario];
+    if (!run) continue;
     for (const system of order) {
       const server = await SYSTEMS[system]();
       const pids = childRuntimes();
       const t = performance.now();
-      const figures = await SCENARIOS[scenario](server, pids, `${rep}-${Date.now().toString(36)}`);
+      const figures = await run(server, pids, `${rep}-${Date.now().toString(36)}`);
       figures.peakRssMb = round(peakRssMb(pids));
       figures.wallSeconds = round((performance.now() - t) / 1000);
       await server.stop();
       results[scenario] ??= {};
-      results[scenario][system] ??= [];
-      results[scenario][system].push(figures);
+      const bySystem = results[scenario];
+      bySystem[system] ??= [];
+      bySystem[system].push(figures);
       process.stderr.write(`rep ${rep + 1}/${opts.reps} ${scenario} ${system}: ${JSON.stringify(figures)}\n`);
     }
   }
 }
 
 // Medians and ratios.
-const median = (xs) => {
+const median = (/** @type {Array<number | undefined>} */ xs) => {
   const v = xs.filter((x) => typeof x === "number").sort((a, b) => a - b);
   if (v.length === 0) return undefined;
   const m = Math.floor(v.length / 2);
-  return v.length % 2 ? v[m] : (v[m - 1] + v[m]) / 2;
+  return v.length % 2 ? v[m] : ((v[m - 1] ?? 0) + (v[m] ?? 0)) / 2;
 };
+/** scenario → figure → medians and ratio @type {Record<string, Record<string, { edge?: number, floor?: number, ratio?: number }>>} */
 const table = {};
 for (const [scenario, bySystem] of Object.entries(results)) {
-  const keys = Object.keys(bySystem["edge-chat"][0]);
-  table[scenario] = {};
-  for (const key of keys) {
-    const edge = round(median(bySystem["edge-chat"].map((f) => f[key])), 3);
-    const floor = round(median(bySystem.floor.map((f) => f[key])), 3);
+  const edgeRuns = bySystem["edge-chat"] ?? [];
+  const floorRuns = bySystem.floor ?? [];
+  /** @type {Record<string, { edge?: number, floor?: number, ratio?: number }>} */
+  const rows = {};
+  table[scenario] = rows;
+  for (const key of Object.keys(edgeRuns[0] ?? {})) {
+    const edge = round(median(edgeRuns.map((f) => f[key])), 3);
+    const floor = round(median(floorRuns.map((f) => f[key])), 3);
     const ratio =
       typeof edge === "number" && typeof floor === "number" && floor !== 0 ? round(edge / floor, 2) : undefined;
-    table[scenario][key] = { edge, floor, ratio };
+    rows[key] = { edge, floor, ratio };
   }
 }
 
@@ -332,7 +354,9 @@ console.log("\n(columns: edge-chat, floor, ratio edge-chat/floor; full data in b
 // Correctness, not speed: a lost, duplicated or out-of-order delivery is a bug.
 const broken = Object.entries(results).flatMap(([scenario, bySystem]) =>
   Object.entries(bySystem).flatMap(([system, runs]) =>
-    runs.filter((f) => f.lost || f.duplicated || f.outOfOrder).map(() => `${scenario}/${system}`),
+    runs
+      .filter((/** @type {Figures} */ f) => f.lost || f.duplicated || f.outOfOrder)
+      .map(() => `${scenario}/${system}`),
   ),
 );
 if (broken.length > 0) {

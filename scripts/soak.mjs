@@ -28,6 +28,7 @@ const runId = Date.now().toString(36);
 
 /** @type {Map<string, number>} id → send time (ms, performance.now) */
 const sentAt = new Map();
+/** @type {number[]} */
 const latencies = [];
 let delivered = 0;
 let duplicated = 0;
@@ -37,6 +38,7 @@ let rateLimited = 0;
 /** room → highest committed seq seen by its senders */
 const committed = new Map();
 
+/** @param {number} index */
 function client(index) {
   const room = `soak-${runId}-${index % opts.rooms}`;
   const name = `c${index}`;
