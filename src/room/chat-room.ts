@@ -23,7 +23,7 @@ import { type Limits, readLimits } from "../shared/limits";
 import { httpErrorBody, PING_TEXT, PONG_TEXT, type PublishResult, type RoomSnapshot } from "../shared/protocol";
 import { ADDRESS_HEADER, UNKNOWN_ADDRESS } from "../worker/address";
 import { RoomBudgets } from "./budgets";
-import { ChatCore, type RoomIO } from "./core";
+import { ChatCore, errorName, type RoomIO } from "./core";
 import { HistoryRing } from "./history";
 import { isSession, newSession, type Session } from "./session";
 import { SqlBucketStore, SqlRingStore } from "./sql-stores";
@@ -176,8 +176,4 @@ function tokensEqual(given: string, expected: string): boolean {
   // The length of a token is public (always 24), so this early exit leaks nothing.
   if (a.byteLength !== b.byteLength) return false;
   return crypto.subtle.timingSafeEqual(a, b);
-}
-
-function errorName(err: unknown): string {
-  return err instanceof Error ? `${err.name}: ${err.message}` : String(err);
 }

@@ -316,6 +316,7 @@ export class ChatCore<S extends object> {
   }
 }
 
-function errorName(err: unknown): string {
+/** An error as one log line: its name and message, never a stack, never a frame's text. */
+export function errorName(err: unknown): string {
   return err instanceof Error ? `${err.name}: ${err.message}` : String(err);
 }
