@@ -52,6 +52,7 @@ export function buildWorker({ outDir, entry }) {
  * @property {number} [port]  a fixed port, so a restarted server is found where clients left it
  * @property {number} [inspectorPort]  workerd's V8 inspector, for profiles
  * @property {Record<string, { className: string, useSQLite: boolean }>} [durableObjects]  instead of wrangler.toml's (the floor)
+ * @property {(request: Request) => Response | Promise<Response>} [outbound]  answers the worker's own fetches (a test's key server)
  *
  * @typedef {object} Refusal
  * @property {number} status
@@ -77,6 +78,7 @@ export async function startWorker(options) {
     port: options.port ?? 0,
     durableObjectsPersist: options.persist ?? false,
     ...(options.inspectorPort ? { inspectorPort: options.inspectorPort } : {}),
+    ...(options.outbound ? { outboundService: options.outbound } : {}),
     handleRuntimeStdio(stdout, stderr) {
       for (const stream of [stdout, stderr]) {
         stream.setEncoding("utf8");

@@ -12,6 +12,7 @@ import { codePointLength } from "../shared/text";
 import { ChatConnection, type Handlers, type State } from "./connection";
 import { clearConversation, notice, presenceNotice, showChat, showDm, showOutbox } from "./conversation";
 import { muted, ui } from "./dom";
+import { endpointTokens, loadConfig, pastedToken, peek, type TokenSource } from "./identity";
 import { closeDm, dmTarget, joined, left, setRoster, someoneTyping, stoppedTyping } from "./people";
 
 /** The server's default; it enforces its own configured limit either way. */
@@ -24,14 +25,27 @@ let session: ChatConnection | undefined;
 let roomName = "";
 let lastTypingSent = 0;
 let countdown: ReturnType<typeof setInterval> | undefined;
+/** The host site's token endpoint (GET /api/config), if the deployment names one. */
+let hostTokens: TokenSource | undefined;
+/** Whether the endpoint said this visitor is signed in. */
+let signedInAs: string | undefined;
+let verifiedOnly = false;
+/** The `user` of this session's welcome: set while signed in. */
+let verifiedAs: string | undefined;
 
 const me = () => session?.name;
+const AUTH_KEY = "edge-chat:auth";
 
 // ---------------------------------------------------------------------------
 // Lobby
 // ---------------------------------------------------------------------------
 
 ui.name.value = localStorage.getItem("edge-chat:name") ?? "";
+// A pasted token lives as long as this tab: a reload keeps it, another tab
+// (or person on this machine) does not get it.
+ui.authToken.value = sessionStorage.getItem(AUTH_KEY) ?? "";
+ui.authToken.addEventListener("input", describeIdentity);
+void setUpSignIn();
 roomFromHash();
 window.addEventListener("hashchange", roomFromHash);
 refreshRooms();
@@ -56,12 +70,46 @@ ui.joinForm.addEventListener("submit", (event) => {
   event.preventDefault();
   const room = ui.room.value.trim();
   const name = ui.name.value.trim();
+  const pasted = ui.authToken.value.trim();
   if (!ROOM_NAME.test(room)) return showJoinError(ROOM_NAME_RULE);
-  if (!name) return showJoinError("Pick a name.");
-  localStorage.setItem("edge-chat:name", name);
+  const tokens = pasted ? pastedToken(pasted) : hostTokens;
+  const signedIn = pasted !== "" || signedInAs !== undefined;
+  if (!name && !signedIn) return showJoinError(verifiedOnly ? "This chat needs you to sign in." : "Pick a name.");
+  if (name) localStorage.setItem("edge-chat:name", name);
+  if (pasted) sessionStorage.setItem(AUTH_KEY, pasted);
+  else sessionStorage.removeItem(AUTH_KEY);
   history.replaceState(null, "", `#${room}`);
-  enterRoom(room, name);
+  enterRoom(room, name, tokens);
 });
+
+/** Asks the server how people sign in here, and the host site whether this visitor is. */
+async function setUpSignIn(): Promise<void> {
+  const config = await loadConfig();
+  verifiedOnly = config.access === "verified";
+  if (config.authEndpoint !== null) {
+    hostTokens = endpointTokens(config.authEndpoint);
+    try {
+      const token = await hostTokens();
+      const claims = token === undefined ? undefined : peek(token);
+      signedInAs = token === undefined ? undefined : (claims?.name ?? claims?.sub ?? "you");
+    } catch {
+      signedInAs = undefined;
+    }
+  }
+  describeIdentity();
+}
+
+function describeIdentity(): void {
+  const pasted = ui.authToken.value.trim();
+  const claims = pasted ? peek(pasted) : undefined;
+  const who = pasted ? (claims?.name ?? claims?.sub) : signedInAs;
+  if (pasted && !claims) ui.identity.textContent = "That does not look like an identity token.";
+  else if (who !== undefined)
+    ui.identity.textContent = `You will join signed in as ${who} ✓; the name field is not used.`;
+  else if (verifiedOnly)
+    ui.identity.textContent = "This chat is for signed-in people: sign in on the site, or paste a token.";
+  else ui.identity.textContent = "Guests pick any free name.";
+}
 
 function showJoinError(text: string): void {
   ui.joinError.textContent = text;
@@ -109,7 +157,7 @@ function roomList(body: unknown): Array<{ room: string; users: number }> {
 // Entering and leaving a room
 // ---------------------------------------------------------------------------
 
-function enterRoom(room: string, name: string): void {
+function enterRoom(room: string, name: string, getToken: TokenSource | undefined): void {
   roomName = room;
   ui.joinError.hidden = true;
   clearConversation();
@@ -120,7 +168,7 @@ function enterRoom(room: string, name: string): void {
   url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
   // A token from this tab's earlier visit reclaims the name after a reload.
   const token = sessionStorage.getItem(tokenKey(room, name)) ?? undefined;
-  session = new ChatConnection({ url: url.href, name, token, on: handlers });
+  session = new ChatConnection({ url: url.href, name, token, getToken, on: handlers });
 }
 
 function backToLobby(): void {
@@ -156,14 +204,15 @@ const handlers: Handlers = {
     }
     for (const chat of fresh) showChat(chat, me());
     if (welcome.gap) notice("Some older messages were missed while you were away.");
-    setRoster(welcome.users, me());
+    setRoster(welcome.members, me());
+    verifiedAs = welcome.user;
   },
   chat(chat) {
     stoppedTyping(chat.name);
     showChat(chat, me());
   },
   presence(frame) {
-    if (frame.type === "joined") joined(frame.name, me());
+    if (frame.type === "joined") joined(frame.user === undefined ? { name: frame.name } : frame, me());
     else left(frame.name, me());
     presenceNotice(frame.type, frame.name);
   },
@@ -188,7 +237,7 @@ function showStatus(state: State, detail: { retryAt?: number; reason?: string })
       case "connecting":
         return "Connecting…";
       case "live":
-        return `Live in ${roomName} as ${session?.name ?? ""}`;
+        return `Live in ${roomName} as ${session?.name ?? ""}${verifiedAs === undefined ? "" : " ✓"}`;
       case "reconnecting": {
         if (detail.retryAt === undefined) return "Reconnecting…";
         const seconds = Math.max(0, Math.ceil((detail.retryAt - Date.now()) / 1000));

@@ -13,6 +13,8 @@
  *   deduplicated by the room (idempotent `id`).
  * - A dead connection is noticed: a ping every 25 s must be answered
  *   within 10 s, or the socket is dropped and replaced.
+ * - Signed in (§5): before every join it asks `getToken` for a fresh
+ *   identity token, so a reconnect hours later still presents a valid one.
  * - Reconnects back off exponentially with jitter, so a restarted server
  *   is not hit by every client in the same millisecond. The backoff starts
  *   over only once a connection has stayed up for STABLE_MS: a server that
@@ -56,6 +58,7 @@ export class ChatConnection {
   readonly pongTimeoutMs: number;
   readonly stableMs: number;
   readonly #Socket: typeof WebSocket;
+  readonly #getToken: (() => Promise<string | undefined>) | undefined;
   #outbox: Pending[] = [];
   /** The outbox head has been sent on the current socket. */
   #inFlight = false;
@@ -69,7 +72,16 @@ export class ChatConnection {
   #rateRetry: ReturnType<typeof setTimeout> | undefined;
   #stableTimer: ReturnType<typeof setTimeout> | undefined;
 
-  constructor({ url, name, token, on, WebSocket: Socket = globalThis.WebSocket, timing = {} }: ConnectionOptions) {
+  constructor({
+    url,
+    name,
+    token,
+    getToken,
+    on,
+    WebSocket: Socket = globalThis.WebSocket,
+    timing = {},
+  }: ConnectionOptions) {
+    this.#getToken = getToken;
     this.heartbeatMs = timing.heartbeatMs ?? HEARTBEAT_MS;
     this.pongTimeoutMs = timing.pongTimeoutMs ?? PONG_TIMEOUT_MS;
     this.stableMs = timing.stableMs ?? STABLE_MS;
@@ -128,10 +140,7 @@ export class ChatConnection {
     this.#ws = ws;
     ws.addEventListener("open", () => {
       if (ws !== this.#ws) return;
-      const join: ClientFrame = { type: "join", name: this.name };
-      if (this.#everJoined) join.since = this.lastSeq;
-      if (this.token) join.token = this.token;
-      ws.send(JSON.stringify(join));
+      void this.#join(ws);
       this.#startHeartbeat(ws);
     });
     ws.addEventListener("message", (event) => {
@@ -153,6 +162,28 @@ export class ChatConnection {
     });
   }
 
+  async #join(ws: WebSocket): Promise<void> {
+    let auth: string | undefined;
+    if (this.#getToken) {
+      try {
+        auth = await this.#getToken();
+      } catch {
+        // The host site could not say who this is: try again later rather
+        // than join as a guest under a name that may be someone else's.
+        if (ws !== this.#ws) return;
+        this.#drop();
+        this.#scheduleRetry();
+        return;
+      }
+    }
+    if (ws !== this.#ws || ws.readyState !== ws.OPEN) return;
+    const join: ClientFrame = { type: "join", name: this.name };
+    if (auth !== undefined) join.auth = auth;
+    if (this.#everJoined) join.since = this.lastSeq;
+    if (this.token && auth === undefined) join.token = this.token;
+    ws.send(JSON.stringify(join));
+  }
+
   #handle(frame: ServerFrame): void {
     switch (frame.type) {
       case "welcome":
@@ -166,7 +197,7 @@ export class ChatConnection {
         this.on.presence(frame);
         break;
       case "typing":
-        this.on.typing(frame.name);
+        this.on.typing(frame);
         break;
       case "dm":
         this.on.dm(frame);
@@ -223,8 +254,9 @@ export class ChatConnection {
 
   #error(error: ErrorFrame): void {
     if (!this.#joined) {
-      // name_taken, name_invalid, room_full: retrying the same join cannot
-      // succeed, so the session ends and the person picks again.
+      // name_taken, name_invalid, room_full, auth_invalid, forbidden, …:
+      // retrying the same join cannot succeed, so the session ends and the
+      // person picks again (or signs in again).
       this.#end(error.code);
       this.on.error(error, "join");
       return;

@@ -9,6 +9,7 @@
 import type { ChatFrame, ServerFrameOf } from "../shared/server-frames";
 import type { Pending } from "./connection";
 import { ui } from "./dom";
+import { verifiedMark } from "./people";
 
 const NEAR_BOTTOM_PX = 48;
 /** Notices (joins, leaves, gaps) kept in the conversation; older ones are removed. */
@@ -23,6 +24,7 @@ export function clearConversation(): void {
 export function showChat(chat: ChatFrame, me: string | undefined): void {
   const item = messageItem(chat.name, chat.text, chat.ts);
   item.dataset.seq = String(chat.seq);
+  if (chat.user !== undefined) item.querySelector(".who")?.after(verifiedMark(chat.user));
   if (chat.name === me && !chat.bot) item.classList.add("mine");
   if (chat.bot) item.classList.add("bot");
   append(item);

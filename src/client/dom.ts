@@ -15,6 +15,8 @@ export const ui = {
   joinForm: byId("join-form", HTMLFormElement),
   room: byId("room", HTMLInputElement),
   name: byId("name", HTMLInputElement),
+  identity: byId("identity", HTMLElement),
+  authToken: byId("auth-token", HTMLTextAreaElement),
   joinError: byId("join-error", HTMLElement),
   rooms: byId("rooms", HTMLElement),
   chat: byId("chat", HTMLElement),

@@ -1,13 +1,16 @@
 /**
  * Who is here: the roster (pick a person for a direct message, Esc goes
- * back to everyone) and who is typing.
+ * back to everyone) and who is typing. Verified users (§5.2: frames about
+ * them carry `user`) get a mark guests cannot have, since a guest can pick
+ * any free name but never a `user`.
  */
+import type { MemberEntry, ServerFrameOf } from "../shared/server-frames";
 import { ui } from "./dom";
 
 /** How long a typing notice stays after the last `typing` frame. */
 const TYPING_SHOWN_MS = 4000;
 
-let roster: string[] = [];
+let roster: MemberEntry[] = [];
 let dmTo: string | undefined;
 /** name → when their typing notice expires */
 const typers = new Map<string, number>();
@@ -17,12 +20,13 @@ export function dmTarget(): string | undefined {
   return dmTo;
 }
 
-export function setRoster(names: string[], me: string | undefined): void {
-  roster = names;
-  ui.count.textContent = `(${names.length})`;
+export function setRoster(members: MemberEntry[], me: string | undefined): void {
+  roster = members;
+  ui.count.textContent = `(${members.length})`;
   ui.users.replaceChildren(
-    ...names.map((name) => {
+    ...members.map(({ name, user }) => {
       const li = document.createElement("li");
+      li.dataset.name = name;
       if (name === me) {
         li.textContent = `${name} (you)`;
         li.className = "me";
@@ -35,18 +39,29 @@ export function setRoster(names: string[], me: string | undefined): void {
         button.addEventListener("click", () => openDm(name));
         li.append(button);
       }
+      if (user !== undefined) li.append(verifiedMark(user));
       return li;
     }),
   );
 }
 
-export function joined(name: string, me: string | undefined): void {
-  setRoster([...roster, name], me);
+/** The mark of a signed-in user, with their id for whoever hovers or focuses it. */
+export function verifiedMark(user: string): HTMLElement {
+  const mark = document.createElement("span");
+  mark.className = "verified";
+  mark.textContent = "✓";
+  mark.title = `Signed in (${user})`;
+  mark.setAttribute("aria-label", "signed in");
+  return mark;
+}
+
+export function joined(member: MemberEntry, me: string | undefined): void {
+  setRoster([...roster, member], me);
 }
 
 export function left(name: string, me: string | undefined): void {
   setRoster(
-    roster.filter((n) => n !== name),
+    roster.filter((m) => m.name !== name),
     me,
   );
   if (dmTo === name) closeDm();
@@ -74,7 +89,7 @@ document.addEventListener("keydown", (event) => {
   if (event.key === "Escape" && dmTo !== undefined) closeDm();
 });
 
-export function someoneTyping(name: string): void {
+export function someoneTyping({ name }: ServerFrameOf<"typing">): void {
   typers.set(name, Date.now() + TYPING_SHOWN_MS);
   renderTyping();
   setTimeout(renderTyping, TYPING_SHOWN_MS + 50);

@@ -19,7 +19,7 @@ export interface Handlers {
   welcome(welcome: WelcomeFrame, fresh: ChatFrame[], rejoin: boolean): void;
   chat(chat: ChatFrame): void;
   presence(frame: PresenceFrame): void;
-  typing(name: string): void;
+  typing(frame: ServerFrameOf<"typing">): void;
   dm(dm: ServerFrameOf<"dm">): void;
   error(error: ErrorFrame, during: "join" | "chat" | "other"): void;
   outbox(pending: readonly Pending[]): void;
@@ -31,6 +31,12 @@ export interface ConnectionOptions {
   name: string;
   /** The reclaim token from an earlier welcome (a page reload). */
   token?: string | undefined;
+  /**
+   * Where identity tokens come from (§5), asked before every join, so each
+   * reconnect presents a fresh one. Undefined, or a source that gives
+   * undefined: the session joins as a guest under `name`.
+   */
+  getToken?: (() => Promise<string | undefined>) | undefined;
   on: Handlers;
   WebSocket?: typeof WebSocket;
   /** Shorter in tests. */

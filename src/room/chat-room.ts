@@ -10,13 +10,15 @@
  *   the socket attachment, which the runtime keeps while the object is
  *   evicted (session.ts). The address is also the socket's tag.
  * - The room (seq and the last HISTORY_LIMIT messages, budgets that follow
- *   a person): SQLite (stores.ts).
+ *   a person, members away within their presence grace): SQLite (stores.ts).
  * - In memory only, rebuilt on every wake-up from the above: who is here
  *   (members.ts) and a few budgets that refill within seconds. The object
  *   sets no timers: what must happen later (closing a socket that never
- *   joined) is an alarm.
+ *   joined, the end of a presence grace) is an alarm (deadlines.ts).
  */
 import { DurableObject } from "cloudflare:workers";
+import { isPrivateRoom } from "../auth/access";
+import { readAuth, verifyIdentity } from "../auth/identity";
 import { openDirectory } from "../directory/directory";
 import { CountReporter } from "../directory/reporter";
 import { type Limits, readLimits } from "../shared/limits";
@@ -26,7 +28,7 @@ import { RoomBudgets } from "./budgets";
 import { ChatCore, errorName, type RoomIO } from "./core";
 import { HistoryRing } from "./history";
 import { isSession, newSession, type Session } from "./session";
-import { SqlBucketStore, SqlRingStore } from "./sql-stores";
+import { SqlAwayStore, SqlBucketStore, SqlRingStore } from "./sql-stores";
 
 export class ChatRoom extends DurableObject<Env> {
   readonly #core: ChatCore<WebSocket>;
@@ -34,6 +36,7 @@ export class ChatRoom extends DurableObject<Env> {
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     const limits = readLimits(env);
+    const auth = readAuth(env);
     // The worker only reaches rooms through idFromName, and the runtime hands
     // that name back here, so the room needs no storage read to know itself.
     const room = ctx.id.name;
@@ -53,7 +56,8 @@ export class ChatRoom extends DurableObject<Env> {
       // Not awaited: the output gate holds the next frames until the alarm
       // is durably set, and storage operations run in order.
       setAlarm: (at) => void ctx.storage.setAlarm(at),
-      reportCount: (users) => reporter.update(users),
+      // A private room is never listed (§5.2), so it tells the directory nothing.
+      reportCount: isPrivateRoom(room) ? () => {} : (users) => reporter.update(users),
     };
     let ring: HistoryRing | undefined;
     const now = Date.now();
@@ -69,6 +73,8 @@ export class ChatRoom extends DurableObject<Env> {
           return ring;
         },
         budgets: new RoomBudgets(new SqlBucketStore(ctx.storage.sql), limits),
+        away: new SqlAwayStore(ctx.storage.sql),
+        identify: (token) => verifyIdentity(token, auth),
         sameToken: tokensEqual,
       },
       sockets,
@@ -97,12 +103,14 @@ export class ChatRoom extends DurableObject<Env> {
     return new Response(null, { status: 101, webSocket: client });
   }
 
-  override webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): void {
-    this.#core.message(ws, message);
+  override webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): void | Promise<void> {
+    return this.#core.message(ws, message);
   }
 
   override webSocketClose(ws: WebSocket, code: number, reason: string): void {
-    this.#core.closed(ws);
+    // 1000 and 1001 (a tab closed) are goodbyes; anything else (1006: the
+    // connection dropped) starts the presence grace (§5.4).
+    this.#core.closed(ws, code === 1000 || code === 1001);
     // With compatibility_date >= 2026-04-07 the runtime has already answered
     // the close frame and this call is ignored; it stays for older dates so a
     // copied pattern never leaves clients hanging in CLOSING. 1005 (no code),
@@ -112,10 +120,10 @@ export class ChatRoom extends DurableObject<Env> {
 
   override webSocketError(ws: WebSocket, error: unknown): void {
     console.warn(`room ${this.#core.room}: socket error:`, errorName(error));
-    this.#core.closed(ws);
+    this.#core.closed(ws, false);
   }
 
-  /** The join timeout (protocol §2.4); it also runs while the room is hibernated. */
+  /** The join timeout (§2.4) and the end of presence graces (§5.4); it also runs while the room is hibernated. */
   override alarm(): void {
     this.#core.alarm();
   }

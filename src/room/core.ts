@@ -9,8 +9,12 @@
  * handler per frame type → broadcast() or answer(). Every handler is
  * synchronous (SQLite calls in a Durable Object are), so one frame is
  * handled completely before the next starts: no interleaving, no lock
- * needed for "exactly one of 50 racing joins wins".
+ * needed for "exactly one of 50 racing joins wins". The one exception is a
+ * join with an identity token, which awaits the token's check: it touches
+ * nothing before the await (joins.ts), and the same socket's next frames
+ * wait for it, so that socket still sees its frames handled in order.
  */
+import type { Verified } from "../auth/identity";
 import type { Limits } from "../shared/limits";
 import { nameKey, normalizeName } from "../shared/names";
 import {
@@ -22,14 +26,16 @@ import {
   type RoomSnapshot,
 } from "../shared/protocol";
 import { spend } from "../shared/rate-limit";
-import { encode, encodePresence, errorFrame } from "../shared/server-frames";
+import { encode, encodePresence, errorFrame, person } from "../shared/server-frames";
 import { checkText } from "../shared/text";
-import { AnswerBudget, JoinTimeouts } from "./answers";
+import { AnswerBudget } from "./answers";
 import type { RoomBudgets } from "./budgets";
+import { Deadlines } from "./deadlines";
 import type { HistoryRing } from "./history";
 import { Joins } from "./joins";
-import { Members } from "./members";
-import { type Member, newSession, type Session } from "./session";
+import { type Holding, Members } from "./members";
+import { memberId, newSession, type Session } from "./session";
+import type { AwayStore } from "./stores";
 
 /** What the core needs from the runtime. */
 export interface RoomIO<S> {
@@ -52,6 +58,10 @@ export interface CoreParts<S> {
   /** Loaded on first use: most wake-ups (a close, a typing frame) never need it. */
   history: () => HistoryRing;
   budgets: RoomBudgets;
+  /** Members away within their presence grace (§5.4), who have no socket to keep them. */
+  away: AwayStore;
+  /** Checks an identity token (src/auth/identity.ts); never rejects. */
+  identify: (token: string) => Promise<Verified>;
   /** Compares a reclaim token in constant time (the runtime's comparison; Node's in tests). */
   sameToken: (given: string, expected: string) => boolean;
   now?: () => number;
@@ -70,8 +80,10 @@ export class ChatCore<S extends object> {
   readonly sameToken: (given: string, expected: string) => boolean;
   readonly #history: () => HistoryRing;
   readonly #answers: AnswerBudget<S>;
-  readonly #timeouts: JoinTimeouts<S>;
+  readonly #deadlines: Deadlines<S>;
   readonly #joins: Joins<S>;
+  /** Frames of a socket whose join is waiting for its token's check, in arrival order. */
+  readonly #waiting = new WeakMap<S, Array<string | ArrayBuffer>>();
 
   /** @param restored the sockets the runtime still holds, with their sessions (a wake-up). */
   constructor(parts: CoreParts<S>, restored: Iterable<readonly [S, Session]> = []) {
@@ -83,10 +95,10 @@ export class ChatCore<S extends object> {
     this.sameToken = parts.sameToken;
     this.#history = parts.history;
     this.#answers = new AnswerBudget(parts.limits.replyBytesPerMinute);
-    this.members = new Members((socket, session) => parts.io.save(socket, session));
-    this.members.restore(restored);
-    this.#timeouts = new JoinTimeouts((at) => parts.io.setAlarm(at), this.members, parts.limits.joinTimeoutMs);
-    this.#joins = new Joins(this);
+    this.members = new Members((socket, session) => parts.io.save(socket, session), parts.away);
+    this.members.restore(restored, parts.away.load());
+    this.#deadlines = new Deadlines((at) => parts.io.setAlarm(at), this.members, parts.limits.joinTimeoutMs);
+    this.#joins = new Joins(this, parts.identify);
     // The directory may hold a stale count for this room (sockets that a
     // restart cut without close events); a wake-up corrects it. A room
     // nobody ever joined cannot be listed, so it stays silent: reads of
@@ -107,7 +119,7 @@ export class ChatCore<S extends object> {
     if (this.members.socketsOf(address) >= this.limits.maxSocketsPerAddress) {
       return { code: "too_many_sockets", message: "Too many connections from your address to this room." };
     }
-    if (this.members.sockets - this.members.size >= this.limits.maxUnjoinedSockets) {
+    if (this.members.unjoined >= this.limits.maxUnjoinedSockets) {
       return {
         code: "too_many_sockets",
         message: "Too many connections to this room are waiting to join; try again shortly.",
@@ -119,37 +131,56 @@ export class ChatCore<S extends object> {
   opened(socket: S, address: string): void {
     const now = this.now();
     this.members.open(socket, newSession(this.limits, address, now));
-    this.#timeouts.started(now);
-  }
-
-  /** A closed or failed socket gives its name back and the others hear `left`. */
-  closed(socket: S): void {
-    // A socket the room no longer knows was already given up (an error and
-    // then its close, or the join timeout): nothing is announced twice.
-    const session = this.members.session(socket);
-    const member = this.members.close(socket);
-    if (session && member) this.#left(session, member);
-  }
-
-  message(socket: S, data: string | ArrayBuffer): void {
-    try {
-      const reply = this.#dispatch(socket, data);
-      if (reply !== undefined) this.answer(socket, reply);
-    } catch (err) {
-      // Never a stack to the client, and never the frame's text in the log.
-      console.error(`room ${this.room}: frame handler failed:`, errorName(err));
-      this.answer(socket, errorFrame("internal_error"));
-    }
+    this.#deadlines.unjoined(now);
   }
 
   /**
-   * The alarm: closes every socket that has held no name for JOIN_TIMEOUT_MS
-   * (also while the room was hibernated: the runtime wakes it for this),
-   * forgets refilled budgets, and asks for the next deadline.
+   * A socket closed or failed. If it was its member's last, the member
+   * leaves and the others hear `left`, at once after a clean close (1000,
+   * 1001) and otherwise only if they are not back within PRESENCE_GRACE_MS
+   * (§5.4): a dropped connection is usually a network change, not a goodbye.
+   */
+  closed(socket: S, clean: boolean): void {
+    // A socket the room no longer knows was already given up (an error and
+    // then its close, or the join timeout): nothing is announced twice.
+    const grace = this.limits.presenceGraceMs;
+    const departure = this.members.close(socket, clean || grace === 0 ? undefined : this.now() + grace);
+    if (departure.kind === "left") this.departed(departure.holding);
+    else if (departure.kind === "away") this.#deadlines.want(departure.until);
+  }
+
+  /** Handles one frame; a promise only while a join waits for its token's check. */
+  message(socket: S, data: string | ArrayBuffer): void | Promise<void> {
+    const waiting = this.#waiting.get(socket);
+    if (waiting) {
+      // Bounded like any queue a client can fill: a client that sends this
+      // much before its welcome is not waiting for it.
+      if (waiting.length < MAX_WAITING_FRAMES) waiting.push(data);
+      else this.answer(socket, errorFrame("rate_limited", "Wait for the answer to your join."));
+      return;
+    }
+    const pending = this.#handle(socket, data);
+    if (pending) return this.#wait(socket, pending);
+  }
+
+  /**
+   * The alarm: closes every socket that has held no name for JOIN_TIMEOUT_MS,
+   * announces every member whose grace ended (both also while the room was
+   * hibernated: the runtime wakes it for this), forgets refilled budgets,
+   * and asks for the next deadline.
    */
   alarm(): void {
     const now = this.now();
-    for (const socket of this.#timeouts.expire(now)) this.io.close(socket, CLOSE_JOIN_TIMEOUT, "join_timeout");
+    const due = this.#deadlines.due(now);
+    for (const socket of due.sockets) {
+      this.members.close(socket);
+      this.io.close(socket, CLOSE_JOIN_TIMEOUT, "join_timeout");
+    }
+    for (const holding of due.away) {
+      this.members.remove(holding);
+      this.departed(holding);
+    }
+    this.#deadlines.rearm();
     this.budgets.prune(now);
   }
 
@@ -191,7 +222,52 @@ export class ChatCore<S extends object> {
   // of a broadcast.
   // -------------------------------------------------------------------------
 
-  #dispatch(socket: S, data: string | ArrayBuffer): string | undefined {
+  /** Runs one frame's handler and sends its answer; returns the promise of an awaiting join. */
+  #handle(socket: S, data: string | ArrayBuffer): Promise<void> | undefined {
+    try {
+      const reply = this.#dispatch(socket, data);
+      if (typeof reply === "string") this.answer(socket, reply);
+      else if (reply !== undefined) {
+        return reply.then(
+          (answer) => {
+            if (answer !== undefined) this.answer(socket, answer);
+          },
+          (err: unknown) => this.#failed(socket, err),
+        );
+      }
+    } catch (err) {
+      this.#failed(socket, err);
+    }
+    return undefined;
+  }
+
+  /** Holds the socket's next frames until `pending` is done, then handles them in order. */
+  async #wait(socket: S, pending: Promise<void>): Promise<void> {
+    const queue: Array<string | ArrayBuffer> = [];
+    this.#waiting.set(socket, queue);
+    try {
+      let next: Promise<void> | undefined = pending;
+      while (next) {
+        await next;
+        next = undefined;
+        while (!next && queue.length > 0) {
+          const data = queue.shift();
+          // A socket that closed meanwhile has nothing left to say.
+          if (data !== undefined && this.members.session(socket)) next = this.#handle(socket, data);
+        }
+      }
+    } finally {
+      this.#waiting.delete(socket);
+    }
+  }
+
+  #failed(socket: S, err: unknown): void {
+    // Never a stack to the client, and never the frame's text in the log.
+    console.error(`room ${this.room}: frame handler failed:`, errorName(err));
+    this.answer(socket, errorFrame("internal_error"));
+  }
+
+  #dispatch(socket: S, data: string | ArrayBuffer): string | undefined | Promise<string | undefined> {
     const parsed = parseClientFrame(data, this.limits.maxFrameBytes);
     if (!parsed.ok) return errorFrame(parsed.code, parsed.message);
     const session = this.#session(socket);
@@ -199,18 +275,19 @@ export class ChatCore<S extends object> {
     if (frame.type === "ping") return PONG_TEXT;
     if (frame.type === "join") return this.#joins.join(socket, session, frame);
     // Everything else needs a name.
-    const member = session.member;
-    if (!member) return errorFrame("not_joined");
+    const holding = this.members.of(socket);
+    if (!holding) return errorFrame("not_joined");
     switch (frame.type) {
       case "chat":
-        return this.#chat(socket, session, member, frame);
+        return this.#chat(socket, session, holding, frame);
       case "dm":
-        return this.#dm(socket, session, member, frame);
+        return this.#dm(socket, session, holding, frame);
       case "typing":
-        // One relayed per name per TYPING_INTERVAL_MS; the rest are dropped
-        // silently (the next keystroke sends another).
-        if (this.budgets.typing(member.key, this.now())) {
-          this.broadcast(encode({ type: "typing", room: this.room, name: member.name }), socket);
+        // One relayed per member per TYPING_INTERVAL_MS; the rest are dropped
+        // silently (the next keystroke sends another). Not to the typist's
+        // own sockets: their other tabs know.
+        if (this.budgets.typing(memberId(holding.member), this.now())) {
+          this.broadcast(encode({ type: "typing", room: this.room, ...person(holding.member) }), holding);
         }
         return undefined;
       case "leave":
@@ -219,37 +296,50 @@ export class ChatCore<S extends object> {
     }
   }
 
-  #chat(socket: S, session: Session, member: Member, frame: ClientFrameOf<"chat">): string | undefined {
+  #chat(socket: S, session: Session, holding: Holding<S>, frame: ClientFrameOf<"chat">): string | undefined {
     const check = checkText(frame.text, this.limits.maxMessageChars);
     if (!check.ok) return errorFrame(check.code, check.message);
     const history = this.history;
+    const { member } = holding;
+    const author = memberId(member);
     if (frame.id !== undefined) {
       // A retry of a message already stored: the sender alone gets the
       // original again, and it costs no rate token.
-      const original = history.findByClientId(member.key, frame.id);
+      const original = history.findByClientId(author, frame.id);
       if (original !== undefined) return original;
     }
-    if (!this.#spend(socket, session)) return errorFrame("rate_limited");
+    if (!this.#spend(socket, session, holding)) return errorFrame("rate_limited");
     // Storage first, then the broadcast: the output gate holds these sends
     // until the write is durable, so no client ever sees a message that a
     // crash could take back.
     const stored = history.append(
-      { room: this.room, name: member.name, text: frame.text, ts: this.now(), id: frame.id },
-      member.key,
+      { room: this.room, name: member.name, user: member.user, text: frame.text, ts: this.now(), id: frame.id },
+      author,
     );
     this.broadcast(stored);
     return undefined;
   }
 
-  #dm(socket: S, session: Session, member: Member, frame: ClientFrameOf<"dm">): string | undefined {
+  #dm(socket: S, session: Session, holding: Holding<S>, frame: ClientFrameOf<"dm">): string | undefined {
     const check = checkText(frame.text, this.limits.maxMessageChars);
     if (!check.ok) return errorFrame(check.code, check.message);
     const target = this.members.holder(nameKey(frame.to.trim()));
     if (!target) return errorFrame("no_such_user");
-    if (!this.#spend(socket, session)) return errorFrame("rate_limited");
-    const dm = encode({ type: "dm", from: member.name, to: target.member.name, text: frame.text, ts: this.now() });
-    // The echo is the sender's answer; a dm to oneself arrives once.
-    if (target.socket !== socket) this.io.send(target.socket, dm);
+    if (!this.#spend(socket, session, holding)) return errorFrame("rate_limited");
+    const { name: from, user } = holding.member;
+    const dm = encode({
+      type: "dm",
+      from,
+      ...(user === undefined ? {} : { user }),
+      to: target.member.name,
+      text: frame.text,
+      ts: this.now(),
+    });
+    // Every socket of the target (§5.3); the echo is the sender's answer, so
+    // a dm to oneself arrives once on each socket. A target who is away
+    // within their grace has no socket: a dm is not stored, so it is lost
+    // as it would be on a dying connection.
+    for (const to of target.sockets) if (to !== socket) this.io.send(to, dm);
     return dm;
   }
 
@@ -257,31 +347,32 @@ export class ChatCore<S extends object> {
     const now = this.now();
     // The socket may stay open unjoined; the join timeout counts from now.
     session.idleSince = now;
-    const member = this.members.leave(socket);
-    if (member) this.#left(session, member);
-    this.#timeouts.started(now);
+    const departure = this.members.leave(socket);
+    if (departure.kind === "left") this.departed(departure.holding);
+    this.#deadlines.unjoined(now);
   }
 
-  /** A name was given back: its bucket is remembered, the others hear `left`. */
-  #left(session: Session, member: Member): void {
-    this.budgets.remember(member.key, session.bucket, this.now());
-    this.broadcast(encodePresence("left", this.room, member.name, this.members.size, this.now()));
+  /** A member is gone from the room: its bucket is remembered, the others hear `left`. */
+  departed(holding: Holding<S>): void {
+    const now = this.now();
+    this.budgets.remember(memberId(holding.member), holding.bucket, now);
+    this.broadcast(encodePresence("left", this.room, holding.member, this.members.size, now));
     this.io.reportCount(this.members.size);
   }
 
   /**
-   * Spends one chat/dm token from the user's bucket and one from the
-   * address's shared bucket; refuses if either is empty (and then spends
-   * neither, so a refused frame does not delay the next one).
+   * Spends one chat/dm token from the member's bucket (shared by all its
+   * sockets) and one from the address's shared bucket; refuses if either is
+   * empty (and then spends neither, so a refused frame does not delay the
+   * next one).
    */
-  #spend(socket: S, session: Session): boolean {
+  #spend(socket: S, session: Session, holding: Holding<S>): boolean {
     const now = this.now();
-    const bucket = spend(session.bucket, { burst: this.limits.rateBurst, perSec: this.limits.ratePerSec }, now);
+    const bucket = spend(holding.bucket, { burst: this.limits.rateBurst, perSec: this.limits.ratePerSec }, now);
     if (!bucket || !this.budgets.post(session.address, now)) return false;
-    session.bucket = bucket;
     // Written through on every spend: the object can be evicted after any
     // frame, and a bucket kept only in memory would refill on wake-up.
-    this.members.save(socket);
+    this.members.spent(socket, holding, bucket);
     return true;
   }
 
@@ -289,10 +380,11 @@ export class ChatCore<S extends object> {
   // Output
   // -------------------------------------------------------------------------
 
-  /** Sends one already-serialized frame to every joined socket except `except`. */
-  broadcast(frame: string, except?: S): void {
+  /** Sends one already-serialized frame to every joined socket, except those of `except`. */
+  broadcast(frame: string, except?: Holding<S>): void {
+    const skip = except?.sockets;
     for (const socket of this.members.joinedSockets()) {
-      if (socket !== except) this.io.send(socket, frame);
+      if (!skip?.includes(socket)) this.io.send(socket, frame);
     }
   }
 
@@ -315,6 +407,9 @@ export class ChatCore<S extends object> {
     return session;
   }
 }
+
+/** Frames a socket may send while its join waits for its token's check. */
+const MAX_WAITING_FRAMES = 32;
 
 /** An error as one log line: its name and message, never a stack, never a frame's text. */
 export function errorName(err: unknown): string {

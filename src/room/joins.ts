@@ -1,97 +1,212 @@
 /**
- * Joining a room (protocol §2.1, §2.4): the checks in their documented
- * order, a fresh name or a reclaim with the holder's token, and the
- * welcome. Apart from core.ts because it is the one flow with the most
- * rules; it changes nothing the core does not own (members, budgets).
+ * Joining a room (protocol §2.1, §2.4, §5.2, §5.3): the checks in their
+ * documented order, a guest's fresh name or reclaim, a verified user's
+ * first or next socket, and the welcome. Apart from core.ts because it is
+ * the flow with the most rules; it changes nothing the core does not own.
+ *
+ * A join with `auth` is the one frame that awaits (a signature check, maybe
+ * a key fetch). Nothing about the room is read before the await: every
+ * check runs after it, on the room as it is then, so a name taken while the
+ * token was being checked is seen as taken.
  */
+import { admits, isPrivateRoom } from "../auth/access";
+import type { Identity, Verified } from "../auth/identity";
 import { normalizeName } from "../shared/names";
 import type { ClientFrameOf } from "../shared/protocol";
 import { CLOSE_REPLACED } from "../shared/protocol";
-import { emptier, type Rate, spend } from "../shared/rate-limit";
-import { encodePresence, encodeWelcome, errorFrame } from "../shared/server-frames";
+import { type Bucket, emptier, type Rate, spend } from "../shared/rate-limit";
+import { encodePresence, encodeWelcome, errorFrame, person } from "../shared/server-frames";
 import type { ChatCore } from "./core";
-import type { Member, Session } from "./session";
+import type { Holding } from "./members";
+import { type Member, memberId, type Session } from "./session";
 import { newToken } from "./token";
+
+type JoinFrame = ClientFrameOf<"join">;
 
 export class Joins<S extends object> {
   readonly #core: ChatCore<S>;
+  readonly #identify: (token: string) => Promise<Verified>;
   readonly #socketJoins: Rate;
   readonly #names: Rate;
 
-  constructor(core: ChatCore<S>) {
+  constructor(core: ChatCore<S>, identify: (token: string) => Promise<Verified>) {
     this.#core = core;
+    this.#identify = identify;
     const { joinsPerMinute, rateBurst, ratePerSec } = core.limits;
     this.#socketJoins = { burst: joinsPerMinute, perSec: joinsPerMinute / 60 };
     this.#names = { burst: rateBurst, perSec: ratePerSec };
   }
 
-  /** Checks, in order: already_joined, name_invalid, rate_limited, name_taken (or a reclaim), room_full. */
-  join(socket: S, session: Session, frame: ClientFrameOf<"join">): string {
-    const core = this.#core;
+  /**
+   * A guest join answers at once; a join with `auth` answers once its token
+   * is checked (undefined when the socket closed meanwhile).
+   */
+  join(socket: S, session: Session, frame: JoinFrame): string | Promise<string | undefined> {
     if (session.member) return errorFrame("already_joined");
+    if (frame.auth === undefined) return this.#guest(socket, session, frame);
+    return this.#identify(frame.auth).then((verified) => {
+      // The socket closed while its token was checked: there is no one to answer.
+      if (this.#core.members.session(socket) !== session) return undefined;
+      if (session.member) return errorFrame("already_joined");
+      return verified.ok ? this.#verified(socket, session, frame, verified.identity) : authInvalid(verified.message);
+    });
+  }
+
+  /** Guests, in order: auth_required, name_invalid, rate_limited, name_taken (or a reclaim), room_full. */
+  #guest(socket: S, session: Session, frame: JoinFrame): string {
+    const core = this.#core;
+    if (core.limits.access === "verified" || isPrivateRoom(core.room)) {
+      return errorFrame("auth_required", "Sign in to join this room: send `auth` with an identity token.");
+    }
+    if (frame.name === undefined) return errorFrame("bad_message", "Field `name`: a guest's join needs a name.");
     const claimed = normalizeName(frame.name, core.limits.maxNameChars);
     if (!claimed.ok) return errorFrame("name_invalid", claimed.message);
-    // A join answers with a welcome of up to the whole ring, so joins are
-    // what one socket could turn into unbounded output: each socket, each
-    // address, and each socket's answer bytes have a budget. Only a join
-    // that succeeds spends from the join budgets.
-    const now = core.now();
-    const joins = spend(session.joins, this.#socketJoins, now);
-    if (!joins || !core.budgets.canJoin(session.address, now) || !core.mayAnswer(socket)) {
-      return errorFrame("rate_limited", "Too many joins; wait a minute before joining again.");
-    }
+    const joins = this.#joinBudget(socket, session);
+    if (!joins) return rateLimited();
 
     const holder = core.members.holder(claimed.key);
     if (holder) {
-      if (frame.token === undefined || !core.sameToken(frame.token, holder.member.token))
+      // A verified user's name is theirs (§5.2): no guest token reclaims it.
+      if (holder.member.user !== undefined) return errorFrame("name_taken");
+      if (frame.token === undefined || !core.sameToken(frame.token, holder.member.token)) {
         return errorFrame("name_taken");
+      }
       session.joins = joins;
-      return this.#reclaim(socket, session, holder.socket, holder.member, frame.since);
+      return this.#reclaim(socket, session, holder, frame.since);
     }
     if (core.members.size >= core.limits.maxRoomUsers) return errorFrame("room_full");
-
     session.joins = joins;
-    // The name's bucket follows it: a name that left with an empty bucket
-    // comes back to the same bucket on any socket (src/room/budgets.ts).
-    const left = core.budgets.recall(claimed.key);
-    if (left) session.bucket = emptier(session.bucket, left, this.#names, now);
-    const member = core.members.join(socket, { name: claimed.name, key: claimed.key, token: newToken() });
-    core.budgets.joined(session.address, now);
-    core.broadcast(encodePresence("joined", core.room, member.name, core.members.size, now), socket);
-    core.io.reportCount(core.members.size);
-    return this.#welcome(member, frame.since);
+    return this.#newMember(socket, session, { name: claimed.name, key: claimed.key, token: newToken() }, frame.since);
   }
 
   /**
-   * The holder's token moves the name to this socket. The old socket is
-   * detached before it is closed, so its eventual close event finds no name
-   * and announces no `left`: the others see no change at all.
+   * Verified users, in order: forbidden, then for a user already in the
+   * room too_many_sockets and rate_limited; for a new one name_invalid,
+   * rate_limited, name_taken, room_full.
    */
-  #reclaim(socket: S, session: Session, old: S, member: Member, since: number | undefined): string {
+  #verified(socket: S, session: Session, frame: JoinFrame, identity: Identity): string {
     const core = this.#core;
-    // Same person, same budget: a reconnect must not refill the rate bucket.
-    const oldSession = core.members.session(old);
-    if (oldSession) session.bucket = oldSession.bucket;
-    core.members.handOver(member.key, socket);
-    core.budgets.joined(session.address, core.now());
-    core.io.send(old, errorFrame("replaced"));
-    core.io.close(old, CLOSE_REPLACED, "replaced");
-    return this.#welcome(member, since);
+    if (!admits(identity.rooms, core.room)) {
+      return errorFrame("forbidden", "Your identity token does not admit you to this room.");
+    }
+    const existing = core.members.ofUser(identity.user);
+    if (existing) {
+      // Another tab of someone already here, or someone back within their
+      // grace: one member, so nobody hears a thing (§5.3, §5.4).
+      if (existing.sockets.length >= core.limits.maxSocketsPerUser) {
+        return errorFrame("too_many_sockets", "You have too many connections to this room.");
+      }
+      const joins = this.#joinBudget(socket, session);
+      if (!joins) return rateLimited();
+      session.joins = joins;
+      core.members.attach(existing, socket, this.#merge(session.bucket, existing.bucket));
+      core.budgets.joined(session.address, core.now());
+      return this.#welcome(existing, frame.since);
+    }
+
+    const claimed = normalizeName(identity.name, core.limits.maxNameChars);
+    if (!claimed.ok) return errorFrame("name_invalid", `The name in your identity token: ${claimed.message}`);
+    const joins = this.#joinBudget(socket, session);
+    if (!joins) return rateLimited();
+    const holder = core.members.holder(claimed.key);
+    if (holder?.member.user !== undefined) return errorFrame("name_taken");
+    if (!holder && core.members.size >= core.limits.maxRoomUsers) return errorFrame("room_full");
+    session.joins = joins;
+    // A guest holding the name gives it up: a real identity always wins its own name back.
+    if (holder) this.#replaceGuest(holder);
+    const member = {
+      name: claimed.name,
+      key: claimed.key,
+      token: newToken(),
+      user: identity.user,
+      role: identity.role,
+    };
+    return this.#newMember(socket, session, member, frame.since);
   }
 
-  #welcome(member: Member, since: number | undefined): string {
+  /** The socket's join budget after one more join, or null (rate_limited). Nothing is spent until the join succeeds. */
+  #joinBudget(socket: S, session: Session): Bucket | null {
+    const core = this.#core;
+    const now = core.now();
+    // A join answers with a welcome of up to the whole ring, so joins are
+    // what one socket could turn into unbounded output: each socket, each
+    // address, and each socket's answer bytes have a budget.
+    const joins = spend(session.joins, this.#socketJoins, now);
+    if (!joins || !core.budgets.canJoin(session.address, now) || !core.mayAnswer(socket)) return null;
+    return joins;
+  }
+
+  #newMember(socket: S, session: Session, member: Omit<Member, "order">, since: number | undefined): string {
+    const core = this.#core;
+    const now = core.now();
+    // The member's bucket follows it: one that left with an empty bucket
+    // comes back to the same bucket on any socket (src/room/budgets.ts).
+    const left = core.budgets.recall(memberId(member));
+    const holding = core.members.join(socket, member, left ? this.#merge(session.bucket, left) : session.bucket);
+    core.budgets.joined(session.address, now);
+    core.broadcast(encodePresence("joined", core.room, holding.member, core.members.size, now), holding);
+    core.io.reportCount(core.members.size);
+    return this.#welcome(holding, since);
+  }
+
+  /**
+   * The holder's token moves a guest's name to this socket. The old socket
+   * is detached before it is closed, so its eventual close event finds no
+   * name and announces no `left`: the others see no change at all.
+   */
+  #reclaim(socket: S, session: Session, holding: Holding<S>, since: number | undefined): string {
+    const core = this.#core;
+    // Same person, same budget: a reconnect must not refill the rate bucket.
+    holding.bucket = this.#merge(session.bucket, holding.bucket);
+    const old = core.members.handOver(holding, socket);
+    core.budgets.joined(session.address, core.now());
+    if (old !== undefined) {
+      core.io.send(old, errorFrame("replaced"));
+      core.io.close(old, CLOSE_REPLACED, "replaced");
+    }
+    return this.#welcome(holding, since);
+  }
+
+  /** A guest whose name a verified user claims: replaced (4001), and the others hear them leave. */
+  #replaceGuest(holding: Holding<S>): void {
+    const core = this.#core;
+    for (const old of core.members.remove(holding)) {
+      core.io.send(old, errorFrame("replaced", "A signed-in user with this name has joined."));
+      core.io.close(old, CLOSE_REPLACED, "replaced");
+    }
+    core.departed(holding);
+  }
+
+  #merge(a: Bucket, b: Bucket): Bucket {
+    return emptier(a, b, this.#names, this.#core.now());
+  }
+
+  #welcome(holding: Holding<S>, since: number | undefined): string {
     const core = this.#core;
     const history = core.history;
     const { frames, gap } = history.after(since, core.limits.welcomeHistoryBytes);
+    const { member } = holding;
+    const members = Array.from(core.members.all(), (h) => person(h.member));
     const welcome = {
       type: "welcome" as const,
       room: core.room,
-      name: member.name,
-      users: core.members.names(),
+      ...person(member),
+      users: members.map((m) => m.name),
+      members,
+      role: member.role ?? "member",
+      settings: { slowmode: 0 },
       seq: history.latestSeq,
       token: member.token,
       gap,
     };
     return encodeWelcome(welcome, frames);
   }
+}
+
+function rateLimited(): string {
+  return errorFrame("rate_limited", "Too many joins; wait a minute before joining again.");
+}
+
+function authInvalid(message: string): string {
+  return errorFrame("auth_invalid", message);
 }

@@ -1,49 +1,91 @@
 /**
- * Who is in the room: every open socket with its session, and the names
- * held, in join order. One structure owns both views, so they cannot
- * disagree: a name is held exactly when some socket's session says so, and
- * every change goes through a method here that updates the index and writes
- * the socket's attachment (`save`) in the same step.
+ * Who is in the room: every open socket with its session, and the members,
+ * in join order. One structure owns both views, so they cannot disagree:
+ * a socket belongs to a member exactly when its session says so, and every
+ * change goes through a method here that updates the index and writes what
+ * must outlive an eviction in the same step: the socket's attachment, or,
+ * for a member who is away (presence grace, §5.4) and has no socket to hold
+ * an attachment, a row of the AwayStore.
  *
- * It is memory only and generic over the socket type, so the chat core can
- * be driven in Node with plain objects as sockets. The room rebuilds it from
- * attachments whenever the object wakes.
+ * A member is a guest (one socket, one name) or a verified user (§5.3: up
+ * to MAX_SOCKETS_PER_USER sockets, one entry, one budget). It is generic
+ * over the socket type, so the chat core can be driven in Node with plain
+ * objects as sockets. The room rebuilds it on every wake-up from the
+ * attachments and the away rows.
  */
+import type { Bucket } from "../shared/rate-limit";
 import type { Member, Session } from "./session";
+import type { AwayRow, AwayStore } from "./stores";
+
+export interface Holding<S> {
+  member: Member;
+  /** The member's sockets, oldest first; empty while the member is away. */
+  sockets: S[];
+  /** The chat/dm bucket all the member's sockets spend from (§5.3: more tabs, no more budget). */
+  bucket: Bucket;
+  /** While away (§5.4): when the grace ends and the others hear `left`. */
+  awayUntil?: number;
+}
+
+/** What a closed socket meant for its member. */
+export type Departure<S> =
+  | { kind: "none" }
+  | { kind: "left"; holding: Holding<S> }
+  | { kind: "away"; holding: Holding<S>; until: number };
 
 export class Members<S> {
   readonly #save: (socket: S, session: Session) => void;
+  readonly #away: AwayStore;
   readonly #sessions = new Map<S, Session>();
-  /**
-   * name key → the socket holding it. A Map iterates in insertion order,
-   * which is join order as long as names are only appended (join) or moved
-   * in place (handOver).
-   */
-  readonly #holders = new Map<string, S>();
+  /** name key → member. A Map iterates in insertion order: join order, since members are only appended. */
+  readonly #holdings = new Map<string, Holding<S>>();
+  /** sub → name key, for verified members. */
+  readonly #byUser = new Map<string, string>();
+  /** Every socket that belongs to a member: the broadcast's list. */
+  readonly #joined = new Set<S>();
   /** Sockets per client address, joined or not (protocol §2.4). */
   readonly #perAddress = new Map<string, number>();
   #nextOrder = 0;
 
-  constructor(save: (socket: S, session: Session) => void) {
+  constructor(save: (socket: S, session: Session) => void, away: AwayStore) {
     this.#save = save;
+    this.#away = away;
   }
 
-  /** Rebuilds everything after a wake-up from the sockets' sessions, in any order. */
-  restore(entries: Iterable<readonly [S, Session]>): void {
-    const joined: Array<[S, Member]> = [];
+  /**
+   * Rebuilds everything after a wake-up from the sockets' sessions (in any
+   * order) and the away rows. Several sockets name the same member only for
+   * a verified user; any other duplicate is an out-of-date attachment and
+   * loses the name to the socket that joined first.
+   */
+  restore(entries: Iterable<readonly [S, Session]>, away: readonly AwayRow[] = []): void {
+    type Claim = { member: Member; socket?: S; session?: Session; row?: AwayRow };
+    const claims: Claim[] = [];
     for (const [socket, session] of entries) {
       this.#add(socket, session);
-      if (session.member) joined.push([socket, session.member]);
+      if (session.member) claims.push({ member: session.member, socket, session });
     }
-    for (const [socket, member] of joined.sort((a, b) => a[1].order - b[1].order)) {
-      const session = this.#sessions.get(socket);
-      // A name another socket already holds stays with that socket; this
-      // one's attachment is out of date.
-      if (this.#holders.has(member.key)) {
-        if (session) session.member = undefined;
-        continue;
+    for (const row of away) claims.push({ member: row.member, row });
+    claims.sort((a, b) => a.member.order - b.member.order);
+    for (const { member, socket, session, row } of claims) {
+      const held = this.#holdings.get(member.key);
+      if (row) {
+        // A socket of the member came back before the row was deleted: the socket wins.
+        if (held) this.#away.delete(member.key);
+        else this.#hold({ member, sockets: [], bucket: row.bucket, awayUntil: row.until });
+      } else if (socket !== undefined && session) {
+        if (!held) {
+          this.#hold({ member, sockets: [socket], bucket: session.bucket });
+        } else if (member.user !== undefined && held.member.user === member.user && held.awayUntil === undefined) {
+          held.sockets.push(socket);
+          // The socket that spent last holds the member's current bucket.
+          if (session.bucket.at > held.bucket.at) held.bucket = session.bucket;
+        } else {
+          session.member = undefined;
+          continue;
+        }
+        this.#joined.add(socket);
       }
-      this.#holders.set(member.key, socket);
       this.#nextOrder = Math.max(this.#nextOrder, member.order + 1);
     }
   }
@@ -54,77 +96,129 @@ export class Members<S> {
     this.#save(socket, session);
   }
 
-  /** Forgets a closed socket; returns its member if it still held a name. */
-  close(socket: S): Member | undefined {
+  /**
+   * Forgets a closed socket. If it was its member's last, the member leaves,
+   * or, given `awayUntil`, stays away until then (§5.4).
+   */
+  close(socket: S, awayUntil?: number): Departure<S> {
     const session = this.#sessions.get(socket);
-    if (!session) return undefined;
-    const member = this.#release(socket, session);
+    if (!session) return { kind: "none" };
+    const departure = this.#detach(socket, session, awayUntil);
     this.#sessions.delete(socket);
     const left = (this.#perAddress.get(session.address) ?? 1) - 1;
     if (left > 0) this.#perAddress.set(session.address, left);
     else this.#perAddress.delete(session.address);
-    return member;
+    return departure;
+  }
+
+  /** The socket gives its name back (leave) and stays open: the member leaves with its last socket. */
+  leave(socket: S): Departure<S> {
+    const session = this.#sessions.get(socket);
+    if (!session?.member) return { kind: "none" };
+    const departure = this.#detach(socket, session, undefined);
+    this.#save(socket, session);
+    return departure;
   }
 
   session(socket: S): Session | undefined {
     return this.#sessions.get(socket);
   }
 
-  /** Writes a session changed in place (a bucket spent) to its attachment. */
+  /** Writes a session changed in place to its attachment. */
   save(socket: S): void {
     const session = this.#sessions.get(socket);
     if (session) this.#save(socket, session);
   }
 
-  /** Gives `socket` a name; the caller has checked that the name is free. */
-  join(socket: S, member: Omit<Member, "order">): Member {
+  /** A new member with its first socket; the caller has checked that the name is free. */
+  join(socket: S, member: Omit<Member, "order">, bucket: Bucket): Holding<S> {
     const session = this.#sessions.get(socket);
     if (!session) throw new Error("members: join on a socket that is not open");
-    if (this.#holders.has(member.key)) throw new Error("members: the name is held");
-    const held = { ...member, order: this.#nextOrder++ };
-    session.member = held;
-    this.#holders.set(held.key, socket);
-    this.#save(socket, session);
-    return held;
-  }
-
-  /** The socket gives its name back (leave) and stays open; returns the member it was. */
-  leave(socket: S): Member | undefined {
-    const session = this.#sessions.get(socket);
-    if (!session) return undefined;
-    const member = this.#release(socket, session);
-    if (member) this.#save(socket, session);
-    return member;
+    if (this.#holdings.has(member.key)) throw new Error("members: the name is held");
+    const holding = this.#hold({ member: { ...member, order: this.#nextOrder++ }, sockets: [], bucket });
+    this.#attach(holding, socket, session);
+    return holding;
   }
 
   /**
-   * Moves a held name to another open socket without changing its place in
-   * the order; the old socket is left without a name. Returns the old socket.
+   * Another socket for an existing member: a verified user's next tab, or a
+   * member back from away. Its bucket is the one given (the caller merges
+   * the socket's own with the member's).
    */
-  handOver(key: string, to: S): S {
-    const from = this.#holders.get(key);
-    const fromSession = from === undefined ? undefined : this.#sessions.get(from);
-    const toSession = this.#sessions.get(to);
-    const member = fromSession?.member;
-    if (from === undefined || !fromSession || !toSession || !member) throw new Error("members: nothing to hand over");
-    toSession.member = member;
-    fromSession.member = undefined;
-    this.#holders.set(key, to);
-    this.#save(to, toSession);
-    this.#save(from, fromSession);
-    return from;
+  attach(holding: Holding<S>, socket: S, bucket: Bucket): void {
+    const session = this.#sessions.get(socket);
+    if (!session) throw new Error("members: attach of a socket that is not open");
+    if (holding.awayUntil !== undefined) {
+      holding.awayUntil = undefined;
+      this.#away.delete(holding.member.key);
+    }
+    holding.bucket = bucket;
+    this.#attach(holding, socket, session);
   }
 
-  /** The socket holding a name key, and its member. */
-  holder(key: string): { socket: S; member: Member } | undefined {
-    const socket = this.#holders.get(key);
-    const member = socket === undefined ? undefined : this.#sessions.get(socket)?.member;
-    return socket === undefined || !member ? undefined : { socket, member };
+  /**
+   * A guest's name moves to another socket (a reclaim with the welcome's
+   * token) without changing its place in the order. Returns the socket it
+   * left, now without a name, if the guest had one.
+   */
+  handOver(holding: Holding<S>, to: S): S | undefined {
+    const old = holding.sockets[0];
+    const oldSession = old === undefined ? undefined : this.#sessions.get(old);
+    if (old !== undefined && oldSession) {
+      oldSession.member = undefined;
+      this.#joined.delete(old);
+      this.#save(old, oldSession);
+    }
+    holding.sockets = [];
+    this.attach(holding, to, holding.bucket);
+    return old;
   }
 
-  /** Joined names. */
+  /** Removes a member outright (a guest whose name a verified user takes, an away member whose grace ended); returns its sockets, now without a name. */
+  remove(holding: Holding<S>): S[] {
+    const sockets = holding.sockets;
+    for (const socket of sockets) {
+      const session = this.#sessions.get(socket);
+      this.#joined.delete(socket);
+      if (session) {
+        session.member = undefined;
+        this.#save(socket, session);
+      }
+    }
+    holding.sockets = [];
+    this.#unhold(holding);
+    return sockets;
+  }
+
+  /** A member spent from its bucket through this socket: the bucket is written to that socket's attachment. */
+  spent(socket: S, holding: Holding<S>, bucket: Bucket): void {
+    holding.bucket = bucket;
+    const session = this.#sessions.get(socket);
+    if (!session) return;
+    session.bucket = bucket;
+    this.#save(socket, session);
+  }
+
+  /** The member holding a name key. */
+  holder(key: string): Holding<S> | undefined {
+    return this.#holdings.get(key);
+  }
+
+  /** The member a verified user is, under whatever name. */
+  ofUser(user: string): Holding<S> | undefined {
+    const key = this.#byUser.get(user);
+    return key === undefined ? undefined : this.#holdings.get(key);
+  }
+
+  /** The member a socket belongs to. */
+  of(socket: S): Holding<S> | undefined {
+    const key = this.#sessions.get(socket)?.member?.key;
+    return key === undefined ? undefined : this.#holdings.get(key);
+  }
+
+  /** Members, away ones included. */
   get size(): number {
-    return this.#holders.size;
+    return this.#holdings.size;
   }
 
   /** Open sockets, joined or not. */
@@ -132,17 +226,27 @@ export class Members<S> {
     return this.#sessions.size;
   }
 
+  /** Open sockets that belong to no member. */
+  get unjoined(): number {
+    return this.#sessions.size - this.#joined.size;
+  }
+
   socketsOf(address: string): number {
     return this.#perAddress.get(address) ?? 0;
   }
 
-  names(): string[] {
-    return Array.from(this.#holders.keys(), (key) => this.holder(key)?.member.name ?? key);
+  /** Members in join order. */
+  all(): IterableIterator<Holding<S>> {
+    return this.#holdings.values();
   }
 
-  /** Sockets that hold a name, in join order. */
+  names(): string[] {
+    return Array.from(this.#holdings.values(), (h) => h.member.name);
+  }
+
+  /** Every socket that belongs to a member. */
   joinedSockets(): IterableIterator<S> {
-    return this.#holders.values();
+    return this.#joined.values();
   }
 
   /** Every open socket with its session. */
@@ -155,13 +259,43 @@ export class Members<S> {
     this.#perAddress.set(session.address, (this.#perAddress.get(session.address) ?? 0) + 1);
   }
 
-  /** Frees the session's name if this socket still holds it (a handed-over name is not its to free). */
-  #release(socket: S, session: Session): Member | undefined {
+  #hold(holding: Holding<S>): Holding<S> {
+    this.#holdings.set(holding.member.key, holding);
+    if (holding.member.user !== undefined) this.#byUser.set(holding.member.user, holding.member.key);
+    return holding;
+  }
+
+  #unhold(holding: Holding<S>): void {
+    this.#holdings.delete(holding.member.key);
+    if (holding.member.user !== undefined) this.#byUser.delete(holding.member.user);
+    if (holding.awayUntil !== undefined) this.#away.delete(holding.member.key);
+  }
+
+  #attach(holding: Holding<S>, socket: S, session: Session): void {
+    holding.sockets.push(socket);
+    session.member = holding.member;
+    session.bucket = holding.bucket;
+    this.#joined.add(socket);
+    this.#save(socket, session);
+  }
+
+  /** Takes the socket off its member; the member leaves or goes away when it was the last. */
+  #detach(socket: S, session: Session, awayUntil: number | undefined): Departure<S> {
     const member = session.member;
-    if (!member) return undefined;
+    if (!member) return { kind: "none" };
     session.member = undefined;
-    if (this.#holders.get(member.key) !== socket) return undefined;
-    this.#holders.delete(member.key);
-    return member;
+    this.#joined.delete(socket);
+    const holding = this.#holdings.get(member.key);
+    // A name handed over to another socket is no longer this one's to give up.
+    if (!holding?.sockets.includes(socket)) return { kind: "none" };
+    holding.sockets = holding.sockets.filter((s) => s !== socket);
+    if (holding.sockets.length > 0) return { kind: "none" };
+    if (awayUntil !== undefined) {
+      holding.awayUntil = awayUntil;
+      this.#away.put({ member: holding.member, bucket: holding.bucket, until: awayUntil });
+      return { kind: "away", holding, until: awayUntil };
+    }
+    this.#unhold(holding);
+    return { kind: "left", holding };
   }
 }

@@ -4,14 +4,32 @@
  * structured-cloned) is kept by the runtime and handed back on wake-up, so
  * everything a socket needs to be recognised again lives here.
  */
+import { ROLES, type Role } from "../shared/protocol";
 import { type Bucket, fullBucket, isBucket } from "../shared/rate-limit";
 
-/** A held name: as shown, its key (src/shared/names.ts), the reclaim token, its place in join order. */
+/**
+ * A member of the room: a held name as shown, its key (src/shared/names.ts),
+ * the reclaim token, its place in join order, and for a verified user
+ * (§5.2) their `sub` and role. A guest is one socket; a verified user may be
+ * several (§5.3), each with a copy of this in its attachment.
+ */
 export interface Member {
   name: string;
   key: string;
   token: string;
   order: number;
+  user?: string;
+  /** Absent in attachments written before protocol v2: read as `member`. */
+  role?: Role;
+}
+
+/**
+ * What a member's budgets, typing window and message ids are kept under: the
+ * `sub` of a verified user (whatever name their next token carries), the
+ * name of a guest. The prefixes keep a guest called "user:x" apart from x.
+ */
+export function memberId(member: Pick<Member, "key" | "user">): string {
+  return member.user === undefined ? `name:${member.key}` : `user:${member.user}`;
 }
 
 export interface Session {
@@ -50,14 +68,19 @@ export function newSession(limits: SessionLimits, address: string, now: number):
 export function isSession(value: unknown): value is Session {
   if (!isRecord(value) || !isBucket(value.bucket) || !isBucket(value.joins)) return false;
   if (typeof value.address !== "string" || typeof value.idleSince !== "number") return false;
-  const m = value.member;
+  return value.member === undefined || isMember(value.member);
+}
+
+/** A member as read back from an attachment or the `away` table. */
+export function isMember(m: unknown): m is Member {
   return (
-    m === undefined ||
-    (isRecord(m) &&
-      typeof m.name === "string" &&
-      typeof m.key === "string" &&
-      typeof m.token === "string" &&
-      typeof m.order === "number")
+    isRecord(m) &&
+    typeof m.name === "string" &&
+    typeof m.key === "string" &&
+    typeof m.token === "string" &&
+    typeof m.order === "number" &&
+    (m.user === undefined || typeof m.user === "string") &&
+    (m.role === undefined || ROLES.some((r) => r === m.role))
   );
 }
 

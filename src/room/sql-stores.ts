@@ -4,8 +4,9 @@
  * on a read path gave every room name anyone ever looked up a database of
  * its own (hardening finding 2). Each table appears with its first write.
  */
-import type { Bucket } from "../shared/rate-limit";
-import type { BucketStore, RingRow, RingStore } from "./stores";
+import { type Bucket, isBucket } from "../shared/rate-limit";
+import { isMember } from "./session";
+import type { AwayRow, AwayStore, BucketStore, RingRow, RingStore } from "./stores";
 
 export function tableExists(sql: SqlStorage, name: string): boolean {
   return sql.exec("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", name).toArray().length > 0;
@@ -128,4 +129,62 @@ export class SqlBucketStore implements BucketStore {
   prune(now: number): void {
     if (this.exists()) this.#sql.exec("DELETE FROM buckets WHERE full_at <= ?", now);
   }
+}
+
+/**
+ * Members away within their presence grace (§5.4), a row each, written when
+ * a member's last socket drops and deleted when they return or their grace
+ * ends: rare events, so the row is plain JSON.
+ */
+export class SqlAwayStore implements AwayStore {
+  readonly #sql: SqlStorage;
+  #created: boolean | undefined;
+
+  constructor(sql: SqlStorage) {
+    this.#sql = sql;
+  }
+
+  load(): AwayRow[] {
+    if (!this.#exists()) return [];
+    const rows: AwayRow[] = [];
+    for (const r of this.#sql.exec<{ row: string }>("SELECT row FROM away").toArray()) {
+      const row: unknown = JSON.parse(r.row);
+      if (isAwayRow(row)) rows.push(row);
+    }
+    return rows;
+  }
+
+  put(row: AwayRow): void {
+    if (!this.#exists()) {
+      this.#sql.exec("CREATE TABLE IF NOT EXISTS away (key TEXT PRIMARY KEY, row TEXT NOT NULL)");
+      this.#created = true;
+    }
+    this.#sql.exec(
+      "INSERT INTO away (key, row) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET row = excluded.row",
+      row.member.key,
+      JSON.stringify(row),
+    );
+  }
+
+  delete(key: string): void {
+    if (this.#exists()) this.#sql.exec("DELETE FROM away WHERE key = ?", key);
+  }
+
+  #exists(): boolean {
+    this.#created ??= tableExists(this.#sql, "away");
+    return this.#created;
+  }
+}
+
+function isAwayRow(value: unknown): value is AwayRow {
+  return (
+    typeof value === "object" &&
+    value !== null &&
+    "member" in value &&
+    isMember(value.member) &&
+    "bucket" in value &&
+    isBucket(value.bucket) &&
+    "until" in value &&
+    typeof value.until === "number"
+  );
 }

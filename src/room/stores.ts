@@ -5,6 +5,7 @@
  * Object's SQLite in production (sql-stores.ts).
  */
 import type { Bucket } from "../shared/rate-limit";
+import type { Member } from "./session";
 
 /** One stored message, already serialized, in its ring slot. */
 export interface RingRow {
@@ -33,4 +34,23 @@ export interface BucketStore {
   prune(now: number): void;
   /** Whether anything was ever put here. */
   exists(): boolean;
+}
+
+/**
+ * A member who dropped without a clean close and keeps their place until
+ * `until` (presence grace, §5.4). They have no socket, so no attachment can
+ * hold them through an eviction: they are a row until they return or the
+ * grace ends.
+ */
+export interface AwayRow {
+  member: Member;
+  /** The member's chat bucket when they dropped, so returning refills nothing. */
+  bucket: Bucket;
+  until: number;
+}
+
+export interface AwayStore {
+  load(): AwayRow[];
+  put(row: AwayRow): void;
+  delete(key: string): void;
 }

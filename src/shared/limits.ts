@@ -30,7 +30,15 @@ export interface Limits {
   replyBytesPerMinute: number;
   /** Wrong API tokens one address may present per minute before its API requests are refused (429). */
   apiFailuresPerMinute: number;
+  /** §5.2: `open` lets guests join; `verified` needs an identity token for every join. */
+  access: Access;
+  /** §5.3: sockets one verified user may hold in one room. */
+  maxSocketsPerUser: number;
+  /** §5.4: how long a member who dropped without a clean close keeps their place; 0 disables. */
+  presenceGraceMs: number;
 }
+
+export type Access = "open" | "verified";
 
 /** The defaults of the protocol (v2), used when a var is absent. */
 export const DEFAULT_LIMITS: Readonly<Limits> = {
@@ -50,6 +58,9 @@ export const DEFAULT_LIMITS: Readonly<Limits> = {
   welcomeHistoryBytes: 65_536,
   replyBytesPerMinute: 1_048_576,
   apiFailuresPerMinute: 10,
+  access: "open",
+  maxSocketsPerUser: 10,
+  presenceGraceMs: 5000,
 };
 
 /** How many joins per minute an address may make in one room, as a multiple of JOINS_PER_MINUTE (§2.4). */
@@ -85,7 +96,17 @@ export function readLimits(env: RawVars): Limits {
     welcomeHistoryBytes: positive(env, "WELCOME_HISTORY_BYTES", DEFAULT_LIMITS.welcomeHistoryBytes, true),
     replyBytesPerMinute: positive(env, "REPLY_BYTES_PER_MINUTE", DEFAULT_LIMITS.replyBytesPerMinute, true),
     apiFailuresPerMinute: positive(env, "API_FAILURES_PER_MINUTE", DEFAULT_LIMITS.apiFailuresPerMinute, true),
+    access: readAccess(env),
+    maxSocketsPerUser: positive(env, "MAX_SOCKETS_PER_USER", DEFAULT_LIMITS.maxSocketsPerUser, true),
+    presenceGraceMs: nonNegative(env, "PRESENCE_GRACE_MS", DEFAULT_LIMITS.presenceGraceMs),
   };
+}
+
+function readAccess(env: RawVars): Access {
+  const raw = read(env, "ACCESS");
+  if (raw === undefined || raw === "") return DEFAULT_LIMITS.access;
+  if (raw === "open" || raw === "verified") return raw;
+  throw new ConfigError("ACCESS", raw, '"open" or "verified"');
 }
 
 /**
@@ -119,11 +140,18 @@ export class ConfigError extends Error {
   }
 }
 
-function positive(env: RawVars, name: string, fallback: number, integer: boolean): number {
+/** A whole number that may be 0 (PRESENCE_GRACE_MS: 0 turns the grace off). */
+function nonNegative(env: RawVars, name: string, fallback: number): number {
+  const raw = read(env, name);
+  if (raw === 0 || raw === "0") return 0;
+  return positive(env, name, fallback, true, "a non-negative integer");
+}
+
+function positive(env: RawVars, name: string, fallback: number, integer: boolean, expected?: string): number {
   const raw = read(env, name);
   if (raw === undefined || raw === "") return fallback;
   const value = typeof raw === "number" ? raw : typeof raw === "string" ? Number(raw.trim()) : Number.NaN;
   const valid = Number.isFinite(value) && value > 0 && (!integer || Number.isSafeInteger(value));
-  if (!valid) throw new ConfigError(name, raw, integer ? "a positive integer" : "a positive number");
+  if (!valid) throw new ConfigError(name, raw, expected ?? (integer ? "a positive integer" : "a positive number"));
   return value;
 }

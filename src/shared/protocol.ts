@@ -35,6 +35,9 @@ export const ERROR_MESSAGES = {
   room_full: "The room is full.",
   too_many_sockets: "Too many connections from your address to this room.",
   replaced: "Your name was reclaimed by a newer connection.",
+  auth_invalid: "The identity token is not valid.",
+  auth_required: "This room needs you to sign in.",
+  forbidden: "You may not do that here.",
   internal_error: "The server failed to handle that frame; it may be retried.",
 } as const;
 
@@ -45,6 +48,10 @@ export const ERROR_CODES = Object.keys(ERROR_MESSAGES) as [ErrorCode, ...ErrorCo
 export const CLOSE_REPLACED = 4001;
 /** Close code (policy violation) for a socket that did not join within JOIN_TIMEOUT_MS. */
 export const CLOSE_JOIN_TIMEOUT = 1008;
+
+/** Protocol §5.1, §6.1: what a member may do. Guests are `member`s. */
+export const ROLES = ["member", "moderator", "admin"] as const;
+export type Role = (typeof ROLES)[number];
 
 /** Protocol §2.4: at most one `typing` per user is relayed in this window. */
 export const TYPING_INTERVAL_MS = 2000;
@@ -67,9 +74,12 @@ const ClientIdSchema = v.pipe(
 export const ClientFrameSchema = v.variant("type", [
   v.object({
     type: v.literal("join"),
-    name: v.string(),
+    // Required for guests; a join with `auth` takes its name from the token.
+    name: v.optional(v.string()),
     since: v.optional(SinceSchema),
     token: v.optional(v.string()),
+    /** An identity token (§5.2); with it, `name` is ignored and may be absent. */
+    auth: v.optional(v.string()),
   }),
   v.object({
     type: v.literal("chat"),
@@ -163,6 +173,13 @@ export type PublishResult =
 /** The JSON body of every HTTP error (§1, §4), also the room's refusals of an upgrade. */
 export function httpErrorBody(code: string, message: string): { error: string; message: string } {
   return { error: code, message };
+}
+
+/** GET /api/config: what the browser client needs before it connects (edge-chat's own route). */
+export interface ClientConfig {
+  access: "open" | "verified";
+  /** Where the page gets an identity token for the signed-in visitor (a path on this origin), or null. */
+  authEndpoint: string | null;
 }
 
 /** GET /api/rooms/:room, minus the room name the Worker already knows. */

@@ -7,15 +7,21 @@
  * trusts a cast.
  */
 import * as v from "valibot";
-import { ERROR_CODES, ERROR_MESSAGES, type ErrorCode } from "./protocol";
+import { ERROR_CODES, ERROR_MESSAGES, type ErrorCode, ROLES } from "./protocol";
 
 const Count = v.pipe(v.number(), v.safeInteger(), v.minValue(0));
+/**
+ * §5.2: the `sub` of a verified user, on every frame about them; frames
+ * about guests never carry it, so its presence is what tells them apart.
+ */
+const User = v.optional(v.string());
 
 export const ChatFrameSchema = v.looseObject({
   type: v.literal("chat"),
   room: v.string(),
   seq: Count,
   name: v.string(),
+  user: User,
   text: v.string(),
   /** Milliseconds since the epoch, the server's clock. */
   ts: v.number(),
@@ -25,11 +31,20 @@ export const ChatFrameSchema = v.looseObject({
   bot: v.optional(v.literal(true)),
 });
 
+export const MemberEntrySchema = v.looseObject({ name: v.string(), user: User });
+
 export const WelcomeFrameSchema = v.looseObject({
   type: v.literal("welcome"),
   room: v.string(),
   name: v.string(),
+  user: User,
   users: v.array(v.string()),
+  /** §5.2: the same members as `users`, in the same order, with `user` for the verified ones. */
+  members: v.array(MemberEntrySchema),
+  /** The joiner's role (§6.1); `member` for guests. */
+  role: v.picklist(ROLES),
+  /** §6.3: the room's settings. */
+  settings: v.looseObject({ slowmode: Count }),
   history: v.array(ChatFrameSchema),
   seq: Count,
   token: v.string(),
@@ -37,21 +52,37 @@ export const WelcomeFrameSchema = v.looseObject({
 });
 
 const presence = <T extends "joined" | "left">(type: T) =>
-  v.looseObject({ type: v.literal(type), room: v.string(), name: v.string(), count: Count, ts: v.number() });
+  v.looseObject({
+    type: v.literal(type),
+    room: v.string(),
+    name: v.string(),
+    user: User,
+    count: Count,
+    ts: v.number(),
+  });
 
 export const ServerFrameSchema = v.variant("type", [
   WelcomeFrameSchema,
   ChatFrameSchema,
   presence("joined"),
   presence("left"),
-  v.looseObject({ type: v.literal("typing"), room: v.string(), name: v.string() }),
-  v.looseObject({ type: v.literal("dm"), from: v.string(), to: v.string(), text: v.string(), ts: v.number() }),
+  v.looseObject({ type: v.literal("typing"), room: v.string(), name: v.string(), user: User }),
+  v.looseObject({
+    type: v.literal("dm"),
+    from: v.string(),
+    /** §5.2: the sender's `sub` when the sender is verified. */
+    user: User,
+    to: v.string(),
+    text: v.string(),
+    ts: v.number(),
+  }),
   v.looseObject({ type: v.literal("pong") }),
   v.looseObject({ type: v.literal("error"), code: v.picklist(ERROR_CODES), message: v.string() }),
 ]);
 
 export type ChatFrame = v.InferOutput<typeof ChatFrameSchema>;
 export type WelcomeFrame = v.InferOutput<typeof WelcomeFrameSchema>;
+export type MemberEntry = v.InferOutput<typeof MemberEntrySchema>;
 export type ServerFrame = v.InferOutput<typeof ServerFrameSchema>;
 export type ServerFrameOf<T extends ServerFrame["type"]> = Extract<ServerFrame, { type: T }>;
 
@@ -89,11 +120,12 @@ export function errorFrame(code: ErrorCode, message: string = ERROR_MESSAGES[cod
  * so the JSON has one fixed key order and no undefined members, whatever
  * the caller passed: the ring stores these bytes and sends them as they are.
  */
-export type StoredChat = Pick<ChatFrame, "room" | "seq" | "name" | "text" | "ts" | "id" | "bot">;
+export type StoredChat = Pick<ChatFrame, "room" | "seq" | "name" | "user" | "text" | "ts" | "id" | "bot">;
 
 export function encodeChat(message: StoredChat): string {
-  const { room, seq, name, text, ts, id, bot } = message;
+  const { room, seq, name, user, text, ts, id, bot } = message;
   const chat: ChatFrame = { type: "chat", room, seq, name, text, ts };
+  if (user !== undefined) chat.user = user;
   if (id !== undefined) chat.id = id;
   if (bot) chat.bot = true;
   return encode(chat);
@@ -105,13 +137,28 @@ export function encodeChat(message: StoredChat): string {
  * The result is byte-for-byte what `encode` would give for the same frame
  * with `history` moved last.
  */
-export type WelcomeHead = Pick<WelcomeFrame, "type" | "room" | "name" | "users" | "seq" | "token" | "gap">;
+// Pick, not Omit: the loose schema's index signature would make Omit's keys `string`, and check nothing.
+export type WelcomeHead = Pick<
+  WelcomeFrame,
+  "type" | "room" | "name" | "user" | "users" | "members" | "role" | "settings" | "seq" | "token" | "gap"
+>;
 
 export function encodeWelcome(welcome: WelcomeHead, historyJson: readonly string[]): string {
   const head = JSON.stringify(welcome);
   return `${head.slice(0, -1)},"history":[${historyJson.join(",")}]}`;
 }
 
-export function encodePresence(type: "joined" | "left", room: string, name: string, count: number, ts: number): string {
-  return encode({ type, room, name, count, ts });
+/** Who a frame is about: a name, and the `sub` when the person is verified. */
+export interface Person {
+  name: string;
+  user?: string | undefined;
+}
+
+/** `{name}` or `{name, user}`: never a `user` key holding undefined, so the JSON of guests and users stays exact. */
+export function person(p: Person): MemberEntry {
+  return p.user === undefined ? { name: p.name } : { name: p.name, user: p.user };
+}
+
+export function encodePresence(type: "joined" | "left", room: string, who: Person, count: number, ts: number): string {
+  return encode({ type, room, ...person(who), count, ts });
 }

@@ -1,6 +1,6 @@
 /**
  * The HTTP API under /api (protocol §4): the room directory, reads of one
- * room, and publishing into a room.
+ * room, and publishing into a room; and the browser client's settings.
  *
  * Reads and publishes are RPC calls on the room's object (`stub.snapshot()`
  * and friends), so they are ordered with the room's WebSocket frames and no
@@ -11,9 +11,11 @@ import { type Context, Hono, type MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { cors } from "hono/cors";
 import * as v from "valibot";
+import { admits, isPrivateRoom } from "../auth/access";
+import { readAuth, verifyIdentity } from "../auth/identity";
 import { openDirectory } from "../directory/directory";
 import { readLimits } from "../shared/limits";
-import { type PublishBody, PublishBodySchema } from "../shared/protocol";
+import { type ClientConfig, type PublishBody, PublishBodySchema } from "../shared/protocol";
 import { addressKey } from "./address";
 import { ApiError, methodNotAllowed } from "./http-error";
 import { roomParam, roomStub } from "./rooms";
@@ -37,17 +39,35 @@ api.use(
   }),
 );
 
-api.get("/rooms", async (c) => c.json({ rooms: await openDirectory(c.env.DIRECTORY).list() }));
+// Private rooms never report to the directory; the filter also hides any
+// listed before they were private.
+api.get("/rooms", async (c) => {
+  const rooms = await openDirectory(c.env.DIRECTORY).list();
+  return c.json({ rooms: rooms.filter((r) => !isPrivateRoom(r.room)) });
+});
 api.all("/rooms", methodNotAllowed("GET"));
 
-api.get("/rooms/:room", async (c) => {
+/**
+ * What the browser client needs to know before it connects: whether guests
+ * may join, and where the host site hands out identity tokens (AUTH_ENDPOINT,
+ * a path on this origin; the client fetches it with the visitor's cookies).
+ */
+api.get("/config", (c) => {
+  const { access } = readLimits(c.env);
+  const endpoint = c.env.AUTH_ENDPOINT;
+  const config: ClientConfig = { access, authEndpoint: endpoint ? endpoint : null };
+  return c.json(config);
+});
+api.all("/config", methodNotAllowed("GET"));
+
+api.get("/rooms/:room", privateRoomAccess(), async (c) => {
   const room = roomParam(c);
   const snapshot = await roomStub(c.env, room).snapshot();
   return c.json({ room, ...snapshot });
 });
 api.all("/rooms/:room", methodNotAllowed("GET"));
 
-api.get("/rooms/:room/messages", async (c) => {
+api.get("/rooms/:room/messages", privateRoomAccess(), async (c) => {
   const room = roomParam(c);
   const cap = readLimits(c.env).historyLimit;
   const since = queryInt(c, "since", 0) ?? 0;
@@ -92,30 +112,79 @@ export const MIN_API_TOKEN_CHARS = 32;
  */
 function requireApiToken(): MiddlewareHandler<App> {
   return async (c, next) => {
-    const expected = c.env.API_TOKEN;
-    if (!expected) throw new ApiError(404, "not_found", "Publishing is not enabled on this deployment.");
-    if (expected.length < MIN_API_TOKEN_CHARS) {
-      // The operator's mistake, said in the log; the caller sees publishing off.
-      console.error(`worker: API_TOKEN is shorter than ${MIN_API_TOKEN_CHARS} characters; publishing is off.`);
-      throw new ApiError(404, "not_found", "Publishing is not enabled on this deployment.");
-    }
-    const failures = readLimits(c.env).apiFailuresPerMinute;
-    const guard = c.env.API_GUARD.getByName(addressKey(c.req.header("CF-Connecting-IP")));
-    const wait = await guard.retryAfter(failures);
-    if (wait > 0) {
-      throw new ApiError(429, "rate_limited", "Too many wrong API tokens from your address; try again later.", {
-        "Retry-After": String(Math.ceil(wait / 1000)),
-      });
-    }
-    const given = /^Bearer +(\S+) *$/i.exec(c.req.header("Authorization") ?? "")?.[1];
+    const expected = apiToken(c.env);
+    if (expected === undefined) throw new ApiError(404, "not_found", "Publishing is not enabled on this deployment.");
+    const guard = await bearerGuard(c);
+    const given = bearer(c);
     if (given === undefined || !(await secretsEqual(given, expected))) {
-      await guard.failed(failures);
+      await guard.failed();
       throw new ApiError(401, "unauthorized", "A valid Authorization: Bearer <API_TOKEN> header is required.", {
         "WWW-Authenticate": 'Bearer realm="edge-chat"',
       });
     }
     await next();
   };
+}
+
+/**
+ * §5.2: a private room's read routes answer 404, as if it did not exist,
+ * unless the request carries the API token or an identity token that covers
+ * the room. A wrong bearer counts against the address like a wrong API
+ * token, so reads cannot be used to guess either.
+ */
+function privateRoomAccess(): MiddlewareHandler<App> {
+  return async (c, next) => {
+    const room = roomParam(c);
+    if (isPrivateRoom(room) && !(await mayReadPrivate(c, room))) {
+      throw new ApiError(404, "not_found", "No such room.");
+    }
+    await next();
+  };
+}
+
+async function mayReadPrivate(c: Context<App>, room: string): Promise<boolean> {
+  const given = bearer(c);
+  if (given === undefined) return false;
+  const guard = await bearerGuard(c);
+  const expected = apiToken(c.env);
+  if (expected !== undefined && (await secretsEqual(given, expected))) return true;
+  const verified = await verifyIdentity(given, readAuth(c.env));
+  if (verified.ok && admits(verified.identity.rooms, room)) return true;
+  await guard.failed();
+  return false;
+}
+
+/** The API_TOKEN secret when it is usable; undefined turns the routes that need it off. */
+function apiToken(env: Env): string | undefined {
+  const token = env.API_TOKEN;
+  if (!token) return undefined;
+  if (token.length < MIN_API_TOKEN_CHARS) {
+    // The operator's mistake, said in the log; the caller sees the feature off.
+    console.error(`worker: API_TOKEN is shorter than ${MIN_API_TOKEN_CHARS} characters; it is not accepted.`);
+    return undefined;
+  }
+  return token;
+}
+
+function bearer(c: Context<App>): string | undefined {
+  return /^Bearer +(\S+) *$/i.exec(c.req.header("Authorization") ?? "")?.[1];
+}
+
+/**
+ * The address's guard against guessing: an address that presented
+ * API_FAILURES_PER_MINUTE wrong tokens in the last minute gets 429 before
+ * its token is compared, so a right guess cannot be told from a wrong one.
+ */
+async function bearerGuard(c: Context<App>): Promise<{ failed(): Promise<void> }> {
+  const failures = readLimits(c.env).apiFailuresPerMinute;
+  const guard = c.env.API_GUARD.getByName(addressKey(c.req.header("CF-Connecting-IP")));
+  const wait = await guard.retryAfter(failures);
+  if (wait > 0) {
+    throw new ApiError(429, "rate_limited", "Too many wrong tokens from your address; try again later.", {
+      "Retry-After": String(Math.ceil(wait / 1000)),
+    });
+  }
+  return { failed: () => guard.failed(failures) };
 }
 
 /** Bodies are held to the same MAX_FRAME_BYTES as socket frames. */

@@ -10,6 +10,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ChatClient, freshRoom } from "../support/client";
 import { type ChatServer, startChat } from "../support/server";
+import { hs256, TEST_AUTH_SECRET } from "../support/tokens";
 
 const IDLE_MS = 13_000;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -106,5 +107,48 @@ describe("the join timeout", () => {
     member.send({ type: "chat", text: "still here" });
     expect(await member.next("chat")).toMatchObject({ text: "still here" });
     await member.close();
+  });
+});
+
+describe("the presence grace (§5.4)", () => {
+  const GRACE_MS = 20_000;
+  let graceful: ChatServer;
+  beforeAll(async () => {
+    // A grace longer than the ~10 s the runtime waits before it evicts an idle room.
+    graceful = await startChat({ vars: { AUTH_SECRET: TEST_AUTH_SECRET, PRESENCE_GRACE_MS: GRACE_MS } });
+  });
+  afterAll(() => graceful?.stop());
+  const woke = () => graceful.logs.filter((line) => line.includes("woke from hibernation")).length;
+
+  it("ends from an alarm that wakes the evicted room: `left` for the others", async () => {
+    const room = freshRoom("hib");
+    const ben = await ChatClient.connect(graceful.wsUrl(room));
+    await ben.join("Ben");
+    const ann = await ChatClient.connect(graceful.wsUrl(room));
+    await ann.signIn(await hs256({ sub: "u-ann", name: "Ann" }));
+    await ben.sync();
+    const before = woke();
+    ann.terminate();
+    expect(await ben.next("left", GRACE_MS + 10_000)).toMatchObject({ name: "Ann", user: "u-ann", count: 1 });
+    // The room had been evicted, and the alarm woke it to end the grace.
+    expect(woke()).toBe(before + 1);
+  });
+
+  it("lets a member return to an evicted room within the grace, and nobody hears a thing", async () => {
+    const room = freshRoom("hib");
+    const ben = await ChatClient.connect(graceful.wsUrl(room));
+    await ben.join("Ben");
+    const gus = await ChatClient.connect(graceful.wsUrl(room));
+    const { token } = await gus.join("Gus");
+    await ben.sync();
+    const before = woke();
+    gus.terminate();
+    await sleep(IDLE_MS);
+    const back = await ChatClient.connect(graceful.wsUrl(room));
+    expect((await back.join("Gus", { token })).users).toEqual(["Ben", "Gus"]);
+    expect(woke()).toBe(before + 1);
+    // Past the end of the grace the member is still here, and nobody heard a thing.
+    await sleep(GRACE_MS - IDLE_MS + 2000);
+    expect((await ben.sync()).filter((f) => f.type === "left" || f.type === "joined")).toEqual([]);
   });
 });

@@ -5,7 +5,7 @@
  * server stands in for the room so it can play dead on cue.
  */
 import type { AddressInfo } from "node:net";
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import WebSocket, { WebSocketServer } from "ws";
 import { backoffMs, ChatConnection, type ConnectionOptions, type Handlers } from "../../src/client/connection";
 import { DEFAULT_LIMITS } from "../../src/shared/limits";
@@ -56,8 +56,24 @@ async function scriptedRoom(script: Script): Promise<string> {
       }
       const parsed = parseClientFrame(text, DEFAULT_LIMITS.maxFrameBytes);
       if (!parsed.ok || parsed.frame.type !== "join") return;
-      const name = parsed.frame.name;
-      ws.send(encodeWelcome({ type: "welcome", room: "r", name, users: [name], seq: 7, token: "tok", gap: false }, []));
+      const name = parsed.frame.name ?? "anonymous";
+      ws.send(
+        encodeWelcome(
+          {
+            type: "welcome",
+            room: "r",
+            name,
+            users: [name],
+            members: [{ name }],
+            role: "member",
+            settings: { slowmode: 0 },
+            seq: 7,
+            token: "tok",
+            gap: false,
+          },
+          [],
+        ),
+      );
       script.joined?.(ws, parsed.frame, connection);
     });
   });
@@ -66,10 +82,16 @@ async function scriptedRoom(script: Script): Promise<string> {
   return `ws://127.0.0.1:${port}/chat/r`;
 }
 
-function connect(url: string, status: Handlers["status"], timing?: ConnectionOptions["timing"]): ChatConnection {
+function connect(
+  url: string,
+  status: Handlers["status"],
+  timing?: ConnectionOptions["timing"],
+  getToken?: ConnectionOptions["getToken"],
+): ChatConnection {
   conn = new ChatConnection({
     url,
     name: "Ann",
+    getToken,
     WebSocket: WebSocket as unknown as typeof globalThis.WebSocket,
     ...(timing ? { timing } : {}),
     on: {
@@ -147,5 +169,50 @@ describe("reconnecting", () => {
     // Attempts 0 and 1 (≥ 250 and ≥ 500 ms), then a fresh attempt 0 (≤ 500 ms).
     expect(scheduled.list[1]).toBeGreaterThanOrEqual(500 - 50);
     expect(scheduled.list[2]).toBeLessThanOrEqual(500 + 50);
+  });
+});
+
+describe("signing in (§5)", () => {
+  it("asks for a fresh identity token before every join and sends it as `auth`, not the guest token", async () => {
+    const joins: Array<ClientFrameOf<"join">> = [];
+    const url = await scriptedRoom({
+      joined: (ws, frame, connection) => {
+        joins.push(frame);
+        if (connection === 1) ws.terminate();
+      },
+    });
+    let issued = 0;
+    const states: string[] = [];
+    connect(
+      url,
+      (state) => states.push(state),
+      { stableMs: 10 },
+      async () => `token-${++issued}`,
+    );
+    await vi.waitFor(() => expect(joins.length).toBeGreaterThanOrEqual(2), { timeout: 5000 });
+    expect(joins.map((j) => [j.auth, j.token])).toEqual([
+      ["token-1", undefined],
+      ["token-2", undefined],
+    ]);
+  });
+
+  it("retries later, and never joins as a guest, when the token source fails", async () => {
+    const joins: Array<ClientFrameOf<"join">> = [];
+    const url = await scriptedRoom({ joined: (_ws, frame) => joins.push(frame) });
+    let calls = 0;
+    const states: string[] = [];
+    connect(
+      url,
+      (state) => states.push(state),
+      undefined,
+      async () => {
+        calls++;
+        if (calls === 1) throw new Error("the host site is down");
+        return "token-ok";
+      },
+    );
+    await vi.waitFor(() => expect(joins.length).toBeGreaterThanOrEqual(1), { timeout: 5000 });
+    expect(joins.map((j) => j.auth)).toEqual(["token-ok"]);
+    expect(states).toContain("reconnecting");
   });
 });

@@ -81,21 +81,21 @@ describe("the chat core", () => {
     expect(types(room.take(again))).toEqual(["welcome"]);
     expect(types(room.take(old))).toEqual(["replaced"]);
     expect(old.closed?.code).toBe(4001);
-    room.core.closed(old);
+    room.core.closed(old, true);
     expect(room.take(ben)).toEqual([]);
     expect(room.core.snapshot().users).toEqual(["Ann", "Ben"]);
   });
   it("announces `left` once when a socket errors and then closes, even after its name was taken again", () => {
-    const room = new MemoryRoom();
+    const room = new MemoryRoom({ ...DEFAULT_LIMITS, presenceGraceMs: 0 });
     const ann = room.open("ann");
     const ben = room.open("ben");
     room.send(ann, { type: "join", name: "Ann" });
     room.send(ben, { type: "join", name: "Ben" });
     room.take(ben);
-    room.core.closed(ann); // webSocketError
+    room.core.closed(ann, false); // webSocketError
     const again = room.open("again");
     room.send(again, { type: "join", name: "Ann" });
-    room.core.closed(ann); // then webSocketClose for the same socket
+    room.core.closed(ann, false); // then webSocketClose for the same socket
     expect(types(room.take(ben))).toEqual(["left", "joined"]);
     expect(room.core.snapshot().users).toEqual(["Ben", "Ann"]);
   });

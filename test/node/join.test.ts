@@ -152,7 +152,7 @@ describe("uniqueness", () => {
 });
 
 describe("welcome and joined", () => {
-  it("welcomes with room, name, users in join order, seq, token and gap", async () => {
+  it("welcomes a guest with room, name, users and members in join order, role, settings, seq, token and gap", async () => {
     const room = freshRoom();
     const a = await open(room);
     const b = await open(room);
@@ -164,6 +164,9 @@ describe("welcome and joined", () => {
       room,
       name: "Ben",
       users: ["Ann", "Ben"],
+      members: [{ name: "Ann" }, { name: "Ben" }],
+      role: "member",
+      settings: { slowmode: 0 },
       history: [
         expect.objectContaining({ type: "chat", seq: 1, text: "one", name: "Ann" }),
         expect.objectContaining({ type: "chat", seq: 2, text: "two", name: "Ann" }),

@@ -13,6 +13,7 @@ import { fullBucket, spend } from "../../src/shared/rate-limit";
 import { type ChatFrame, encode, encodeWelcome, type WelcomeHead } from "../../src/shared/server-frames";
 import { checkText, codePointLength, exceedsUtf8Bytes } from "../../src/shared/text";
 import { addressKey } from "../../src/worker/address";
+import { MemoryAwayStore } from "../support/memory-room";
 
 describe("names", () => {
   it("folds case the Unicode way: ß matches SS, the Kelvin sign matches k", () => {
@@ -104,6 +105,9 @@ describe("encodeWelcome", () => {
       room: "r",
       name: "A",
       users: ["A"],
+      members: [{ name: "A" }],
+      role: "member",
+      settings: { slowmode: 0 },
       seq: 1,
       token: "t",
       gap: false,
@@ -158,12 +162,14 @@ describe("rate bucket", () => {
 
 describe("members", () => {
   type Socket = { id: string };
-  const session = (address: string, name?: string, order = 0): Session => ({
+  const session = (address: string, name?: string, order = 0, user?: string): Session => ({
     ...newSession(DEFAULT_LIMITS, address, 0),
-    ...(name ? { member: { name, key: nameKey(name), token: "t", order } } : {}),
+    ...(name ? { member: { name, key: nameKey(name), token: "t", order, ...(user ? { user } : {}) } } : {}),
   });
   const saved: Array<[string, Session]> = [];
-  const members = () => new Members<Socket>((socket, s) => saved.push([socket.id, structuredClone(s)]));
+  const away = new MemoryAwayStore();
+  const members = () => new Members<Socket>((socket, s) => saved.push([socket.id, structuredClone(s)]), away);
+  const bucket = fullBucket(DEFAULT_LIMITS.rateBurst, 0);
 
   it("restores join order from attachments in any order and continues numbering after it", () => {
     const m = members();
@@ -175,7 +181,22 @@ describe("members", () => {
     ]);
     expect(m.names()).toEqual(["A", "B", "C"]);
     m.open(d, session("x"));
-    expect(m.join(d, { name: "D", key: "d", token: "t" }).order).toBe(8);
+    expect(m.join(d, { name: "D", key: "d", token: "t" }, bucket).member.order).toBe(8);
+  });
+
+  it("restores a verified user's several sockets as one member, and a guest's duplicate as nobody", () => {
+    const m = members();
+    const [u1, u2, g1, g2] = [{ id: "u1" }, { id: "u2" }, { id: "g1" }, { id: "g2" }];
+    m.restore([
+      [u1, session("x", "Ann", 0, "sub-ann")],
+      [u2, session("x", "Ann", 0, "sub-ann")],
+      [g1, session("x", "Ben", 1)],
+      [g2, session("x", "Ben", 1)],
+    ]);
+    expect(m.names()).toEqual(["Ann", "Ben"]);
+    expect(m.ofUser("sub-ann")?.sockets).toEqual([u1, u2]);
+    expect(m.holder(nameKey("Ben"))?.sockets).toEqual([g1]);
+    expect(m.session(g2)?.member).toBeUndefined();
   });
 
   it("keeps a name's place when it is handed to a new socket, and the old socket then frees nothing", () => {
@@ -186,11 +207,30 @@ describe("members", () => {
       [b, session("x", "B", 1)],
     ]);
     m.open(a2, session("x"));
-    expect(m.handOver(nameKey("A"), a2)).toBe(a1);
+    const holding = m.holder(nameKey("A"));
+    if (!holding) throw new Error("A is not held");
+    expect(m.handOver(holding, a2)).toBe(a1);
     expect(m.names()).toEqual(["A", "B"]);
-    expect(m.close(a1)).toBeUndefined();
-    expect(m.close(a2)?.name).toBe("A");
+    expect(m.close(a1).kind).toBe("none");
+    const last = m.close(a2);
+    expect(last.kind === "left" && last.holding.member.name).toBe("A");
     expect(m.names()).toEqual(["B"]);
+  });
+
+  it("keeps a member whose last socket dropped, as a row, until they return", () => {
+    const m = members();
+    const [a, again] = [{ id: "a" }, { id: "again" }];
+    m.open(a, session("x"));
+    m.join(a, { name: "Ann", key: nameKey("Ann"), token: "t" }, bucket);
+    expect(m.close(a, 5000).kind).toBe("away");
+    expect([m.names(), [...away.rows.keys()]]).toEqual([["Ann"], [nameKey("Ann")]]);
+    const rebuilt = members();
+    rebuilt.restore([], away.load());
+    const holding = rebuilt.holder(nameKey("Ann"));
+    if (!holding) throw new Error("Ann is not held after a rebuild");
+    rebuilt.open(again, session("x"));
+    rebuilt.attach(holding, again, bucket);
+    expect([holding.awayUntil, away.rows.size, rebuilt.joinedSockets().next().value]).toEqual([undefined, 0, again]);
   });
 
   it("refuses to join a name that is already held", () => {
@@ -198,7 +238,7 @@ describe("members", () => {
     const [a, x] = [{ id: "a" }, { id: "x" }];
     m.restore([[a, session("x", "A", 0)]]);
     m.open(x, session("x"));
-    expect(() => m.join(x, { name: "a", key: nameKey("a"), token: "t" })).toThrow();
+    expect(() => m.join(x, { name: "a", key: nameKey("a"), token: "t" }, bucket)).toThrow();
   });
 
   it("writes the socket's session through on every change, so hibernation keeps it", () => {
@@ -206,7 +246,7 @@ describe("members", () => {
     const a = { id: "a" };
     saved.length = 0;
     m.open(a, session("x"));
-    m.join(a, { name: "Ann", key: nameKey("Ann"), token: "t" });
+    m.join(a, { name: "Ann", key: nameKey("Ann"), token: "t" }, bucket);
     m.leave(a);
     expect(saved.map(([id, s]) => [id, s.member?.name])).toEqual([
       ["a", undefined],

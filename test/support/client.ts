@@ -119,6 +119,28 @@ export class ChatClient {
     return all;
   }
 
+  /** Sends a join and returns what it earned: the welcome or the error frame, whichever comes first. */
+  async attempt(frame: Record<string, unknown>): Promise<ServerFrameOf<"welcome"> | ServerFrameOf<"error">> {
+    this.send({ type: "join", ...frame });
+    const deadline = Date.now() + TIMEOUT_MS;
+    for (;;) {
+      const i = this.inbox.findIndex((f) => f.type === "welcome" || f.type === "error");
+      const found = this.inbox[i];
+      if (isOfType(found, "welcome") || isOfType(found, "error")) {
+        this.inbox.splice(i, 1);
+        return found;
+      }
+      await this.#wait(deadline, `no answer to a join; inbox: ${JSON.stringify(this.inbox)}`);
+    }
+  }
+
+  /** Joins with an identity token (§5.2) and returns the welcome; fails the test with the error frame otherwise. */
+  async signIn(auth: string, extra: Record<string, unknown> = {}): Promise<WelcomeFrame> {
+    const answer = await this.attempt({ auth, ...extra });
+    if (answer.type === "error") throw new Error(`sign-in refused: ${JSON.stringify(answer)}`);
+    return answer;
+  }
+
   /** Joins and returns the welcome; fails the test with the error frame otherwise. */
   async join(name: string, extra: Record<string, unknown> = {}): Promise<WelcomeFrame> {
     this.send({ type: "join", name, ...extra });
@@ -136,8 +158,14 @@ export class ChatClient {
     }
   }
 
-  close(code?: number): Promise<Closed> {
-    this.ws.close(code);
+  /**
+   * A clean close (1000) by default: the member leaves at once. `null`
+   * sends a close frame without a code (1005), which is not a clean close
+   * and starts the presence grace (§5.4), like any other code.
+   */
+  close(code: number | null = 1000): Promise<Closed> {
+    if (code === null) this.ws.close();
+    else this.ws.close(code);
     return this.closed;
   }
 

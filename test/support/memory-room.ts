@@ -4,11 +4,12 @@
  * was sent. No workerd: this is what "the core works on plain values" buys.
  */
 import { timingSafeEqual } from "node:crypto";
+import { type AuthConfig, verifyIdentity } from "../../src/auth/identity";
 import { RoomBudgets } from "../../src/room/budgets";
 import { ChatCore, type RoomIO } from "../../src/room/core";
 import { HistoryRing } from "../../src/room/history";
 import { newSession, type Session } from "../../src/room/session";
-import type { BucketStore, RingRow, RingStore } from "../../src/room/stores";
+import type { AwayRow, AwayStore, BucketStore, RingRow, RingStore } from "../../src/room/stores";
 import { DEFAULT_LIMITS, type Limits } from "../../src/shared/limits";
 import type { Bucket } from "../../src/shared/rate-limit";
 import { parseServerFrame, type ServerFrame } from "../../src/shared/server-frames";
@@ -50,6 +51,25 @@ export class MemoryBucketStore implements BucketStore {
   }
 }
 
+export class MemoryAwayStore implements AwayStore {
+  readonly rows = new Map<string, AwayRow>();
+  load(): AwayRow[] {
+    return [...this.rows.values()].map((r) => structuredClone(r));
+  }
+  put(row: AwayRow): void {
+    this.rows.set(row.member.key, structuredClone(row));
+  }
+  delete(key: string): void {
+    this.rows.delete(key);
+  }
+}
+
+/** The HS256 secret of the memory room's identity tokens (test/support/tokens.ts signs with it). */
+export const MEMORY_AUTH: AuthConfig = {
+  secret: new TextEncoder().encode("memory-room-secret-of-at-least-32-bytes"),
+  audience: "edge-chat",
+};
+
 /** A room over memory, with the storage and attachments a rebuild would find. */
 export class MemoryRoom {
   clock = 1_000_000;
@@ -57,6 +77,7 @@ export class MemoryRoom {
   reported: number[] = [];
   readonly ring = new MemoryRingStore();
   readonly buckets = new MemoryBucketStore();
+  readonly away = new MemoryAwayStore();
   readonly sockets: FakeSocket[] = [];
   core: ChatCore<FakeSocket>;
 
@@ -81,8 +102,9 @@ export class MemoryRoom {
     return socket;
   }
 
-  send(socket: FakeSocket, frame: Record<string, unknown>): void {
-    this.core.message(socket, JSON.stringify(frame));
+  /** A promise only for a join with `auth`, which awaits its token's check. */
+  send(socket: FakeSocket, frame: Record<string, unknown>): void | Promise<void> {
+    return this.core.message(socket, JSON.stringify(frame));
   }
 
   /** Takes everything a socket was sent so far. */
@@ -121,6 +143,8 @@ export class MemoryRoom {
           return history;
         },
         budgets: new RoomBudgets(this.buckets, this.limits),
+        away: this.away,
+        identify: (token) => verifyIdentity(token, MEMORY_AUTH),
         sameToken: (a, b) => a.length === b.length && timingSafeEqual(Buffer.from(a), Buffer.from(b)),
         now: () => this.clock,
       },

@@ -17,6 +17,8 @@ export interface StartOptions {
   persistDir?: string;
   /** A fixed port, so a restarted server is found where clients left it (default: any free port). */
   port?: number;
+  /** Answers the worker's own fetches, as Miniflare's outbound service (a key server for AUTH_JWKS_URL). */
+  outbound?: (request: Request) => Response | Promise<Response>;
 }
 
 export function startChat(options: StartOptions = {}): Promise<ChatServer> {
@@ -25,5 +27,6 @@ export function startChat(options: StartOptions = {}): Promise<ChatServer> {
     ...(options.vars ? { vars: options.vars } : {}),
     persist: options.persistDir ?? false,
     ...(options.port ? { port: options.port } : {}),
+    ...(options.outbound ? { outbound: options.outbound } : {}),
   });
 }

@@ -7,12 +7,14 @@
 import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import fc from "fast-check";
+import { SignJWT } from "jose";
 import { describe, expect, it } from "vitest";
 import { ChatRoom } from "../../src/room/chat-room";
 import { DEFAULT_LIMITS } from "../../src/shared/limits";
 import { connectMany } from "./fixtures";
 
 const MAX_FRAME_BYTES = DEFAULT_LIMITS.maxFrameBytes;
+const AUTH_SECRET = "properties-auth-secret-0123456789abcdef";
 const VALID_TYPES = new Set(["join", "chat", "dm", "typing", "leave", "ping"]);
 
 interface Recorded {
@@ -37,14 +39,14 @@ function record(ws: WebSocket): Recorded {
 /** Runs `body` with a room of two joined members, Ann (the sender of bad frames) and Ben (a bystander). */
 async function withRoom(
   room: string,
-  body: (room: ChatRoom, ann: Recorded, ben: Recorded, spare: Recorded) => void,
+  body: (room: ChatRoom, ann: Recorded, ben: Recorded, spare: Recorded) => void | Promise<void>,
 ): Promise<void> {
   await connectMany(room, 3);
-  await runInDurableObject(env.ROOMS.get(env.ROOMS.idFromName(room)), (_live, state) => {
+  await runInDurableObject(env.ROOMS.get(env.ROOMS.idFromName(room)), async (_live, state) => {
     // These properties are about frames and names, and a run joins hundreds
     // of times from one socket: the join budget (tested with its default in
     // test/node/limits.test.ts) is lifted here.
-    const chat = new ChatRoom(state, { ...env, JOINS_PER_MINUTE: 1_000_000 });
+    const chat = new ChatRoom(state, { ...env, JOINS_PER_MINUTE: 1_000_000, AUTH_SECRET });
     const [a, b, c] = state.getWebSockets();
     if (!a || !b || !c) throw new Error("sockets lost");
     const [ann, ben, spare] = [record(a), record(b), record(c)];
@@ -52,7 +54,7 @@ async function withRoom(
     chat.webSocketMessage(ben.ws, JSON.stringify({ type: "join", name: "Ben" }));
     chat.webSocketMessage(ann.ws, JSON.stringify({ type: "chat", text: "a message before the storm", id: "m1" }));
     for (const r of [ann, ben, spare]) r.sent.length = 0;
-    body(chat, ann, ben, spare);
+    await body(chat, ann, ben, spare);
   });
 }
 
@@ -325,6 +327,82 @@ describe("names", () => {
         }),
         { numRuns: 500 },
       );
+    });
+  });
+});
+
+// ---------------------------------------------------------------------------
+// Identity tokens (§5.1): whatever is wrong with one, the join earns one
+// auth_invalid and nothing else.
+// ---------------------------------------------------------------------------
+
+/** Every way to spoil a valid token `h.p.s`, one at a time. */
+function malformed(valid: string): fc.Arbitrary<string> {
+  const [head = "", body = "", sig = ""] = valid.split(".");
+  const b64 = (text: string) => btoa(text);
+  return fc
+    .oneof(
+      // Truncated anywhere.
+      fc.integer({ min: 0, max: valid.length - 1 }).map((n) => valid.slice(0, n)),
+      // Re-encoded: standard base64 with padding instead of base64url, or the
+      // payload decoded and encoded again with a claim changed (the signature
+      // no longer fits).
+      fc.constant([head, b64(atob(body.replace(/-/g, "+").replace(/_/g, "/"))), sig].join(".")),
+      fc
+        .record({ sub: fc.string({ minLength: 1, maxLength: 20 }), role: fc.constantFrom("admin", "moderator") })
+        .map((claims) => {
+          const payload = JSON.parse(atob(body.replace(/-/g, "+").replace(/_/g, "/")));
+          const forged = btoa(JSON.stringify({ ...payload, ...claims }))
+            .replace(/\+/g, "-")
+            .replace(/\//g, "_")
+            .replace(/=+$/, "");
+          return [head, forged, sig].join(".");
+        }),
+      // A signature character changed (not the last, whose low bits may not count).
+      fc
+        .tuple(fc.integer({ min: 0, max: sig.length - 2 }), fc.constantFrom(..."ABCDEFGHIJKLMNOPQRSTUVWXYZ"))
+        .filter(([i, c]) => sig[i] !== c)
+        .map(([i, c]) => [head, body, `${sig.slice(0, i)}${c}${sig.slice(i + 1)}`].join(".")),
+      // Wrong segments: too few, too many, empty, swapped.
+      fc.constantFrom(
+        `${head}.${body}`,
+        `${head}.${body}.${sig}.${sig}`,
+        `${head}..${sig}`,
+        `.${body}.${sig}`,
+        `${body}.${head}.${sig}`,
+        "..",
+        "",
+      ),
+      // Huge, yet within MAX_FRAME_BYTES.
+      fc.integer({ min: 1000, max: 15_000 }).map((n) => `${head}.${"A".repeat(n)}.${sig}`),
+      // Not a token at all.
+      anyString,
+    )
+    .filter((token) => token !== valid);
+}
+
+describe("an identity token", () => {
+  it("that is malformed (truncated, re-encoded, wrong segments, huge) gets exactly one auth_invalid and changes nothing", async () => {
+    const valid = await new SignJWT({ sub: "u-prop", name: "Prop", aud: "edge-chat" })
+      .setProtectedHeader({ alg: "HS256" })
+      .setExpirationTime("1h")
+      .sign(new TextEncoder().encode(AUTH_SECRET));
+    await withRoom("prop-tokens", async (room, ann, ben, spare) => {
+      const everyone = [ann, ben, spare];
+      await fc.assert(
+        fc.asyncProperty(malformed(valid), async (token) => {
+          const before = stateOf(room, everyone);
+          for (const r of everyone) r.sent.length = 0;
+          await room.webSocketMessage(spare.ws, JSON.stringify({ type: "join", auth: token }));
+          expect(spare.sent.map((s) => JSON.parse(s).code)).toEqual(["auth_invalid"]);
+          expect([ann.sent, ben.sent]).toEqual([[], []]);
+          expect(stateOf(room, everyone)).toBe(before);
+        }),
+        { numRuns: 300 },
+      );
+      // The control: the unspoiled token joins, so the refusals above were the spoiling's doing.
+      await room.webSocketMessage(spare.ws, JSON.stringify({ type: "join", auth: valid }));
+      expect(spare.sent.map((s) => JSON.parse(s).type)).toContain("welcome");
     });
   });
 });
