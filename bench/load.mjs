@@ -129,10 +129,12 @@ export function connect(url) {
  * Opens a socket, joins as `name`, and routes chat frames to `onChat`.
  * Resolves with the welcome (edge-chat) or the echoed join (floor) and the
  * time it arrived.
+ * `extra` goes into the join frame (an identity token: `{ auth }`).
  * @param {string} url @param {string} name @param {(frame: Frame, now: number) => void} [onChat]
+ * @param {Record<string, string>} [extra]
  * @returns {Promise<Joined>}
  */
-export async function joinAs(url, name, onChat) {
+export async function joinAs(url, name, onChat, extra = {}) {
   const ws = await connect(url);
   return new Promise((resolve) => {
     ws.on("message", (data) => {
@@ -142,7 +144,7 @@ export async function joinAs(url, name, onChat) {
       else if (frame.type === "welcome" || (frame.type === "join" && frame.name === name))
         resolve({ ws, frame, at: now });
     });
-    ws.send(JSON.stringify({ type: "join", name }));
+    ws.send(JSON.stringify({ type: "join", name, ...extra }));
   });
 }
 

@@ -1,7 +1,7 @@
 // npm run bench: edge-chat against the floor (bench/floor.js), interleaved,
 // on the same workerd, over real WebSockets on loopback.
 //
-//   npm run bench                         4 scenarios × 2 systems × 3 repetitions
+//   npm run bench                         5 scenarios × 2 systems × 3 repetitions
 //   npm run bench -- --reps 1 --seconds 2 --scale 0.25      (the CI smoke run)
 //
 // Each (scenario, system) run gets a fresh runtime, so peak RSS is its own.
@@ -15,6 +15,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
+import { SignJWT } from "jose";
 import WebSocket from "ws";
 import { buildWorker, childRuntimes, ONE_MACHINE_LOAD, startWorker } from "../scripts/lib/harness.mjs";
 import { numericArgs, percentile } from "../scripts/lib/stats.mjs";
@@ -33,7 +34,15 @@ const scaled = (/** @type {number} */ n) => Math.max(2, Math.round(n * opts.scal
 
 // The production worker with a room that also counts SQLite rows (bench/metered-worker.ts).
 let EDGE_BUNDLE = "";
-const EDGE_VARS = { ...ONE_MACHINE_LOAD, RATE_BURST: 1_000_000, RATE_PER_SEC: 1_000_000, MAX_ROOM_USERS: 100_000 };
+/** HS256 key of the identity tokens of the joinstorm-auth scenario. */
+const AUTH_SECRET = "bench-auth-secret-0123456789abcdefghijkl";
+const EDGE_VARS = {
+  ...ONE_MACHINE_LOAD,
+  RATE_BURST: 1_000_000,
+  RATE_PER_SEC: 1_000_000,
+  MAX_ROOM_USERS: 100_000,
+  AUTH_SECRET,
+};
 
 /** Durable Object storage on tmpfs, so a run measures the room, not the disk. */
 const TMPFS = existsSync("/dev/shm") ? "/dev/shm" : tmpdir();
@@ -174,38 +183,12 @@ const SCENARIOS = {
     });
   },
 
-  async joinstorm(server, pids, runId) {
-    const room = `joinstorm-${runId}`;
-    const tally = new Tally();
-    // 100 messages of history first, from a poster who then leaves.
-    const poster = await joinAs(server.wsUrl(room), "poster");
-    for (let i = 0; i < 100; i++) poster.ws.send(chatFrame("poster", i));
-    await sleep(300);
-    poster.ws.close();
-    await sleep(100);
-    const n = scaled(300);
-    const read0 = await server.rowsRead(room);
-    const cpu0 = cpuMs(pids);
-    const t0 = performance.now();
-    const joins = await Promise.all(Array.from({ length: n }, (_, i) => joinAs(server.wsUrl(room), `j${i}`, () => {})));
-    const cpu = cpuMs(pids) - cpu0;
-    const read1 = await server.rowsRead(room);
-    const times = joins.map((j) => j.at - t0).sort((a, b) => a - b);
-    const fullHistory = joins.filter((j) => j.frame.type !== "welcome" || j.frame.historyLength === 100).length;
-    for (const j of joins) j.ws.close();
-    return {
-      joins: n,
-      allWelcomedMs: round(times.at(-1)),
-      welcomeP50Ms: round(percentile(times, 50)),
-      welcomeP99Ms: round(percentile(times, 99)),
-      cpuMsPerJoin: round(cpu / n, 3),
-      withFullHistory: fullHistory,
-      rowsReadPerJoin: read0 === undefined || read1 === undefined ? undefined : round((read1 - read0) / n, 3),
-      lost: n - joins.length,
-      duplicated: tally.duplicated,
-      outOfOrder: tally.outOfOrder,
-    };
-  },
+  joinstorm: (server, pids, runId) => joinStorm(server, pids, runId, false),
+
+  // The same storm, every client joining with its own identity token (HS256,
+  // protocol §5): what checking a signature adds to a join. The floor has no
+  // notion of tokens and relays the join like any other.
+  "joinstorm-auth": (server, pids, runId) => joinStorm(server, pids, runId, true),
 
   async rooms(server, pids, runId) {
     const tally = new Tally();
@@ -254,6 +237,59 @@ const SCENARIOS = {
     });
   },
 };
+
+/**
+ * 300 (scaled) clients join a room with 100 messages of history at once.
+ * @param {System} server @param {number[]} pids @param {string} runId @param {boolean} signed
+ * @returns {Promise<Record<string, number | undefined>>}
+ */
+async function joinStorm(server, pids, runId, signed) {
+  const room = `joinstorm-${runId}`;
+  const tally = new Tally();
+  // 100 messages of history first, from a poster who then leaves.
+  const poster = await joinAs(server.wsUrl(room), "poster");
+  for (let i = 0; i < 100; i++) poster.ws.send(chatFrame("poster", i));
+  await sleep(300);
+  poster.ws.close();
+  await sleep(100);
+  const n = scaled(300);
+  // Tokens are minted before the clock starts: the host site's cost, not the room's.
+  const key = new TextEncoder().encode(AUTH_SECRET);
+  const tokens = await Promise.all(
+    Array.from({ length: n }, (_, i) =>
+      signed
+        ? new SignJWT({ sub: `user-${i}`, name: `j${i}` })
+            .setProtectedHeader({ alg: "HS256" })
+            .setAudience("edge-chat")
+            .setExpirationTime("1h")
+            .sign(key)
+        : Promise.resolve(undefined),
+    ),
+  );
+  const read0 = await server.rowsRead(room);
+  const cpu0 = cpuMs(pids);
+  const t0 = performance.now();
+  const joins = await Promise.all(
+    tokens.map((auth, i) => joinAs(server.wsUrl(room), `j${i}`, () => {}, auth ? { auth } : {})),
+  );
+  const cpu = cpuMs(pids) - cpu0;
+  const read1 = await server.rowsRead(room);
+  const times = joins.map((j) => j.at - t0).sort((a, b) => a - b);
+  const fullHistory = joins.filter((j) => j.frame.type !== "welcome" || j.frame.historyLength === 100).length;
+  for (const j of joins) j.ws.close();
+  return {
+    joins: n,
+    allWelcomedMs: round(times.at(-1)),
+    welcomeP50Ms: round(percentile(times, 50)),
+    welcomeP99Ms: round(percentile(times, 99)),
+    cpuMsPerJoin: round(cpu / n, 3),
+    withFullHistory: fullHistory,
+    rowsReadPerJoin: read0 === undefined || read1 === undefined ? undefined : round((read1 - read0) / n, 3),
+    lost: n - joins.length,
+    duplicated: tally.duplicated,
+    outOfOrder: tally.outOfOrder,
+  };
+}
 
 // ---------------------------------------------------------------------------
 // The run

@@ -5,9 +5,10 @@
  * show the core can be driven, and pin what needs a clock: refills, the
  * join timeout, and a rebuild over the same storage and attachments.
  */
+import { SignJWT } from "jose";
 import { describe, expect, it } from "vitest";
 import { DEFAULT_LIMITS } from "../../src/shared/limits";
-import { MemoryRoom } from "../support/memory-room";
+import { MEMORY_AUTH, MemoryRoom } from "../support/memory-room";
 
 const types = (frames: Array<{ type: string; code?: string }>) => frames.map((f) => f.code ?? f.type);
 
@@ -99,4 +100,57 @@ describe("the chat core", () => {
     expect(types(room.take(ben))).toEqual(["left", "joined"]);
     expect(room.core.snapshot().users).toEqual(["Ben", "Ann"]);
   });
+
+  it("keeps a member who dropped until the grace's alarm rings, across a rebuild, then announces `left`", () => {
+    const room = new MemoryRoom();
+    const [ann, ben] = [room.open("ann"), room.open("ben")];
+    room.send(ann, { type: "join", name: "Ann" });
+    room.send(ben, { type: "join", name: "Ben" });
+    room.take(ben);
+    room.core.closed(ann, false);
+    ann.closed = { code: 1006, reason: "" };
+    expect(room.alarm).toBe(room.clock + DEFAULT_LIMITS.presenceGraceMs);
+    room.rebuild();
+    expect(room.core.snapshot().users).toEqual(["Ann", "Ben"]);
+    room.clock += DEFAULT_LIMITS.presenceGraceMs - 1;
+    room.core.alarm();
+    expect(room.take(ben)).toEqual([]);
+    room.clock += 1;
+    room.core.alarm();
+    expect(room.take(ben)).toMatchObject([{ type: "left", name: "Ann", count: 1 }]);
+    expect(room.away.rows.size).toBe(0);
+  });
+
+  it("announces `left` at once when PRESENCE_GRACE_MS is 0", () => {
+    const room = new MemoryRoom({ ...DEFAULT_LIMITS, presenceGraceMs: 0 });
+    const [ann, ben] = [room.open("ann"), room.open("ben")];
+    room.send(ann, { type: "join", name: "Ann" });
+    room.send(ben, { type: "join", name: "Ben" });
+    room.take(ben);
+    room.core.closed(ann, false);
+    expect(room.take(ben)).toMatchObject([{ type: "left", name: "Ann" }]);
+  });
+
+  it("joins a verified user's second socket to the same member, silently", async () => {
+    const room = new MemoryRoom();
+    const [ben, one, two] = [room.open("ben"), room.open("one"), room.open("two")];
+    room.send(ben, { type: "join", name: "Ben" });
+    const auth = await memoryToken("u-ann", "Ann");
+    await room.send(one, { type: "join", auth });
+    await room.send(two, { type: "join", auth });
+    expect(types(room.take(ben))).toEqual(["welcome", "joined"]);
+    expect(room.take(two)).toMatchObject([{ type: "welcome", user: "u-ann", users: ["Ben", "Ann"] }]);
+    room.core.closed(one, true);
+    expect(room.take(ben)).toEqual([]);
+    room.core.closed(two, true);
+    expect(room.take(ben)).toMatchObject([{ type: "left", name: "Ann", user: "u-ann" }]);
+  });
 });
+
+function memoryToken(sub: string, name: string): Promise<string> {
+  return new SignJWT({ sub, name })
+    .setProtectedHeader({ alg: "HS256" })
+    .setAudience(MEMORY_AUTH.audience)
+    .setExpirationTime("1h")
+    .sign(MEMORY_AUTH.secret ?? new Uint8Array());
+}

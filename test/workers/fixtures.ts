@@ -46,12 +46,13 @@ export async function connectMany(room: string, n: number): Promise<Socket[]> {
   return sockets;
 }
 
-/** Polls `probe` every 10 ms until it gives something other than undefined or false (5 s at most). */
+/** Polls `probe` every 10 ms until it gives something other than undefined or false (`seconds`, 5 by default). */
 export async function until<T>(
   probe: () => T | undefined | false | Promise<T | undefined | false>,
   what: string,
+  seconds = 5,
 ): Promise<T> {
-  for (let i = 0; i < 500; i++) {
+  for (let i = 0; i < seconds * 100; i++) {
     const value = await probe();
     if (value !== undefined && value !== false) return value;
     await new Promise((r) => setTimeout(r, 10));

@@ -8,10 +8,11 @@
 
 import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
+import { SignJWT } from "jose";
 import { describe, expect, it } from "vitest";
 import { ChatRoom } from "../../src/room/chat-room";
 import { isSession } from "../../src/room/session";
-import { connect, last, type Socket, until } from "./fixtures";
+import { connect, inRoom, last, type Socket, until } from "./fixtures";
 
 function attachmentName(ws: WebSocket): string | undefined {
   const value: unknown = ws.deserializeAttachment();
@@ -121,4 +122,67 @@ describe("a room rebuilt over the same state", () => {
     expect(all().filter((f) => f === "chat")).toHaveLength(10);
     expect(all().filter((f) => f === "rate_limited")).toHaveLength(1);
   });
+
+  it("restores a verified user's several sockets as one member, who leaves with the last", async () => {
+    const room = "restore-user";
+    const [one, two, ben] = [await connect(room), await connect(room), await connect(room)];
+    const signed = { ...env, AUTH_SECRET };
+    const auth = await identityToken("u-ann", "Ann");
+    await runInDurableObject(env.ROOMS.get(env.ROOMS.idFromName(room)), async (_live, state) => {
+      const before = new ChatRoom(state, signed);
+      const [a, b, c] = state.getWebSockets();
+      if (!a || !b || !c) throw new Error("sockets lost");
+      await before.webSocketMessage(a, JSON.stringify({ type: "join", auth }));
+      await before.webSocketMessage(b, JSON.stringify({ type: "join", auth }));
+      before.webSocketMessage(c, JSON.stringify({ type: "join", name: "Ben" }));
+
+      const rebuilt = new ChatRoom(state, signed);
+      expect(rebuilt.snapshot().users).toEqual(["Ann", "Ben"]);
+      rebuilt.webSocketClose(a, 1000, "one tab");
+      rebuilt.webSocketClose(b, 1000, "the other");
+    });
+    // The runtime lists sockets in its own order: Ben is whichever was welcomed as Ben.
+    const sockets = [one, two, ben];
+    const benSocket = sockets.find((s) => s.frames.some((f) => f.type === "welcome" && f.name === "Ben"));
+    const left = await until(() => benSocket?.frames.find((f) => f.type === "left"), "left");
+    expect(left).toMatchObject({ name: "Ann", user: "u-ann", count: 1 });
+    expect(sockets.flatMap((s) => s.frames).filter((f) => f.type === "left")).toHaveLength(1);
+  });
+
+  it("keeps a member who dropped in storage, so a rebuilt room still holds their name until the grace ends", async () => {
+    const room = "restore-away";
+    const [ann, ben, cat] = [await connect(room), await connect(room), await connect(room)];
+    ann.ws.send(JSON.stringify({ type: "join", name: "Ann" }));
+    await until(last(ann, "welcome"), "Ann's welcome");
+    ben.ws.send(JSON.stringify({ type: "join", name: "Ben" }));
+    await until(last(ben, "welcome"), "Ben's welcome");
+    // Not a clean close (1000/1001): Ann keeps her place for PRESENCE_GRACE_MS (5 s).
+    ann.ws.close(4000, "gone");
+    const awayRows = (state: DurableObjectState) =>
+      state.storage.sql.exec("SELECT count(*) AS n FROM sqlite_master WHERE name = 'away'").one().n === 0
+        ? 0
+        : state.storage.sql.exec("SELECT count(*) AS n FROM away").one().n;
+    await until(() => inRoom(room, (state) => awayRows(state) === 1), "Ann's away row");
+
+    await inRoom(room, (state) => {
+      const rebuilt = new ChatRoom(state, env);
+      expect(rebuilt.snapshot().users).toEqual(["Ann", "Ben"]);
+      const catWs = state.getWebSockets().find((ws) => attachmentName(ws) === undefined);
+      if (!catWs) throw new Error("Cat's socket lost");
+      rebuilt.webSocketMessage(catWs, JSON.stringify({ type: "join", name: "ann" }));
+    });
+    expect(await until(last(cat, "error"), "name_taken")).toMatchObject({ code: "name_taken" });
+    // The grace ends from the room's alarm: `left` for Ben, and the row is gone.
+    expect(await until(last(ben, "left"), "left", 100)).toMatchObject({ name: "Ann", count: 1 });
+    expect(await inRoom(room, awayRows)).toBe(0);
+  }, 20_000);
 });
+
+const AUTH_SECRET = "restore-auth-secret-0123456789abcdefghij";
+
+function identityToken(sub: string, name: string): Promise<string> {
+  return new SignJWT({ sub, name, aud: "edge-chat" })
+    .setProtectedHeader({ alg: "HS256" })
+    .setExpirationTime("1h")
+    .sign(new TextEncoder().encode(AUTH_SECRET));
+}
