@@ -13,7 +13,8 @@ import { ChatConnection, type Handlers, type State } from "./connection";
 import { clearConversation, notice, presenceNotice, showChat, showDm, showOutbox } from "./conversation";
 import { muted, ui } from "./dom";
 import { endpointTokens, loadConfig, pastedToken, peek, type TokenSource } from "./identity";
-import { closeDm, dmTarget, joined, left, setRoster, someoneTyping, stoppedTyping } from "./people";
+import { describeModeration, duration, setModerator, showSlowmode, until } from "./moderation";
+import { closeDm, dmTarget, joined, left, redrawRoster, setRoster, someoneTyping, stoppedTyping } from "./people";
 
 /** The server's default; it enforces its own configured limit either way. */
 const MAX_MESSAGE_CHARS = DEFAULT_LIMITS.maxMessageChars;
@@ -25,6 +26,7 @@ let session: ChatConnection | undefined;
 let roomName = "";
 let lastTypingSent = 0;
 let countdown: ReturnType<typeof setInterval> | undefined;
+let sendCountdown: ReturnType<typeof setInterval> | undefined;
 /** The host site's token endpoint (GET /api/config), if the deployment names one. */
 let hostTokens: TokenSource | undefined;
 /** Whether the endpoint said this visitor is signed in. */
@@ -206,6 +208,8 @@ const handlers: Handlers = {
     if (welcome.gap) notice("Some older messages were missed while you were away.");
     setRoster(welcome.members, me());
     verifiedAs = welcome.user;
+    setModerator(welcome.role, (frame) => session?.moderate(frame) ?? false, welcome.settings.slowmode);
+    redrawRoster(me());
   },
   chat(chat) {
     stoppedTyping(chat.name);
@@ -218,13 +222,49 @@ const handlers: Handlers = {
   },
   typing: someoneTyping,
   dm: (dm) => showDm(dm, me()),
+  moderation(frame) {
+    if (frame.action === "slowmode") showSlowmode(frame.seconds ?? 0);
+    notice(describeModeration(frame)).classList.add("moderation");
+  },
   error(error, during) {
+    clearInterval(sendCountdown);
     if (during === "join") {
       backToLobby();
-      showJoinError(error.message);
+      showJoinError(error.code === "banned" ? `You are banned from this room ${until(error.until)}.` : error.message);
       return;
     }
-    ui.sendError.textContent = error.code === "rate_limited" ? `${error.message} Retrying…` : error.message;
+    switch (error.code) {
+      case "kicked":
+        notice(`A moderator removed you from the room${error.reason ? `: ${error.reason}` : "."}`).classList.add(
+          "moderation",
+        );
+        return;
+      case "banned":
+        notice(
+          `A moderator banned you from this room ${until(error.until)}${error.reason ? `: ${error.reason}` : "."}`,
+        ).classList.add("moderation");
+        return;
+      case "muted":
+        ui.sendError.textContent = `You are muted ${until(error.until)}; the message was not sent.`;
+        return;
+      case "slow_mode": {
+        // Counts down to the moment the queued message goes out by itself.
+        const at = Date.now() + (error.retry_after ?? 1000);
+        const render = () => {
+          const left = at - Date.now();
+          ui.sendError.textContent = left > 0 ? `Slow mode: your message goes out in ${duration(left)}.` : "";
+          if (left <= 0) clearInterval(sendCountdown);
+        };
+        render();
+        sendCountdown = setInterval(render, 1000);
+        return;
+      }
+      case "rate_limited":
+        ui.sendError.textContent = `${error.message} Retrying…`;
+        return;
+      default:
+        ui.sendError.textContent = error.message;
+    }
   },
   outbox: (pending) => showOutbox(pending, me()),
 };
@@ -246,7 +286,11 @@ function showStatus(state: State, detail: { retryAt?: number; reason?: string })
       case "offline":
         return "Offline: waiting for the network";
       case "ended":
-        return detail.reason === "replaced" ? "Offline: your name is open somewhere else" : "Not connected";
+        return detail.reason === "replaced"
+          ? "Offline: your name is open somewhere else"
+          : detail.reason === "kicked"
+            ? "Removed by a moderator"
+            : "Not connected";
     }
   };
   ui.status.textContent = render();

@@ -21,8 +21,8 @@
  *   welcomes and then drops every connection is not hammered in a loop.
  */
 
-import type { ClientFrame } from "../shared/protocol";
-import { CLOSE_REPLACED, PING_TEXT } from "../shared/protocol";
+import type { ClientFrame, ModerationFrame } from "../shared/protocol";
+import { CLOSE_KICKED, CLOSE_REPLACED, PING_TEXT } from "../shared/protocol";
 import { type ChatFrame, parseServerFrame, type ServerFrame, type WelcomeFrame } from "../shared/server-frames";
 import type { ConnectionOptions, ErrorFrame, Handlers, Pending, State } from "./session-types";
 
@@ -111,6 +111,11 @@ export class ChatConnection {
     this.#send({ type: "typing" });
   }
 
+  /** Sends a moderation action (§6.2) now; false when not live. The room answers only a refusal. */
+  moderate(frame: ModerationFrame): boolean {
+    return this.#send(frame);
+  }
+
   /** Gives the name back and stops for good. */
   leave(): void {
     this.#send({ type: "leave" });
@@ -158,6 +163,8 @@ export class ChatConnection {
       if (ws !== this.#ws) return;
       this.#drop();
       if (event.code === CLOSE_REPLACED) this.#end("replaced");
+      // Kicked or banned: coming straight back would only be refused (or kicked again).
+      else if (event.code === CLOSE_KICKED) this.#end("kicked");
       else this.#scheduleRetry();
     });
   }
@@ -204,6 +211,9 @@ export class ChatConnection {
         break;
       case "error":
         this.#error(frame);
+        break;
+      case "moderation":
+        this.on.moderation(frame);
         break;
       case "pong":
         break;
@@ -267,12 +277,13 @@ export class ChatConnection {
       return;
     }
     this.#inFlight = false;
-    if (error.code === "rate_limited" || error.code === "internal_error") {
-      // The head stays queued and goes again once a token has refilled (or
-      // the fault has passed); its id makes the resend safe.
+    if (error.code === "rate_limited" || error.code === "internal_error" || error.code === "slow_mode") {
+      // The head stays queued and goes again once a token has refilled,
+      // the slow mode interval has passed, or the fault is over; its id
+      // makes the resend safe.
       this.on.error(error, "chat");
       clearTimeout(this.#rateRetry);
-      this.#rateRetry = setTimeout(() => this.#flush(), 1000);
+      this.#rateRetry = setTimeout(() => this.#flush(), error.retry_after ?? 1000);
       return;
     }
     // too_long, bad_message, …: resending cannot help; drop it and go on.

@@ -35,6 +35,13 @@ export const ui = {
   dmTarget: byId("dm-target", HTMLElement),
   dmName: byId("dm-name", HTMLElement),
   dmClose: byId("dm-close", HTMLButtonElement),
+  slowmodeBox: byId("slowmode-box", HTMLElement),
+  slowmode: byId("slowmode", HTMLSelectElement),
+  modDialog: byId("mod-dialog", HTMLDialogElement),
+  modName: byId("mod-name", HTMLElement),
+  modReason: byId("mod-reason", HTMLInputElement),
+  modMinutes: byId("mod-minutes", HTMLSelectElement),
+  modError: byId("mod-error", HTMLElement),
 };
 
 /** A list item of muted text ("No one is chatting right now."). */

@@ -6,6 +6,7 @@
  */
 import type { MemberEntry, ServerFrameOf } from "../shared/server-frames";
 import { ui } from "./dom";
+import { canModerate, openModeration } from "./moderation";
 
 /** How long a typing notice stays after the last `typing` frame. */
 const TYPING_SHOWN_MS = 4000;
@@ -40,6 +41,16 @@ export function setRoster(members: MemberEntry[], me: string | undefined): void 
         li.append(button);
       }
       if (user !== undefined) li.append(verifiedMark(user));
+      if (name !== me && canModerate()) {
+        const menu = document.createElement("button");
+        menu.type = "button";
+        menu.className = "moderate";
+        menu.textContent = "⋯";
+        menu.setAttribute("aria-label", `Moderate ${name}`);
+        menu.title = `Kick, mute or ban ${name}`;
+        menu.addEventListener("click", () => openModeration(name));
+        li.append(menu);
+      }
       return li;
     }),
   );
@@ -53,6 +64,11 @@ export function verifiedMark(user: string): HTMLElement {
   mark.title = `Signed in (${user})`;
   mark.setAttribute("aria-label", "signed in");
   return mark;
+}
+
+/** Draws the roster again (after the session's role is known). */
+export function redrawRoster(me: string | undefined): void {
+  setRoster(roster, me);
 }
 
 export function joined(member: MemberEntry, me: string | undefined): void {

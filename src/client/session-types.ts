@@ -21,6 +21,8 @@ export interface Handlers {
   presence(frame: PresenceFrame): void;
   typing(frame: ServerFrameOf<"typing">): void;
   dm(dm: ServerFrameOf<"dm">): void;
+  /** A moderation action in the room (§6.3). */
+  moderation(frame: ServerFrameOf<"moderation">): void;
   error(error: ErrorFrame, during: "join" | "chat" | "other"): void;
   outbox(pending: readonly Pending[]): void;
 }

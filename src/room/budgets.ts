@@ -22,7 +22,7 @@
  */
 import { ADDRESS_JOINS_FACTOR, type Limits } from "../shared/limits";
 import { TYPING_INTERVAL_MS } from "../shared/protocol";
-import { type Bucket, fullAt, fullBucket, type Rate, spend } from "../shared/rate-limit";
+import { type Bucket, fullAt, fullBucket, type Rate, spend, tokensAt } from "../shared/rate-limit";
 import type { BucketStore } from "./stores";
 
 /** Memory maps are swept of refilled entries when they pass this size. */
@@ -64,15 +64,49 @@ export class RoomBudgets {
     return true;
   }
 
-  /** Whether the address may join once more; nothing is spent until `joined`. */
-  canJoin(address: string, now: number): boolean {
-    return spend(this.#joinBucket(address, now), this.#addressJoins, now) !== null;
+  /**
+   * Whether the address (and a verified user's `sub`, §6 "limits by
+   * identity") may join once more; nothing is spent until `joined`. Each
+   * has JOINS_PER_MINUTE × 5 a minute.
+   */
+  canJoin(address: string, user: string | undefined, now: number): boolean {
+    return this.#joinKeys(address, user).every(
+      (k) => spend(this.#joinBucket(k, now), this.#addressJoins, now) !== null,
+    );
   }
 
-  /** Spends one join of the address's budget; call after a join succeeded. */
-  joined(address: string, now: number): void {
-    const next = spend(this.#joinBucket(address, now), this.#addressJoins, now);
-    if (next) this.#put(`a:${address}`, next, fullAt(next, this.#addressJoins));
+  /** Spends one join of the address's (and user's) budget; call after a join succeeded. */
+  joined(address: string, user: string | undefined, now: number): void {
+    for (const key of this.#joinKeys(address, user)) {
+      const next = spend(this.#joinBucket(key, now), this.#addressJoins, now);
+      if (next) this.#put(key, next, fullAt(next, this.#addressJoins));
+    }
+  }
+
+  /**
+   * Slow mode (§6.2): how long until these keys (a member, and a guest's
+   * address) may post again, in ms; 0 when they may now. One post per
+   * `seconds`, kept in storage: a slow mode outlasts any eviction.
+   */
+  slowWait(keys: readonly string[], seconds: number, now: number): number {
+    const rate = slowRate(seconds);
+    let wait = 0;
+    for (const key of keys) {
+      const bucket = this.#load().get(`s:${key}`);
+      if (!bucket) continue;
+      const missing = 1 - tokensAt(bucket, rate, now);
+      if (missing > 0) wait = Math.max(wait, Math.ceil((missing * 1000) / rate.perSec));
+    }
+    return wait;
+  }
+
+  /** A post went out in slow mode: each key waits `seconds` from now. */
+  slowSpent(keys: readonly string[], seconds: number, now: number): void {
+    const rate = slowRate(seconds);
+    for (const key of keys) {
+      const next = { tokens: 0, at: now };
+      this.#put(`s:${key}`, next, fullAt(next, rate));
+    }
   }
 
   /** Keeps a departing name's chat bucket until it is full again, so a rejoin does not refill it. */
@@ -99,8 +133,13 @@ export class RoomBudgets {
     this.#durable = undefined;
   }
 
-  #joinBucket(address: string, now: number): Bucket {
-    return this.#load().get(`a:${address}`) ?? fullBucket(this.#addressJoins.burst, now);
+  /** Stored keys of the join budgets: the address's as before (`a:…`), a user's beside it. */
+  #joinKeys(address: string, user: string | undefined): string[] {
+    return user === undefined ? [`a:${address}`] : [`a:${address}`, `u:${user}`];
+  }
+
+  #joinBucket(key: string, now: number): Bucket {
+    return this.#load().get(key) ?? fullBucket(this.#addressJoins.burst, now);
   }
 
   #load(): Map<string, Bucket> {
@@ -112,6 +151,10 @@ export class RoomBudgets {
     this.#load().set(key, bucket);
     this.#store.put(key, bucket, full);
   }
+}
+
+function slowRate(seconds: number): Rate {
+  return { burst: 1, perSec: 1 / seconds };
 }
 
 function sweep<V>(map: Map<string, V>, done: (value: V) => boolean): void {

@@ -10,11 +10,12 @@
  *   the socket attachment, which the runtime keeps while the object is
  *   evicted (session.ts). The address is also the socket's tag.
  * - The room (seq and the last HISTORY_LIMIT messages, budgets that follow
- *   a person, members away within their presence grace): SQLite (stores.ts).
+ *   a person, members away within their presence grace, bans, mutes and
+ *   slow mode): SQLite (stores.ts, sanctions.ts).
  * - In memory only, rebuilt on every wake-up from the above: who is here
  *   (members.ts) and a few budgets that refill within seconds. The object
  *   sets no timers: what must happen later (closing a socket that never
- *   joined, the end of a presence grace) is an alarm (deadlines.ts).
+ *   joined, the end of a presence grace or of a ban) is an alarm (deadlines.ts).
  */
 import { DurableObject } from "cloudflare:workers";
 import { isPrivateRoom } from "../auth/access";
@@ -22,13 +23,22 @@ import { readAuth, verifyIdentity } from "../auth/identity";
 import { openDirectory } from "../directory/directory";
 import { CountReporter } from "../directory/reporter";
 import { type Limits, readLimits } from "../shared/limits";
-import { httpErrorBody, PING_TEXT, PONG_TEXT, type PublishResult, type RoomSnapshot } from "../shared/protocol";
+import {
+  httpErrorBody,
+  type ModerationFrame,
+  PING_TEXT,
+  PONG_TEXT,
+  type PublishResult,
+  type RoomSnapshot,
+} from "../shared/protocol";
 import { ADDRESS_HEADER, UNKNOWN_ADDRESS } from "../worker/address";
 import { RoomBudgets } from "./budgets";
-import { ChatCore, errorName, type RoomIO } from "./core";
+import { ChatCore, errorName, type ModerationState, type RoomIO } from "./core";
 import { HistoryRing } from "./history";
+import type { Outcome } from "./moderation";
+import { Sanctions } from "./sanctions";
 import { isSession, newSession, type Session } from "./session";
-import { SqlAwayStore, SqlBucketStore, SqlRingStore } from "./sql-stores";
+import { SqlAwayStore, SqlBucketStore, SqlRingStore, SqlSanctionStore } from "./sql-stores";
 
 export class ChatRoom extends DurableObject<Env> {
   readonly #core: ChatCore<WebSocket>;
@@ -73,6 +83,7 @@ export class ChatRoom extends DurableObject<Env> {
           return ring;
         },
         budgets: new RoomBudgets(new SqlBucketStore(ctx.storage.sql), limits),
+        sanctions: new Sanctions(new SqlSanctionStore(ctx.storage.sql)),
         away: new SqlAwayStore(ctx.storage.sql),
         identify: (token) => verifyIdentity(token, auth),
         sameToken: tokensEqual,
@@ -123,7 +134,7 @@ export class ChatRoom extends DurableObject<Env> {
     this.#core.closed(ws, false);
   }
 
-  /** The join timeout (§2.4) and the end of presence graces (§5.4); it also runs while the room is hibernated. */
+  /** The join timeout (§2.4), the end of presence graces (§5.4) and of bans and mutes (§6); also while hibernated. */
   override alarm(): void {
     this.#core.alarm();
   }
@@ -141,6 +152,14 @@ export class ChatRoom extends DurableObject<Env> {
 
   publish(name: string, text: string): PublishResult {
     return this.#core.publish(name, text);
+  }
+
+  moderate(frame: ModerationFrame): Outcome {
+    return this.#core.moderate(frame);
+  }
+
+  moderation(): ModerationState {
+    return this.#core.moderation();
   }
 }
 

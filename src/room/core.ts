@@ -20,6 +20,7 @@ import { nameKey, normalizeName } from "../shared/names";
 import {
   CLOSE_JOIN_TIMEOUT,
   type ClientFrameOf,
+  type ModerationFrame,
   PONG_TEXT,
   type PublishResult,
   parseClientFrame,
@@ -34,6 +35,8 @@ import { Deadlines } from "./deadlines";
 import type { HistoryRing } from "./history";
 import { Joins } from "./joins";
 import { type Holding, Members } from "./members";
+import { type Actor, Moderator, type Outcome } from "./moderation";
+import type { Sanctions } from "./sanctions";
 import { memberId, newSession, type Session } from "./session";
 import type { AwayStore } from "./stores";
 
@@ -58,6 +61,8 @@ export interface CoreParts<S> {
   /** Loaded on first use: most wake-ups (a close, a typing frame) never need it. */
   history: () => HistoryRing;
   budgets: RoomBudgets;
+  /** Bans, mutes and slow mode (§6), in storage. */
+  sanctions: Sanctions;
   /** Members away within their presence grace (§5.4), who have no socket to keep them. */
   away: AwayStore;
   /** Checks an identity token (src/auth/identity.ts); never rejects. */
@@ -76,12 +81,14 @@ export class ChatCore<S extends object> {
   readonly io: RoomIO<S>;
   readonly members: Members<S>;
   readonly budgets: RoomBudgets;
+  readonly sanctions: Sanctions;
   readonly now: () => number;
   readonly sameToken: (given: string, expected: string) => boolean;
   readonly #history: () => HistoryRing;
   readonly #answers: AnswerBudget<S>;
   readonly #deadlines: Deadlines<S>;
   readonly #joins: Joins<S>;
+  readonly #moderator: Moderator<S>;
   /** Frames of a socket whose join is waiting for its token's check, in arrival order. */
   readonly #waiting = new WeakMap<S, Array<string | ArrayBuffer>>();
 
@@ -91,14 +98,21 @@ export class ChatCore<S extends object> {
     this.limits = parts.limits;
     this.io = parts.io;
     this.budgets = parts.budgets;
+    this.sanctions = parts.sanctions;
     this.now = parts.now ?? Date.now;
     this.sameToken = parts.sameToken;
     this.#history = parts.history;
     this.#answers = new AnswerBudget(parts.limits.replyBytesPerMinute);
     this.members = new Members((socket, session) => parts.io.save(socket, session), parts.away);
     this.members.restore(restored, parts.away.load());
-    this.#deadlines = new Deadlines((at) => parts.io.setAlarm(at), this.members, parts.limits.joinTimeoutMs);
+    this.#deadlines = new Deadlines(
+      (at) => parts.io.setAlarm(at),
+      this.members,
+      parts.limits.joinTimeoutMs,
+      () => parts.sanctions.nextExpiry(),
+    );
     this.#joins = new Joins(this, parts.identify);
+    this.#moderator = new Moderator(this);
     // The directory may hold a stale count for this room (sockets that a
     // restart cut without close events); a wake-up corrects it. A room
     // nobody ever joined cannot be listed, so it stays silent: reads of
@@ -165,12 +179,13 @@ export class ChatCore<S extends object> {
 
   /**
    * The alarm: closes every socket that has held no name for JOIN_TIMEOUT_MS,
-   * announces every member whose grace ended (both also while the room was
-   * hibernated: the runtime wakes it for this), forgets refilled budgets,
-   * and asks for the next deadline.
+   * announces every member whose grace ended and every ban or mute that ran
+   * out (all also while the room was hibernated: the runtime wakes it for
+   * this), forgets refilled budgets, and asks for the next deadline.
    */
   alarm(): void {
     const now = this.now();
+    this.#moderator.expired(this.sanctions.expire(now));
     const due = this.#deadlines.due(now);
     for (const socket of due.sockets) {
       this.members.close(socket);
@@ -214,6 +229,33 @@ export class ChatCore<S extends object> {
     const frame = this.history.append({ room: this.room, name: claimed.name, text, ts: this.now(), bot: true }, null);
     this.broadcast(frame);
     return { ok: true, frame };
+  }
+
+  /** A moderation action through the HTTP API (§6.4), which acts as an admin named "system". */
+  moderate(frame: ModerationFrame): Outcome {
+    return this.#moderate({ name: "system", role: "admin" }, frame);
+  }
+
+  /** Bans, mutes and slow mode in force (GET /api/rooms/:room/moderation). */
+  moderation(): ModerationState {
+    const now = this.now();
+    const entry = (s: { name: string; user?: string; until: number | null }) => ({
+      ...person(s),
+      until: s.until,
+    });
+    return {
+      bans: this.sanctions.list("ban", now).map(entry),
+      mutes: this.sanctions.list("mute", now).map(entry),
+      slowmode: this.sanctions.slowmode,
+    };
+  }
+
+  #moderate(actor: Actor<S>, frame: ModerationFrame): Outcome {
+    const outcome = this.#moderator.act(actor, frame);
+    // A timed ban or mute must end from the alarm, with nobody around.
+    const next = this.sanctions.nextExpiry();
+    if (outcome.ok && next !== undefined) this.#deadlines.want(next);
+    return outcome;
   }
 
   // -------------------------------------------------------------------------
@@ -282,7 +324,8 @@ export class ChatCore<S extends object> {
         return this.#chat(socket, session, holding, frame);
       case "dm":
         return this.#dm(socket, session, holding, frame);
-      case "typing":
+      case "typing": {
+        if (this.#muted(holding)) return this.#mutedError(holding);
         // One relayed per member per TYPING_INTERVAL_MS; the rest are dropped
         // silently (the next keystroke sends another). Not to the typist's
         // own sockets: their other tabs know.
@@ -290,9 +333,16 @@ export class ChatCore<S extends object> {
           this.broadcast(encode({ type: "typing", room: this.room, ...person(holding.member) }), holding);
         }
         return undefined;
+      }
       case "leave":
         this.#leave(socket, session);
         return undefined;
+      default: {
+        // kick, ban, unban, mute, unmute, slowmode (§6.2)
+        const { name, role = "member" } = holding.member;
+        const outcome = this.#moderate({ name, role, holding }, frame);
+        return outcome.ok ? undefined : errorFrame(outcome.code, outcome.message);
+      }
     }
   }
 
@@ -308,7 +358,21 @@ export class ChatCore<S extends object> {
       const original = history.findByClientId(author, frame.id);
       if (original !== undefined) return original;
     }
+    if (this.#muted(holding)) return this.#mutedError(holding);
+    const now = this.now();
+    // Slow mode holds members and guests, never moderators and admins; a
+    // guest also by address, so a new name does not start a new wait.
+    const slowmode = this.sanctions.slowmode;
+    const slowKeys =
+      slowmode > 0 && (member.role ?? "member") === "member"
+        ? member.user === undefined
+          ? [author, `address:${holding.address}`]
+          : [author]
+        : [];
+    const wait = slowKeys.length > 0 ? this.budgets.slowWait(slowKeys, slowmode, now) : 0;
+    if (wait > 0) return errorFrame("slow_mode", undefined, { retry_after: wait });
     if (!this.#spend(socket, session, holding)) return errorFrame("rate_limited");
+    if (slowKeys.length > 0) this.budgets.slowSpent(slowKeys, slowmode, now);
     // Storage first, then the broadcast: the output gate holds these sends
     // until the write is durable, so no client ever sees a message that a
     // crash could take back.
@@ -325,6 +389,7 @@ export class ChatCore<S extends object> {
     if (!check.ok) return errorFrame(check.code, check.message);
     const target = this.members.holder(nameKey(frame.to.trim()));
     if (!target) return errorFrame("no_such_user");
+    if (this.#muted(holding)) return this.#mutedError(holding);
     if (!this.#spend(socket, session, holding)) return errorFrame("rate_limited");
     const { name: from, user } = holding.member;
     const dm = encode({
@@ -352,12 +417,25 @@ export class ChatCore<S extends object> {
     this.#deadlines.unjoined(now);
   }
 
-  /** A member is gone from the room: its bucket is remembered, the others hear `left`. */
-  departed(holding: Holding<S>): void {
+  /** A member is gone from the room: its bucket is remembered, the others hear `left` (and why, if removed). */
+  departed(holding: Holding<S>, reason?: "kicked" | "banned"): void {
     const now = this.now();
     this.budgets.remember(memberId(holding.member), holding.bucket, now);
-    this.broadcast(encodePresence("left", this.room, holding.member, this.members.size, now));
+    this.broadcast(encodePresence("left", this.room, holding.member, this.members.size, now, reason));
     this.io.reportCount(this.members.size);
+  }
+
+  #muted(holding: Holding<S>): boolean {
+    return this.#mute(holding) !== undefined;
+  }
+
+  #mutedError(holding: Holding<S>): string {
+    return errorFrame("muted", undefined, { until: this.#mute(holding)?.until ?? null });
+  }
+
+  #mute(holding: Holding<S>) {
+    const { key, user } = holding.member;
+    return this.sanctions.holding("mute", { key, user, address: holding.address }, this.now());
   }
 
   /**
@@ -406,6 +484,13 @@ export class ChatCore<S extends object> {
     this.members.restore([[socket, session]]);
     return session;
   }
+}
+
+/** GET /api/rooms/:room/moderation (§6.4). */
+export interface ModerationState {
+  bans: Array<{ name: string; user?: string; until: number | null }>;
+  mutes: Array<{ name: string; user?: string; until: number | null }>;
+  slowmode: number;
 }
 
 /** Frames a socket may send while its join waits for its token's check. */

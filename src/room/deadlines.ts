@@ -1,9 +1,10 @@
 /**
  * What the room must do later, without a timer: close a socket that has
- * held no name for JOIN_TIMEOUT_MS (§2.4), and end the grace of a member who
- * dropped (§5.4). Both are read off the members (sessions' `idleSince`, away
- * members' `awayUntil`), and the room's one Durable Object alarm is set for
- * the earliest. The alarm is the only clock a room has (an evicted object
+ * held no name for JOIN_TIMEOUT_MS (§2.4), end the grace of a member who
+ * dropped (§5.4), and end a timed ban or mute (§6.2). The first two are
+ * read off the members (sessions' `idleSince`, away members' `awayUntil`),
+ * the last is asked of the sanctions, and the room's one Durable Object
+ * alarm is set for the earliest. The alarm is the only clock a room has (an evicted object
  * has none), and setting it is a storage write, so it is set only when the
  * earliest deadline moves earlier.
  */
@@ -13,13 +14,16 @@ export class Deadlines<S> {
   readonly #set: (at: number) => void;
   readonly #members: Members<S>;
   readonly #joinTimeoutMs: number;
+  readonly #more: () => number | undefined;
   /** When the alarm is set for (null: none); undefined until known after a wake-up. */
   #at: number | null | undefined;
 
-  constructor(set: (at: number) => void, members: Members<S>, joinTimeoutMs: number) {
+  /** @param more another deadline source (the next sanction to run out) */
+  constructor(set: (at: number) => void, members: Members<S>, joinTimeoutMs: number, more: () => number | undefined) {
     this.#set = set;
     this.#members = members;
     this.#joinTimeoutMs = joinTimeoutMs;
+    this.#more = more;
   }
 
   /** A socket became unjoined at `since` (it opened, or left). */
@@ -75,6 +79,8 @@ export class Deadlines<S> {
     for (const holding of this.#members.all()) {
       if (holding.awayUntil !== undefined) consider(holding.awayUntil);
     }
+    const more = this.#more();
+    if (more !== undefined) consider(more);
     return earliest;
   }
 }

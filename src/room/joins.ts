@@ -52,7 +52,7 @@ export class Joins<S extends object> {
     });
   }
 
-  /** Guests, in order: auth_required, name_invalid, rate_limited, name_taken (or a reclaim), room_full. */
+  /** Guests, in order: auth_required, name_invalid, banned, rate_limited, name_taken (or a reclaim), room_full. */
   #guest(socket: S, session: Session, frame: JoinFrame): string {
     const core = this.#core;
     if (core.limits.access === "verified" || isPrivateRoom(core.room)) {
@@ -61,7 +61,9 @@ export class Joins<S extends object> {
     if (frame.name === undefined) return errorFrame("bad_message", "Field `name`: a guest's join needs a name.");
     const claimed = normalizeName(frame.name, core.limits.maxNameChars);
     if (!claimed.ok) return errorFrame("name_invalid", claimed.message);
-    const joins = this.#joinBudget(socket, session);
+    const ban = core.sanctions.holding("ban", { key: claimed.key, address: session.address }, core.now());
+    if (ban) return banned(ban.until);
+    const joins = this.#joinBudget(socket, session, undefined);
     if (!joins) return rateLimited();
 
     const holder = core.members.holder(claimed.key);
@@ -80,8 +82,8 @@ export class Joins<S extends object> {
   }
 
   /**
-   * Verified users, in order: forbidden, then for a user already in the
-   * room too_many_sockets and rate_limited; for a new one name_invalid,
+   * Verified users, in order: forbidden, banned, then for a user already in
+   * the room too_many_sockets and rate_limited; for a new one name_invalid,
    * rate_limited, name_taken, room_full.
    */
   #verified(socket: S, session: Session, frame: JoinFrame, identity: Identity): string {
@@ -89,6 +91,8 @@ export class Joins<S extends object> {
     if (!admits(identity.rooms, core.room)) {
       return errorFrame("forbidden", "Your identity token does not admit you to this room.");
     }
+    const ban = core.sanctions.holding("ban", { key: "", user: identity.user, address: session.address }, core.now());
+    if (ban) return banned(ban.until);
     const existing = core.members.ofUser(identity.user);
     if (existing) {
       // Another tab of someone already here, or someone back within their
@@ -96,17 +100,17 @@ export class Joins<S extends object> {
       if (existing.sockets.length >= core.limits.maxSocketsPerUser) {
         return errorFrame("too_many_sockets", "You have too many connections to this room.");
       }
-      const joins = this.#joinBudget(socket, session);
+      const joins = this.#joinBudget(socket, session, identity.user);
       if (!joins) return rateLimited();
       session.joins = joins;
       core.members.attach(existing, socket, this.#merge(session.bucket, existing.bucket));
-      core.budgets.joined(session.address, core.now());
+      core.budgets.joined(session.address, identity.user, core.now());
       return this.#welcome(existing, frame.since);
     }
 
     const claimed = normalizeName(identity.name, core.limits.maxNameChars);
     if (!claimed.ok) return errorFrame("name_invalid", `The name in your identity token: ${claimed.message}`);
-    const joins = this.#joinBudget(socket, session);
+    const joins = this.#joinBudget(socket, session, identity.user);
     if (!joins) return rateLimited();
     const holder = core.members.holder(claimed.key);
     if (holder?.member.user !== undefined) return errorFrame("name_taken");
@@ -125,14 +129,14 @@ export class Joins<S extends object> {
   }
 
   /** The socket's join budget after one more join, or null (rate_limited). Nothing is spent until the join succeeds. */
-  #joinBudget(socket: S, session: Session): Bucket | null {
+  #joinBudget(socket: S, session: Session, user: string | undefined): Bucket | null {
     const core = this.#core;
     const now = core.now();
     // A join answers with a welcome of up to the whole ring, so joins are
     // what one socket could turn into unbounded output: each socket, each
     // address, and each socket's answer bytes have a budget.
     const joins = spend(session.joins, this.#socketJoins, now);
-    if (!joins || !core.budgets.canJoin(session.address, now) || !core.mayAnswer(socket)) return null;
+    if (!joins || !core.budgets.canJoin(session.address, user, now) || !core.mayAnswer(socket)) return null;
     return joins;
   }
 
@@ -143,7 +147,7 @@ export class Joins<S extends object> {
     // comes back to the same bucket on any socket (src/room/budgets.ts).
     const left = core.budgets.recall(memberId(member));
     const holding = core.members.join(socket, member, left ? this.#merge(session.bucket, left) : session.bucket);
-    core.budgets.joined(session.address, now);
+    core.budgets.joined(session.address, member.user, now);
     core.broadcast(encodePresence("joined", core.room, holding.member, core.members.size, now), holding);
     core.io.reportCount(core.members.size);
     return this.#welcome(holding, since);
@@ -159,7 +163,7 @@ export class Joins<S extends object> {
     // Same person, same budget: a reconnect must not refill the rate bucket.
     holding.bucket = this.#merge(session.bucket, holding.bucket);
     const old = core.members.handOver(holding, socket);
-    core.budgets.joined(session.address, core.now());
+    core.budgets.joined(session.address, undefined, core.now());
     if (old !== undefined) {
       core.io.send(old, errorFrame("replaced"));
       core.io.close(old, CLOSE_REPLACED, "replaced");
@@ -194,7 +198,7 @@ export class Joins<S extends object> {
       users: members.map((m) => m.name),
       members,
       role: member.role ?? "member",
-      settings: { slowmode: 0 },
+      settings: { slowmode: core.sanctions.slowmode },
       seq: history.latestSeq,
       token: member.token,
       gap,
@@ -205,6 +209,14 @@ export class Joins<S extends object> {
 
 function rateLimited(): string {
   return errorFrame("rate_limited", "Too many joins; wait a minute before joining again.");
+}
+
+function banned(until: number | null): string {
+  return errorFrame(
+    "banned",
+    until === null ? "You are banned from this room." : "You are banned from this room for now.",
+    { until },
+  );
 }
 
 function authInvalid(message: string): string {

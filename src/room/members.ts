@@ -23,6 +23,8 @@ export interface Holding<S> {
   sockets: S[];
   /** The chat/dm bucket all the member's sockets spend from (§5.3: more tabs, no more budget). */
   bucket: Bucket;
+  /** The address of the member's latest socket: what a guest's ban or mute also holds (§6.2). */
+  address: string;
   /** While away (§5.4): when the grace ends and the others hear `left`. */
   awayUntil?: number;
 }
@@ -72,10 +74,10 @@ export class Members<S> {
       if (row) {
         // A socket of the member came back before the row was deleted: the socket wins.
         if (held) this.#away.delete(member.key);
-        else this.#hold({ member, sockets: [], bucket: row.bucket, awayUntil: row.until });
+        else this.#hold({ member, sockets: [], bucket: row.bucket, address: row.address, awayUntil: row.until });
       } else if (socket !== undefined && session) {
         if (!held) {
-          this.#hold({ member, sockets: [socket], bucket: session.bucket });
+          this.#hold({ member, sockets: [socket], bucket: session.bucket, address: session.address });
         } else if (member.user !== undefined && held.member.user === member.user && held.awayUntil === undefined) {
           held.sockets.push(socket);
           // The socket that spent last holds the member's current bucket.
@@ -135,7 +137,12 @@ export class Members<S> {
     const session = this.#sessions.get(socket);
     if (!session) throw new Error("members: join on a socket that is not open");
     if (this.#holdings.has(member.key)) throw new Error("members: the name is held");
-    const holding = this.#hold({ member: { ...member, order: this.#nextOrder++ }, sockets: [], bucket });
+    const holding = this.#hold({
+      member: { ...member, order: this.#nextOrder++ },
+      sockets: [],
+      bucket,
+      address: session.address,
+    });
     this.#attach(holding, socket, session);
     return holding;
   }
@@ -273,6 +280,7 @@ export class Members<S> {
 
   #attach(holding: Holding<S>, socket: S, session: Session): void {
     holding.sockets.push(socket);
+    holding.address = session.address;
     session.member = holding.member;
     session.bucket = holding.bucket;
     this.#joined.add(socket);
@@ -292,7 +300,7 @@ export class Members<S> {
     if (holding.sockets.length > 0) return { kind: "none" };
     if (awayUntil !== undefined) {
       holding.awayUntil = awayUntil;
-      this.#away.put({ member: holding.member, bucket: holding.bucket, until: awayUntil });
+      this.#away.put({ member: holding.member, bucket: holding.bucket, address: holding.address, until: awayUntil });
       return { kind: "away", holding, until: awayUntil };
     }
     this.#unhold(holding);

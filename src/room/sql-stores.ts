@@ -4,7 +4,9 @@
  * on a read path gave every room name anyone ever looked up a database of
  * its own (hardening finding 2). Each table appears with its first write.
  */
+import { ROLES } from "../shared/protocol";
 import { type Bucket, isBucket } from "../shared/rate-limit";
+import { type Sanction, type SanctionKind, type SanctionStore, sanctionId } from "./sanctions";
 import { isMember } from "./session";
 import type { AwayRow, AwayStore, BucketStore, RingRow, RingStore } from "./stores";
 
@@ -185,6 +187,77 @@ function isAwayRow(value: unknown): value is AwayRow {
     "bucket" in value &&
     isBucket(value.bucket) &&
     "until" in value &&
-    typeof value.until === "number"
+    typeof value.until === "number" &&
+    "address" in value &&
+    typeof value.address === "string"
+  );
+}
+
+/**
+ * Bans, mutes and slow mode (src/room/sanctions.ts): a row each, written
+ * only by a moderator's action or an expiry. The whole table is read once
+ * per wake-up, by the first frame that needs it.
+ */
+export class SqlSanctionStore implements SanctionStore {
+  readonly #sql: SqlStorage;
+  #created: boolean | undefined;
+
+  constructor(sql: SqlStorage) {
+    this.#sql = sql;
+  }
+
+  load(): { sanctions: Sanction[]; slowmode: number } {
+    const book = { sanctions: [] as Sanction[], slowmode: 0 };
+    if (!this.#exists()) return book;
+    for (const r of this.#sql.exec<{ id: string; row: string }>("SELECT id, row FROM moderation").toArray()) {
+      const value: unknown = JSON.parse(r.row);
+      if (r.id === SLOWMODE_ID) book.slowmode = typeof value === "number" ? value : 0;
+      else if (isSanction(value)) book.sanctions.push(value);
+    }
+    return book;
+  }
+
+  put(sanction: Sanction): void {
+    this.#write(`${sanction.kind}:${sanctionId(sanction)}`, JSON.stringify(sanction));
+  }
+
+  delete(kind: SanctionKind, id: string): void {
+    if (this.#exists()) this.#sql.exec("DELETE FROM moderation WHERE id = ?", `${kind}:${id}`);
+  }
+
+  setSlowmode(seconds: number): void {
+    this.#write(SLOWMODE_ID, JSON.stringify(seconds));
+  }
+
+  #write(id: string, row: string): void {
+    if (!this.#exists()) {
+      this.#sql.exec("CREATE TABLE IF NOT EXISTS moderation (id TEXT PRIMARY KEY, row TEXT NOT NULL)");
+      this.#created = true;
+    }
+    this.#sql.exec(
+      "INSERT INTO moderation (id, row) VALUES (?, ?) ON CONFLICT(id) DO UPDATE SET row = excluded.row",
+      id,
+      row,
+    );
+  }
+
+  #exists(): boolean {
+    this.#created ??= tableExists(this.#sql, "moderation");
+    return this.#created;
+  }
+}
+
+const SLOWMODE_ID = "settings:slowmode";
+
+function isSanction(value: unknown): value is Sanction {
+  if (typeof value !== "object" || value === null) return false;
+  const s = value as Record<string, unknown>;
+  return (
+    (s.kind === "ban" || s.kind === "mute") &&
+    typeof s.name === "string" &&
+    typeof s.key === "string" &&
+    (s.until === null || typeof s.until === "number") &&
+    typeof s.by === "string" &&
+    ROLES.some((r) => r === s.role)
   );
 }

@@ -46,6 +46,8 @@ export interface AwayRow {
   member: Member;
   /** The member's chat bucket when they dropped, so returning refills nothing. */
   bucket: Bucket;
+  /** The address they dropped from (a guest's ban holds it too, §6.2). */
+  address: string;
   until: number;
 }
 

@@ -38,6 +38,10 @@ export const ERROR_MESSAGES = {
   auth_invalid: "The identity token is not valid.",
   auth_required: "This room needs you to sign in.",
   forbidden: "You may not do that here.",
+  kicked: "A moderator removed you from the room.",
+  banned: "You are banned from this room.",
+  muted: "You are muted in this room.",
+  slow_mode: "Slow mode is on: wait before sending another message.",
   internal_error: "The server failed to handle that frame; it may be retried.",
 } as const;
 
@@ -46,12 +50,25 @@ export const ERROR_CODES = Object.keys(ERROR_MESSAGES) as [ErrorCode, ...ErrorCo
 
 /** Close code sent to a socket whose name was reclaimed with its token. */
 export const CLOSE_REPLACED = 4001;
+/** Close code for every socket of a member who was kicked or banned (§6.2). */
+export const CLOSE_KICKED = 4003;
 /** Close code (policy violation) for a socket that did not join within JOIN_TIMEOUT_MS. */
 export const CLOSE_JOIN_TIMEOUT = 1008;
 
 /** Protocol §5.1, §6.1: what a member may do. Guests are `member`s. */
 export const ROLES = ["member", "moderator", "admin"] as const;
 export type Role = (typeof ROLES)[number];
+
+/** §6.2: the longest moderation `reason`, in code points. */
+export const MAX_REASON_CHARS = 200;
+/** §6.2: the longest slow mode, in seconds. */
+export const MAX_SLOWMODE_SECONDS = 3600;
+/**
+ * The longest timed ban or mute edge-chat accepts, in minutes (ten years):
+ * longer is what "no `minutes`" (until lifted) is for, and it keeps every
+ * `until` a safe integer.
+ */
+export const MAX_SANCTION_MINUTES = 5_256_000;
 
 /** Protocol §2.4: at most one `typing` per user is relayed in this window. */
 export const TYPING_INTERVAL_MS = 2000;
@@ -70,6 +87,12 @@ const ClientIdSchema = v.pipe(
     return n >= 1 && n <= 64;
   }, "id must be 1 to 64 characters"),
 );
+
+const ReasonSchema = v.pipe(
+  v.string(),
+  v.check((r) => codePointLength(r) <= MAX_REASON_CHARS, `reason may be at most ${MAX_REASON_CHARS} characters`),
+);
+const MinutesSchema = v.pipe(v.number(), v.safeInteger(), v.minValue(1), v.maxValue(MAX_SANCTION_MINUTES));
 
 export const ClientFrameSchema = v.variant("type", [
   v.object({
@@ -90,7 +113,26 @@ export const ClientFrameSchema = v.variant("type", [
   v.object({ type: v.literal("typing") }),
   v.object({ type: v.literal("leave") }),
   v.object({ type: v.literal("ping") }),
+  // Moderation (§6.2): moderators and admins only.
+  v.object({ type: v.literal("kick"), name: v.string(), reason: v.optional(ReasonSchema) }),
+  v.object({
+    type: v.literal("ban"),
+    name: v.string(),
+    minutes: v.optional(MinutesSchema),
+    reason: v.optional(ReasonSchema),
+  }),
+  v.object({ type: v.literal("unban"), name: v.string() }),
+  v.object({ type: v.literal("mute"), name: v.string(), minutes: MinutesSchema, reason: v.optional(ReasonSchema) }),
+  v.object({ type: v.literal("unmute"), name: v.string() }),
+  v.object({
+    type: v.literal("slowmode"),
+    seconds: v.pipe(v.number(), v.safeInteger(), v.minValue(0), v.maxValue(MAX_SLOWMODE_SECONDS)),
+  }),
 ]);
+
+/** The moderation frames of §6.2, which the HTTP API (§6.4) also takes as `{"action", …}`. */
+export const MODERATION_ACTIONS = ["kick", "ban", "unban", "mute", "unmute", "slowmode"] as const;
+export type ModerationAction = (typeof MODERATION_ACTIONS)[number];
 
 export type ClientFrame = v.InferOutput<typeof ClientFrameSchema>;
 
@@ -103,6 +145,11 @@ export type ClientFrame = v.InferOutput<typeof ClientFrameSchema>;
 type FrameSchema = (typeof ClientFrameSchema.options)[number];
 const SCHEMA_BY_TYPE = new Map<unknown, FrameSchema>(ClientFrameSchema.options.map((o) => [o.entries.type.literal, o]));
 export type ClientFrameOf<T extends ClientFrame["type"]> = Extract<ClientFrame, { type: T }>;
+export type ModerationFrame = ClientFrameOf<ModerationAction>;
+
+export function isModerationFrame(frame: ClientFrame): frame is ModerationFrame {
+  return MODERATION_ACTIONS.some((action) => action === frame.type);
+}
 
 /**
  * Exactly the text the runtime answers by itself (ctx.setWebSocketAutoResponse)

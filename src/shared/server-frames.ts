@@ -7,7 +7,7 @@
  * trusts a cast.
  */
 import * as v from "valibot";
-import { ERROR_CODES, ERROR_MESSAGES, type ErrorCode, ROLES } from "./protocol";
+import { ERROR_CODES, ERROR_MESSAGES, type ErrorCode, MODERATION_ACTIONS, ROLES } from "./protocol";
 
 const Count = v.pipe(v.number(), v.safeInteger(), v.minValue(0));
 /**
@@ -29,6 +29,23 @@ export const ChatFrameSchema = v.looseObject({
   id: v.optional(v.string()),
   /** Present (and true) only on messages posted through the HTTP API. */
   bot: v.optional(v.literal(true)),
+});
+
+/** §6.3: a moderation action, as everyone in the room sees it. */
+export const ModerationFrameSchema = v.looseObject({
+  type: v.literal("moderation"),
+  room: v.string(),
+  action: v.picklist(MODERATION_ACTIONS),
+  /** The member acted on; absent for slowmode. */
+  name: v.optional(v.string()),
+  user: User,
+  /** The actor's name, or "system" for the HTTP API and for a ban or mute that ran out. */
+  by: v.string(),
+  until: v.optional(v.nullable(v.number())),
+  reason: v.optional(v.string()),
+  /** slowmode: the new interval (edge-chat's addition; `welcome.settings` carries it too). */
+  seconds: v.optional(Count),
+  ts: v.number(),
 });
 
 export const MemberEntrySchema = v.looseObject({ name: v.string(), user: User });
@@ -59,6 +76,8 @@ const presence = <T extends "joined" | "left">(type: T) =>
     user: User,
     count: Count,
     ts: v.number(),
+    /** `left` only: "kicked" or "banned" when a moderator removed them (§6.2). */
+    reason: v.optional(v.string()),
   });
 
 export const ServerFrameSchema = v.variant("type", [
@@ -77,7 +96,18 @@ export const ServerFrameSchema = v.variant("type", [
     ts: v.number(),
   }),
   v.looseObject({ type: v.literal("pong") }),
-  v.looseObject({ type: v.literal("error"), code: v.picklist(ERROR_CODES), message: v.string() }),
+  v.looseObject({
+    type: v.literal("error"),
+    code: v.picklist(ERROR_CODES),
+    message: v.string(),
+    /** `kicked`, `banned`: why, when the moderator said. */
+    reason: v.optional(v.string()),
+    /** `banned`, `muted`: when it ends (ms since the epoch), or null: until lifted. */
+    until: v.optional(v.nullable(v.number())),
+    /** `slow_mode`: how long until the next chat is accepted, in ms. */
+    retry_after: v.optional(v.number()),
+  }),
+  ModerationFrameSchema,
 ]);
 
 export type ChatFrame = v.InferOutput<typeof ChatFrameSchema>;
@@ -111,8 +141,11 @@ export function encode(frame: ServerFrame): string {
   return JSON.stringify(frame);
 }
 
-export function errorFrame(code: ErrorCode, message: string = ERROR_MESSAGES[code]): string {
-  return encode({ type: "error", code, message });
+/** Extra fields some errors carry (§6.2): `reason`, `until`, `retry_after`. */
+export type ErrorDetails = Pick<ServerFrameOf<"error">, "reason" | "until" | "retry_after">;
+
+export function errorFrame(code: ErrorCode, message: string = ERROR_MESSAGES[code], details?: ErrorDetails): string {
+  return encode({ type: "error", code, message, ...details });
 }
 
 /**
@@ -159,6 +192,13 @@ export function person(p: Person): MemberEntry {
   return p.user === undefined ? { name: p.name } : { name: p.name, user: p.user };
 }
 
-export function encodePresence(type: "joined" | "left", room: string, who: Person, count: number, ts: number): string {
-  return encode({ type, room, ...person(who), count, ts });
+export function encodePresence(
+  type: "joined" | "left",
+  room: string,
+  who: Person,
+  count: number,
+  ts: number,
+  reason?: "kicked" | "banned",
+): string {
+  return encode({ type, room, ...person(who), count, ts, ...(reason ? { reason } : {}) });
 }

@@ -15,7 +15,15 @@ import { admits, isPrivateRoom } from "../auth/access";
 import { readAuth, verifyIdentity } from "../auth/identity";
 import { openDirectory } from "../directory/directory";
 import { readLimits } from "../shared/limits";
-import { type ClientConfig, type PublishBody, PublishBodySchema } from "../shared/protocol";
+import {
+  type ClientConfig,
+  isModerationFrame,
+  MODERATION_ACTIONS,
+  type ModerationFrame,
+  type PublishBody,
+  PublishBodySchema,
+  parseClientFrame,
+} from "../shared/protocol";
 import { addressKey } from "./address";
 import { ApiError, methodNotAllowed } from "./http-error";
 import { roomParam, roomStub } from "./rooms";
@@ -84,6 +92,20 @@ api.post("/rooms/:room/messages", requireApiToken(), limitBody(), async (c) => {
   return c.body(result.frame, 201, JSON_TYPE);
 });
 api.all("/rooms/:room/messages", methodNotAllowed("GET, POST"));
+
+// Moderation (§6.4): the API token acts as an admin named "system".
+api.post("/rooms/:room/moderation", requireApiToken(), limitBody(), async (c) => {
+  const room = roomParam(c);
+  const frame = parseModerationBody(await c.req.text(), readLimits(c.env).maxFrameBytes);
+  const outcome = await roomStub(c.env, room).moderate(frame);
+  if (!outcome.ok) throw new ApiError(outcome.code === "no_such_user" ? 404 : 400, outcome.code, outcome.message);
+  return c.json({ ok: true });
+});
+api.get("/rooms/:room/moderation", requireApiToken(), async (c) => {
+  const room = roomParam(c);
+  return c.json(await roomStub(c.env, room).moderation());
+});
+api.all("/rooms/:room/moderation", methodNotAllowed("GET, POST"));
 
 api.all("*", () => {
   throw new ApiError(404, "not_found", "No such API route.");
@@ -196,6 +218,25 @@ function limitBody(): MiddlewareHandler<App> {
         throw new ApiError(413, "too_large", "The body is larger than the server accepts.");
       },
     })(c, next);
+}
+
+/** `{"action", …fields of §6.2}`, checked by the same schema as the frame of that type. */
+function parseModerationBody(text: string, maxFrameBytes: number): ModerationFrame {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    throw new ApiError(400, "bad_json", "The body is not valid JSON.");
+  }
+  const wanted = `The body needs an "action": one of ${MODERATION_ACTIONS.join(", ")}.`;
+  if (typeof json !== "object" || json === null || Array.isArray(json)) throw new ApiError(400, "bad_message", wanted);
+  const action = "action" in json ? json.action : undefined;
+  const known = MODERATION_ACTIONS.find((a) => a === action);
+  if (known === undefined) throw new ApiError(400, "bad_message", wanted);
+  const parsed = parseClientFrame(JSON.stringify({ ...json, type: known }), maxFrameBytes);
+  if (!parsed.ok) throw new ApiError(400, parsed.code, parsed.message);
+  if (!isModerationFrame(parsed.frame)) throw new ApiError(400, "bad_message", wanted);
+  return parsed.frame;
 }
 
 function parsePublishBody(text: string): PublishBody {

@@ -152,3 +152,32 @@ describe("the presence grace (§5.4)", () => {
     expect((await ben.sync()).filter((f) => f.type === "left" || f.type === "joined")).toEqual([]);
   });
 });
+
+describe("a timed mute (§6.2)", () => {
+  let moderated: ChatServer;
+  beforeAll(async () => {
+    moderated = await startChat({ vars: { AUTH_SECRET: TEST_AUTH_SECRET } });
+  });
+  afterAll(() => moderated?.stop());
+
+  it("ends from an alarm that wakes the evicted room, with nobody's help", async () => {
+    const room = freshRoom("hib");
+    const mod = await ChatClient.connect(moderated.wsUrl(room));
+    await mod.signIn(await hs256({ sub: "u-mod", name: "Mod", role: "moderator" }));
+    const gus = await ChatClient.connect(moderated.wsUrl(room));
+    await gus.join("Gus");
+    mod.send({ type: "mute", name: "Gus", minutes: 1 });
+    const { until } = await gus.next("moderation");
+    const woke = () => moderated.logs.filter((line) => line.includes("woke from hibernation")).length;
+    const before = woke();
+    // Nobody sends anything: the room is evicted after ~10 s, and the alarm wakes it at `until`.
+    const ended = await gus.next("moderation", 75_000);
+    expect(ended).toMatchObject({ action: "unmute", name: "Gus", by: "system" });
+    expect(ended.ts).toBeGreaterThanOrEqual(until ?? 0);
+    // Evicted at least once meanwhile (the sockets' join-timeout alarm at
+    // 30 s may wake it once more before the mute ends at 60 s).
+    expect(woke()).toBeGreaterThan(before);
+    gus.send({ type: "chat", text: "free" });
+    expect(await mod.next("chat")).toMatchObject({ name: "Gus", text: "free" });
+  });
+});

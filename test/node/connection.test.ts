@@ -101,6 +101,7 @@ function connect(
       presence() {},
       typing() {},
       dm() {},
+      moderation() {},
       error() {},
       outbox() {},
     },

@@ -161,6 +161,7 @@ function recorder(name: string, seen: Map<string, ChatFrame[]>, live: Set<string
     presence() {},
     typing() {},
     dm() {},
+    moderation() {},
     error() {},
     outbox() {},
   };

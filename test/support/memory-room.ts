@@ -8,6 +8,7 @@ import { type AuthConfig, verifyIdentity } from "../../src/auth/identity";
 import { RoomBudgets } from "../../src/room/budgets";
 import { ChatCore, type RoomIO } from "../../src/room/core";
 import { HistoryRing } from "../../src/room/history";
+import { type Sanction, type SanctionKind, type SanctionStore, Sanctions, sanctionId } from "../../src/room/sanctions";
 import { newSession, type Session } from "../../src/room/session";
 import type { AwayRow, AwayStore, BucketStore, RingRow, RingStore } from "../../src/room/stores";
 import { DEFAULT_LIMITS, type Limits } from "../../src/shared/limits";
@@ -64,6 +65,23 @@ export class MemoryAwayStore implements AwayStore {
   }
 }
 
+export class MemorySanctionStore implements SanctionStore {
+  readonly rows = new Map<string, Sanction>();
+  slowmode = 0;
+  load(): { sanctions: Sanction[]; slowmode: number } {
+    return { sanctions: [...this.rows.values()].map((s) => structuredClone(s)), slowmode: this.slowmode };
+  }
+  put(sanction: Sanction): void {
+    this.rows.set(`${sanction.kind}:${sanctionId(sanction)}`, structuredClone(sanction));
+  }
+  delete(kind: SanctionKind, id: string): void {
+    this.rows.delete(`${kind}:${id}`);
+  }
+  setSlowmode(seconds: number): void {
+    this.slowmode = seconds;
+  }
+}
+
 /** The HS256 secret of the memory room's identity tokens (test/support/tokens.ts signs with it). */
 export const MEMORY_AUTH: AuthConfig = {
   secret: new TextEncoder().encode("memory-room-secret-of-at-least-32-bytes"),
@@ -78,6 +96,7 @@ export class MemoryRoom {
   readonly ring = new MemoryRingStore();
   readonly buckets = new MemoryBucketStore();
   readonly away = new MemoryAwayStore();
+  readonly sanctions = new MemorySanctionStore();
   readonly sockets: FakeSocket[] = [];
   core: ChatCore<FakeSocket>;
 
@@ -144,6 +163,7 @@ export class MemoryRoom {
         },
         budgets: new RoomBudgets(this.buckets, this.limits),
         away: this.away,
+        sanctions: new Sanctions(this.sanctions),
         identify: (token) => verifyIdentity(token, MEMORY_AUTH),
         sameToken: (a, b) => a.length === b.length && timingSafeEqual(Buffer.from(a), Buffer.from(b)),
         now: () => this.clock,

@@ -1,0 +1,187 @@
+/**
+ * Moderation (protocol §6): who may act on whom, and what each action does
+ * to the room. The same rules serve a moderator's frame and the HTTP API
+ * (which acts as an admin named "system"). Bans, mutes and slow mode
+ * themselves are kept by sanctions.ts; this file decides and announces.
+ *
+ * Every action that succeeds writes one audit line to the log: who, what,
+ * on whom, until when. Never a message's text, never a token.
+ */
+import { nameKey } from "../shared/names";
+import { CLOSE_KICKED, type ModerationFrame, type Role } from "../shared/protocol";
+import { encode, errorFrame, person } from "../shared/server-frames";
+import type { ChatCore } from "./core";
+import type { Holding } from "./members";
+import type { Sanction, SanctionKind } from "./sanctions";
+
+/** Who acts: a member of the room, or the HTTP API. */
+export interface Actor<S> {
+  name: string;
+  role: Role;
+  /** The acting member (absent for the API): nobody may act on themself. */
+  holding?: Holding<S>;
+}
+
+export type Outcome = { ok: true } | { ok: false; code: "forbidden" | "no_such_user"; message: string };
+
+const OK: Outcome = { ok: true };
+
+export class Moderator<S extends object> {
+  readonly #core: ChatCore<S>;
+
+  constructor(core: ChatCore<S>) {
+    this.#core = core;
+  }
+
+  act(actor: Actor<S>, frame: ModerationFrame): Outcome {
+    // §6.1: guests and members may not moderate at all.
+    if (actor.role === "member") return refuse("forbidden", "Only moderators and admins may do that.");
+    switch (frame.type) {
+      case "slowmode":
+        return this.#slowmode(actor, frame.seconds);
+      case "unban":
+      case "unmute":
+        return this.#lift(actor, frame.type === "unban" ? "ban" : "mute", frame.name);
+      default: {
+        const target = this.#core.members.holder(nameKey(frame.name.trim()));
+        if (!target) return refuse("no_such_user", "Nobody of that name is in this room.");
+        if (!mayActOn(actor, target.member.role ?? "member", target === actor.holding)) return rankRefusal();
+        if (frame.type === "kick") return this.#remove(actor, target, "kick", frame.reason, undefined);
+        const until = frame.minutes === undefined ? null : this.#core.now() + frame.minutes * 60_000;
+        const sanction = this.#sanction(actor, target, frame.type, until, frame.reason);
+        this.#core.sanctions.impose(sanction);
+        if (frame.type === "ban") return this.#remove(actor, target, "ban", frame.reason, until);
+        this.#announce(actor.name, "mute", {
+          name: target.member.name,
+          user: target.member.user,
+          until,
+          reason: frame.reason,
+        });
+        return OK;
+      }
+    }
+  }
+
+  /** The alarm found sanctions that ran out: the room hears they ended, from "system". */
+  expired(sanctions: readonly Sanction[]): void {
+    for (const s of sanctions) {
+      const action = s.kind === "ban" ? "unban" : "unmute";
+      this.#announce("system", action, { name: s.name, user: s.user });
+    }
+  }
+
+  #slowmode(actor: Actor<S>, seconds: number): Outcome {
+    this.#core.sanctions.setSlowmode(seconds);
+    this.#announce(actor.name, "slowmode", { seconds });
+    return OK;
+  }
+
+  #lift(actor: Actor<S>, kind: SanctionKind, name: string): Outcome {
+    const core = this.#core;
+    const sanction = core.sanctions.onName(kind, nameKey(name.trim()), core.now());
+    if (!sanction) return refuse("no_such_user", `Nobody of that name is ${kind === "ban" ? "banned" : "muted"} here.`);
+    // Lifting follows imposing: a moderator cannot lift what only an admin could impose.
+    if (!mayActOn(actor, sanction.role, false)) return rankRefusal();
+    core.sanctions.lift(sanction);
+    this.#announce(actor.name, kind === "ban" ? "unban" : "unmute", { name: sanction.name, user: sanction.user });
+    return OK;
+  }
+
+  #sanction(
+    actor: Actor<S>,
+    target: Holding<S>,
+    kind: SanctionKind,
+    until: number | null,
+    reason: string | undefined,
+  ): Sanction {
+    const { name, key, user, role } = target.member;
+    const sanction: Sanction = { kind, name, key, role: role ?? "member", until, by: actor.name };
+    // A user is held by `sub`, a guest by name and address (sanctions.ts says why).
+    if (user !== undefined) sanction.user = user;
+    else sanction.address = target.address;
+    if (reason !== undefined) sanction.reason = reason;
+    return sanction;
+  }
+
+  /**
+   * Kick or ban: every socket of the target is told why and closed with
+   * 4003 (a client does not reconnect after it), and the others hear `left`
+   * with the reason, then the moderation frame.
+   */
+  #remove(
+    actor: Actor<S>,
+    target: Holding<S>,
+    action: "kick" | "ban",
+    reason: string | undefined,
+    until: number | null | undefined,
+  ): Outcome {
+    const core = this.#core;
+    const code = action === "kick" ? "kicked" : "banned";
+    const details = { ...(reason === undefined ? {} : { reason }), ...(until === undefined ? {} : { until }) };
+    const told = errorFrame(code, undefined, details);
+    for (const socket of core.members.remove(target)) {
+      core.io.send(socket, told);
+      core.io.close(socket, CLOSE_KICKED, code);
+    }
+    core.departed(target, code);
+    this.#announce(actor.name, action, { name: target.member.name, user: target.member.user, until, reason });
+    return OK;
+  }
+
+  #announce(
+    by: string,
+    action: ModerationFrame["type"],
+    what: {
+      name?: string;
+      user?: string | undefined;
+      until?: number | null | undefined;
+      reason?: string | undefined;
+      seconds?: number;
+    },
+  ): void {
+    const core = this.#core;
+    const { name, user, until, reason, seconds } = what;
+    const frame = {
+      type: "moderation" as const,
+      room: core.room,
+      action,
+      ...(name === undefined ? {} : person({ name, user })),
+      by,
+      ...(until === undefined ? {} : { until }),
+      ...(reason === undefined ? {} : { reason }),
+      ...(seconds === undefined ? {} : { seconds }),
+      ts: core.now(),
+    };
+    core.broadcast(encode(frame));
+    // The audit line: never a message's text, never a token.
+    console.log(
+      JSON.stringify({
+        audit: "moderation",
+        room: core.room,
+        actor: by,
+        action,
+        ...(name === undefined ? {} : { target: name }),
+        ...(user === undefined ? {} : { user }),
+        ...(until === undefined ? {} : { until }),
+        ...(seconds === undefined ? {} : { seconds }),
+      }),
+    );
+  }
+}
+
+/**
+ * §6.1: a moderator acts on members and guests; an admin on anyone but
+ * themself. (A moderator is not a member, so no moderator acts on themself.)
+ */
+function mayActOn<S>(actor: Actor<S>, targetRole: Role, self: boolean): boolean {
+  if (actor.role === "admin") return !self;
+  return actor.role === "moderator" && targetRole === "member";
+}
+
+function refuse(code: "forbidden" | "no_such_user", message: string): Outcome {
+  return { ok: false, code, message };
+}
+
+function rankRefusal(): Outcome {
+  return refuse("forbidden", "You may not act on that person.");
+}

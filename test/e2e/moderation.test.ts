@@ -1,0 +1,107 @@
+/**
+ * Moderation from the browser (protocol §6) in real Chromium: a moderator
+ * acts from a person's entry in the roster, and the person acted on reads
+ * why. Sign-in is played as in identity.test.ts: each context's site login
+ * answers the token endpoint.
+ */
+import type { Browser, BrowserContext, Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { launch, say, texts } from "../support/browser";
+import { freshRoom } from "../support/client";
+import { type ChatServer, ONE_MACHINE_LOAD, startChat } from "../support/server";
+import { hs256, TEST_AUTH_SECRET } from "../support/tokens";
+
+const AUTH_ENDPOINT = "/auth/chat-token";
+
+let browser: Browser;
+let server: ChatServer;
+beforeAll(async () => {
+  browser = await launch();
+  server = await startChat({ vars: { ...ONE_MACHINE_LOAD, AUTH_SECRET: TEST_AUTH_SECRET, AUTH_ENDPOINT } });
+});
+afterAll(async () => {
+  await browser?.close();
+  await server?.stop();
+});
+
+async function signedIn(sub: string, name: string, role: string): Promise<{ context: BrowserContext; page: Page }> {
+  const context = await browser.newContext({ viewport: { width: 1100, height: 760 }, baseURL: server.origin });
+  await context.route(`**${AUTH_ENDPOINT}`, async (route) =>
+    route.fulfill({ json: { token: await hs256({ sub, name, role }) } }),
+  );
+  return { context, page: await context.newPage() };
+}
+
+async function enter(page: Page, room: string): Promise<void> {
+  await page.goto("/");
+  await expect.poll(() => page.locator("#identity").textContent()).toContain("signed in as");
+  await page.getByRole("textbox", { name: "Room" }).fill(room);
+  await page.getByRole("button", { name: "Join" }).click();
+  await expect.poll(() => page.getByRole("status").textContent()).toContain("Live");
+}
+
+/** Opens the moderation dialog from the person's roster entry and presses `action`. */
+async function moderate(page: Page, name: string, action: "Kick" | "Mute" | "Ban", reason: string): Promise<void> {
+  await page.getByRole("button", { name: `Moderate ${name}` }).click();
+  const dialog = page.getByRole("dialog");
+  await dialog.getByRole("textbox", { name: "Reason" }).fill(reason);
+  await dialog.getByRole("button", { name: action }).click();
+}
+
+describe("moderating from the page", () => {
+  it("lets a moderator mute and then kick a member from the roster, and the member reads why", async () => {
+    const room = freshRoom("e2e-mod");
+    const mod = await signedIn("u-mod", "Mod", "moderator");
+    const mia = await signedIn("u-mia", "Mia", "member");
+    await enter(mod.page, room);
+    await enter(mia.page, room);
+    await mod.page.locator("#users").getByText("Mia").waitFor();
+    // Members get no moderation controls.
+    expect(await mia.page.getByRole("button", { name: "Moderate Mod" }).count()).toBe(0);
+    expect(await mia.page.locator("#slowmode-box").isVisible()).toBe(false);
+
+    await moderate(mod.page, "Mia", "Mute", "calm down");
+    const muteNotice = mia.page.locator("#messages .notice.moderation", { hasText: "muted Mia" });
+    await muteNotice.waitFor();
+    expect(await muteNotice.textContent()).toMatch(/^Mod muted Mia until .+ \(calm down\)\.$/);
+    await say(mia.page, "can anyone hear me?");
+    await expect
+      .poll(() => mia.page.locator("#send-error").textContent())
+      .toMatch(/^You are muted until .+; the message was not sent\.$/);
+    expect(await texts(mod.page)).toEqual([]);
+
+    await moderate(mod.page, "Mia", "Kick", "enough for today");
+    await mia.page
+      .locator("#messages .notice", { hasText: "A moderator removed you from the room: enough for today" })
+      .waitFor();
+    await expect.poll(() => mia.page.getByRole("status").textContent()).toBe("Removed by a moderator");
+    await mod.page
+      .locator("#messages .notice", { hasText: "Mod removed Mia from the room (enough for today)." })
+      .waitFor();
+    await expect.poll(() => mod.page.locator("#count").textContent()).toBe("(1)");
+    // A kicked page does not reconnect by itself.
+    await mia.page.waitForTimeout(1500);
+    expect(await mia.page.getByRole("status").textContent()).toBe("Removed by a moderator");
+    expect(await mod.page.locator("#count").textContent()).toBe("(1)");
+    await Promise.all([mod.context.close(), mia.context.close()]);
+  });
+
+  it("lets a moderator turn on slow mode, and a member sees the countdown", async () => {
+    const room = freshRoom("e2e-slow");
+    const mod = await signedIn("u-mod", "Mod", "moderator");
+    const mia = await signedIn("u-mia", "Mia", "member");
+    await enter(mod.page, room);
+    await enter(mia.page, room);
+    await mod.page.getByRole("combobox", { name: "Slow mode" }).selectOption("30");
+    await mia.page.locator("#messages .notice", { hasText: "turned on slow mode: one message every 30 s" }).waitFor();
+    await say(mia.page, "first");
+    await mia.page.locator("#messages .msg", { hasText: "first" }).waitFor();
+    await say(mia.page, "second");
+    await expect
+      .poll(() => mia.page.locator("#send-error").textContent())
+      .toMatch(/^Slow mode: your message goes out in \d+ s\.$/);
+    // The second waits in the outbox rather than being lost.
+    expect(await mia.page.locator("#outbox .msg", { hasText: "second" }).count()).toBe(1);
+    await Promise.all([mod.context.close(), mia.context.close()]);
+  });
+});
