@@ -4,14 +4,22 @@
  * browser context answers it with that person's token, as a site's login
  * cookie would. A context that does not answer it is a guest.
  */
-import type { Browser, BrowserContext, Page } from "playwright-core";
+import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { join, launch, type Person, person, say, texts } from "../support/browser";
+import {
+  AUTH_ENDPOINT,
+  enterSignedIn,
+  join,
+  launch,
+  type Person,
+  person,
+  say,
+  signedInContext,
+  texts,
+} from "../support/browser";
 import { freshRoom } from "../support/client";
 import { type ChatServer, ONE_MACHINE_LOAD, startChat } from "../support/server";
 import { hs256, TEST_AUTH_SECRET } from "../support/tokens";
-
-const AUTH_ENDPOINT = "/auth/chat-token";
 
 let browser: Browser;
 let server: ChatServer;
@@ -24,14 +32,7 @@ afterAll(async () => {
   await server?.stop();
 });
 
-/** A browser context whose site login says it is `sub`/`name`: every page in it signs in. */
-async function signedIn(sub: string, name: string): Promise<BrowserContext> {
-  const context = await browser.newContext({ viewport: { width: 1100, height: 760 }, baseURL: server.origin });
-  await context.route(`**${AUTH_ENDPOINT}`, async (route) =>
-    route.fulfill({ json: { token: await hs256({ sub, name }) } }),
-  );
-  return context;
-}
+const signedIn = (sub: string, name: string) => signedInContext(browser, server.origin, { sub, name });
 
 /** A guest: the site's endpoint answers that nobody is signed in. */
 async function guest(): Promise<Person> {
@@ -40,14 +41,7 @@ async function guest(): Promise<Person> {
   return someone;
 }
 
-/** Opens the page, waits until it knows who is signed in, and joins `room` with the name field left empty. */
-async function enter(page: Page, room: string): Promise<void> {
-  await page.goto("/");
-  await expect.poll(() => page.locator("#identity").textContent()).toContain("signed in as");
-  await page.getByRole("textbox", { name: "Room" }).fill(room);
-  await page.getByRole("button", { name: "Join" }).click();
-  await expect.poll(() => page.getByRole("status").textContent()).toContain("Live");
-}
+const enter = enterSignedIn;
 
 const rosterNames = (page: Page) => page.locator("#users li").evaluateAll((lis) => lis.map((li) => li.textContent));
 

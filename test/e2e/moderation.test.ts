@@ -6,12 +6,10 @@
  */
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { launch, say, texts } from "../support/browser";
+import { AUTH_ENDPOINT, enterSignedIn, launch, say, signedInContext, texts } from "../support/browser";
 import { freshRoom } from "../support/client";
 import { type ChatServer, ONE_MACHINE_LOAD, startChat } from "../support/server";
-import { hs256, TEST_AUTH_SECRET } from "../support/tokens";
-
-const AUTH_ENDPOINT = "/auth/chat-token";
+import { TEST_AUTH_SECRET } from "../support/tokens";
 
 let browser: Browser;
 let server: ChatServer;
@@ -25,20 +23,11 @@ afterAll(async () => {
 });
 
 async function signedIn(sub: string, name: string, role: string): Promise<{ context: BrowserContext; page: Page }> {
-  const context = await browser.newContext({ viewport: { width: 1100, height: 760 }, baseURL: server.origin });
-  await context.route(`**${AUTH_ENDPOINT}`, async (route) =>
-    route.fulfill({ json: { token: await hs256({ sub, name, role }) } }),
-  );
+  const context = await signedInContext(browser, server.origin, { sub, name, role });
   return { context, page: await context.newPage() };
 }
 
-async function enter(page: Page, room: string): Promise<void> {
-  await page.goto("/");
-  await expect.poll(() => page.locator("#identity").textContent()).toContain("signed in as");
-  await page.getByRole("textbox", { name: "Room" }).fill(room);
-  await page.getByRole("button", { name: "Join" }).click();
-  await expect.poll(() => page.getByRole("status").textContent()).toContain("Live");
-}
+const enter = enterSignedIn;
 
 /** Opens the moderation dialog from the person's roster entry and presses `action`. */
 async function moderate(page: Page, name: string, action: "Kick" | "Mute" | "Ban", reason: string): Promise<void> {

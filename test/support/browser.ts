@@ -4,7 +4,9 @@
  * person, so each has its own storage, like separate people on separate
  * machines.
  */
-import type { Browser, Page } from "playwright-core";
+import type { Browser, BrowserContext, Page } from "playwright-core";
+import { expect } from "vitest";
+import { hs256 } from "./tokens";
 
 export { launch } from "../../scripts/lib/browser.mjs";
 
@@ -45,4 +47,31 @@ export async function say(page: Page, text: string): Promise<void> {
 /** The texts of the conversation's chat messages, in page order. */
 export function texts(page: Page): Promise<string[]> {
   return page.locator("#messages .msg:not(.dm) .text").allTextContents();
+}
+
+/**
+ * Where the test servers tell the page to get identity tokens (AUTH_ENDPOINT).
+ * Playwright plays the host site behind it: a context's route answers with
+ * that person's token, as a site's login cookie would.
+ */
+export const AUTH_ENDPOINT = "/auth/chat-token";
+
+/** A browser context whose site login says it is `sub`: every page in it signs in. */
+export async function signedInContext(
+  browser: Browser,
+  origin: string,
+  claims: { sub: string; name: string; role?: string },
+): Promise<BrowserContext> {
+  const context = await browser.newContext({ viewport: { width: 1100, height: 760 }, baseURL: origin });
+  await context.route(`**${AUTH_ENDPOINT}`, async (route) => route.fulfill({ json: { token: await hs256(claims) } }));
+  return context;
+}
+
+/** Opens the page, waits until it knows who is signed in, and joins `room` with the name field left empty. */
+export async function enterSignedIn(page: Page, room: string): Promise<void> {
+  await page.goto("/");
+  await expect.poll(() => page.locator("#identity").textContent()).toContain("signed in as");
+  await page.getByRole("textbox", { name: "Room" }).fill(room);
+  await page.getByRole("button", { name: "Join" }).click();
+  await expect.poll(() => page.getByRole("status").textContent()).toContain("Live");
 }
