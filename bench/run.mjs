@@ -1,7 +1,7 @@
 // npm run bench: edge-chat against the floor (bench/floor.js), interleaved,
 // on the same workerd, over real WebSockets on loopback.
 //
-//   npm run bench                         5 scenarios × 2 systems × 3 repetitions
+//   npm run bench                         6 scenarios × 2 systems × 3 repetitions
 //   npm run bench -- --reps 1 --seconds 2 --scale 0.25      (the CI smoke run)
 //
 // Each (scenario, system) run gets a fresh runtime, so peak RSS is its own.
@@ -189,6 +189,50 @@ const SCENARIOS = {
   // protocol §5): what checking a signature adds to a join. The floor has no
   // notion of tokens and relays the join like any other.
   "joinstorm-auth": (server, pids, runId) => joinStorm(server, pids, runId, true),
+
+  // Protocol §7: storage rows written per event type, once the ring is full
+  // (so every chat replaces a row). Edge-chat only: the floor stores nothing.
+  async lifecycle(server, pids, runId) {
+    const room = `lifecycle-${runId}`;
+    if ((await server.rowsRead(room)) === undefined)
+      return { rowsPerChat: 0, rowsPerEdit: 0, rowsPerReact: 0, rowsPerDelete: 0 };
+    const { ws } = await joinAs(server.wsUrl(room), "life");
+    let echoes = 0;
+    ws.on("message", (data) => {
+      const type = JSON.parse(data.toString()).type;
+      if (type === "chat" || type === "update") echoes++;
+    });
+    /** Sends frames one by one (each after the last one's broadcast came back). @param {unknown[]} frames */
+    const run = async (frames) => {
+      for (const frame of frames) {
+        const before = echoes;
+        ws.send(JSON.stringify(frame));
+        await drain(() => echoes > before, 2000);
+      }
+    };
+    // Fill the ring (HISTORY_LIMIT 100), then measure 20 events of each kind.
+    await run(Array.from({ length: 100 }, (_, i) => ({ type: "chat", text: `fill ${i}` })));
+    const n = 20;
+    const targets = Array.from({ length: n }, (_, i) => 100 + i + 1); // the 20 chats below: seqs 101–120
+    const per = async (/** @type {unknown[]} */ frames) => {
+      const rows0 = await server.rowsWritten(room);
+      const cpu0 = cpuMs(pids);
+      await run(frames);
+      return { rows: round(((await server.rowsWritten(room)) - rows0) / frames.length, 2), cpu: cpuMs(pids) - cpu0 };
+    };
+    const chat = await per(targets.map((_, i) => ({ type: "chat", text: `measured ${i}`, id: `m${runId}-${i}` })));
+    const edit = await per(targets.map((seq) => ({ type: "edit", seq, text: "edited" })));
+    const react = await per(targets.map((seq) => ({ type: "react", seq, emoji: "👍" })));
+    const del = await per(targets.map((seq) => ({ type: "delete", seq })));
+    ws.close();
+    return {
+      rowsPerChat: chat.rows,
+      rowsPerEdit: edit.rows,
+      rowsPerReact: react.rows,
+      rowsPerDelete: del.rows,
+      cpuMsPerEvent: round((chat.cpu + edit.cpu + react.cpu + del.cpu) / (4 * n), 3),
+    };
+  },
 
   async rooms(server, pids, runId) {
     const tally = new Tally();

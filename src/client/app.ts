@@ -10,9 +10,10 @@ import { DEFAULT_LIMITS } from "../shared/limits";
 import { ROOM_NAME, ROOM_NAME_RULE, TYPING_INTERVAL_MS } from "../shared/protocol";
 import { codePointLength } from "../shared/text";
 import { ChatConnection, type Handlers, type State } from "./connection";
-import { clearConversation, notice, presenceNotice, showChat, showDm, showOutbox } from "./conversation";
+import { clearConversation, notice, presenceNotice, showDm, showOutbox } from "./conversation";
 import { muted, ui } from "./dom";
 import { endpointTokens, loadConfig, pastedToken, peek, type TokenSource } from "./identity";
+import { applyUpdate, clearMessages, excerpt, lastOwnMessage, messageOf, setViewer, showMessage } from "./messages";
 import { describeModeration, duration, setModerator, showSlowmode, until } from "./moderation";
 import { closeDm, dmTarget, joined, left, redrawRoster, setRoster, someoneTyping, stoppedTyping } from "./people";
 
@@ -163,6 +164,8 @@ function enterRoom(room: string, name: string, getToken: TokenSource | undefined
   roomName = room;
   ui.joinError.hidden = true;
   clearConversation();
+  clearMessages();
+  setComposing(undefined);
   ui.roomTitle.textContent = room;
   setRoster([], undefined);
   closeDm();
@@ -197,14 +200,15 @@ window.addEventListener("offline", () => session?.wentOffline());
 
 const handlers: Handlers = {
   status: showStatus,
-  welcome(welcome, fresh, rejoin) {
+  welcome(welcome, history, rejoin) {
     if (session) sessionStorage.setItem(tokenKey(roomName, welcome.name), welcome.token);
     if (!rejoin) {
       ui.lobby.hidden = true;
       ui.chat.hidden = false;
       ui.message.focus();
     }
-    for (const chat of fresh) showChat(chat, me());
+    setViewer({ name: welcome.name, user: welcome.user, staff: welcome.role !== "member" }, messageActions);
+    for (const chat of history) showMessage(chat);
     if (welcome.gap) notice("Some older messages were missed while you were away.");
     setRoster(welcome.members, me());
     verifiedAs = welcome.user;
@@ -213,8 +217,9 @@ const handlers: Handlers = {
   },
   chat(chat) {
     stoppedTyping(chat.name);
-    showChat(chat, me());
+    showMessage(chat);
   },
+  update: applyUpdate,
   presence(frame) {
     if (frame.type === "joined") joined(frame.user === undefined ? { name: frame.name } : frame, me());
     else left(frame.name, me());
@@ -327,6 +332,64 @@ ui.message.addEventListener("input", () => {
   }
 });
 
+// ---------------------------------------------------------------------------
+// Replying and editing (§7): the composer says what it is doing, Esc stops.
+// ---------------------------------------------------------------------------
+
+type Composing = { kind: "reply" | "edit"; seq: number } | undefined;
+let composing: Composing;
+
+function setComposing(next: Composing): void {
+  composing = next;
+  const target = next ? messageOf(next.seq) : undefined;
+  ui.composeContext.hidden = !next || !target;
+  if (!next || !target) return;
+  ui.composeWhat.textContent =
+    next.kind === "edit" ? "Editing your message" : `Replying to ${target.name}: “${excerpt(target.text)}”`;
+  if (next.kind === "edit") {
+    ui.message.value = target.text;
+    updateCounter();
+  }
+  ui.message.focus();
+}
+
+/** Offline changes are refused where the person sees it, never dropped quietly. */
+function offline(what: string): void {
+  ui.sendError.textContent = `You are offline: ${what} need a connection; try again in a moment.`;
+}
+
+const messageActions = {
+  reply: (seq: number) => setComposing({ kind: "reply", seq }),
+  edit: (seq: number) => setComposing({ kind: "edit", seq }),
+  remove(seq: number) {
+    if (!session || !window.confirm("Delete this message for everyone? This cannot be undone.")) return;
+    if (!session.remove(seq)) offline("deletions");
+  },
+  react(seq: number, emoji: string) {
+    if (session && !session.react(seq, emoji)) offline("reactions");
+  },
+};
+
+ui.composeCancel.addEventListener("click", () => {
+  if (composing?.kind === "edit") ui.message.value = "";
+  setComposing(undefined);
+});
+
+ui.message.addEventListener("keydown", (event) => {
+  if (event.key === "Escape" && composing) {
+    if (composing.kind === "edit") ui.message.value = "";
+    setComposing(undefined);
+    event.stopPropagation();
+  } else if (event.key === "ArrowUp" && ui.message.value === "" && !composing) {
+    // ↑ in an empty composer edits your last message, as in Slack and Discord.
+    const last = lastOwnMessage();
+    if (last) {
+      event.preventDefault();
+      setComposing({ kind: "edit", seq: last.seq });
+    }
+  }
+});
+
 ui.sendForm.addEventListener("submit", (event) => {
   event.preventDefault();
   if (!session) return;
@@ -336,16 +399,24 @@ ui.sendForm.addEventListener("submit", (event) => {
     ui.sendError.textContent = `A message may be at most ${MAX_MESSAGE_CHARS} characters.`;
     return;
   }
+  if (composing?.kind === "edit") {
+    if (!session.edit(composing.seq, text)) return offline("edits");
+    ui.message.value = "";
+    setComposing(undefined);
+    updateCounter();
+    return;
+  }
   const to = dmTarget();
   if (to !== undefined) {
     if (!session.dm(to, text)) {
       ui.sendError.textContent = "Direct messages need a live connection; try again in a moment.";
       return;
     }
-  } else if (!session.chat(text)) {
+  } else if (!session.chat(text, composing?.kind === "reply" ? composing.seq : undefined)) {
     ui.sendError.textContent = "Too many messages are waiting to be sent; wait for the connection.";
     return;
   }
   ui.message.value = "";
+  setComposing(undefined);
   updateCounter();
 });

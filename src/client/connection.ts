@@ -11,6 +11,12 @@
  *   client `id`. One is in flight at a time, so an `error` frame always
  *   belongs to the message in flight, and a resend after a reconnect is
  *   deduplicated by the room (idempotent `id`).
+ * - Edits, deletes and reactions (§7) go through the same outbox, so they
+ *   too are sent one at a time and an error finds its cause. They are only
+ *   taken while live (the page says so otherwise): an edit or delete left
+ *   in flight by a dropped connection is sent again (both are idempotent),
+ *   a reaction is not (a second toggle would undo the first), and the
+ *   rejoin's history shows what the room has.
  * - A dead connection is noticed: a ping every 25 s must be answered
  *   within 10 s, or the socket is dropped and replaced.
  * - Signed in (§5): before every join it asks `getToken` for a fresh
@@ -23,7 +29,13 @@
 
 import type { ClientFrame, ModerationFrame } from "../shared/protocol";
 import { CLOSE_KICKED, CLOSE_REPLACED, PING_TEXT } from "../shared/protocol";
-import { type ChatFrame, parseServerFrame, type ServerFrame, type WelcomeFrame } from "../shared/server-frames";
+import {
+  type ChatFrame,
+  parseServerFrame,
+  type ServerFrame,
+  type ServerFrameOf,
+  type WelcomeFrame,
+} from "../shared/server-frames";
 import type { ConnectionOptions, ErrorFrame, Handlers, Pending, State } from "./session-types";
 
 export type { ConnectionOptions, Handlers, Pending, State } from "./session-types";
@@ -46,6 +58,20 @@ export function backoffMs(attempt: number, random: () => number = Math.random): 
   return ceiling / 2 + random() * (ceiling / 2);
 }
 
+/** The frame a pending entry is sent as. */
+function frameOf(p: Pending): ClientFrame {
+  switch (p.kind) {
+    case "chat":
+      return { type: "chat", text: p.text, id: p.id, ...(p.replyTo === undefined ? {} : { replyTo: p.replyTo }) };
+    case "edit":
+      return { type: "edit", seq: p.seq, text: p.text };
+    case "delete":
+      return { type: "delete", seq: p.seq };
+    case "react":
+      return { type: "react", seq: p.seq, emoji: p.emoji };
+  }
+}
+
 export class ChatConnection {
   state: State = "connecting";
   /** Latest seq shown; the `since` of the next join. */
@@ -62,6 +88,8 @@ export class ChatConnection {
   #outbox: Pending[] = [];
   /** The outbox head has been sent on the current socket. */
   #inFlight = false;
+  /** The outbox head has been sent on some socket (maybe one that died since). */
+  #headSent = false;
   #ws: WebSocket | undefined;
   #joined = false;
   #everJoined = false;
@@ -93,13 +121,22 @@ export class ChatConnection {
     this.#open();
   }
 
-  /** Queues a chat; false when the outbox is full. */
-  chat(text: string): boolean {
-    if (this.#outbox.length >= OUTBOX_LIMIT) return false;
-    this.#outbox.push({ id: newId(), text });
-    this.on.outbox(this.#outbox);
-    this.#flush();
-    return true;
+  /** Queues a chat (answering `replyTo`, §7.2); false when the outbox is full. */
+  chat(text: string, replyTo?: number): boolean {
+    return this.#queue({ kind: "chat", id: newId(), text, ...(replyTo === undefined ? {} : { replyTo }) });
+  }
+
+  /** Edits, deletes and reactions (§7.2): only while live; false otherwise. */
+  edit(seq: number, text: string): boolean {
+    return this.state === "live" && this.#queue({ kind: "edit", id: newId(), seq, text });
+  }
+
+  remove(seq: number): boolean {
+    return this.state === "live" && this.#queue({ kind: "delete", id: newId(), seq });
+  }
+
+  react(seq: number, emoji: string): boolean {
+    return this.state === "live" && this.#queue({ kind: "react", id: newId(), seq, emoji });
   }
 
   /** Sends a dm now; false when not live (a dm has no id, so it is never queued or resent). */
@@ -199,6 +236,11 @@ export class ChatConnection {
       case "chat":
         this.#chat(frame);
         break;
+      case "update":
+        this.lastSeq = Math.max(this.lastSeq, frame.seq);
+        this.on.update(frame);
+        if (this.#confirms(frame)) this.#settleHead();
+        break;
       case "joined":
       case "left":
         this.on.presence(frame);
@@ -230,11 +272,14 @@ export class ChatConnection {
     }, this.stableMs);
     this.token = welcome.token;
     this.name = welcome.name;
-    // On a rejoin the history holds exactly what was missed (seq > since).
-    const fresh = welcome.history.filter((m) => m.seq > this.lastSeq);
-    for (const m of fresh) this.#settle(m);
+    // On a rejoin the history holds exactly what was missed: new messages
+    // and those changed meanwhile, each in its latest state (§7.4).
+    for (const m of welcome.history) this.#settle(m);
     this.lastSeq = Math.max(this.lastSeq, welcome.seq);
-    this.on.welcome(welcome, fresh, rejoin);
+    // A reaction sent on the dead connection is not sent again: the
+    // history above shows whether it arrived.
+    if (this.#headSent && this.#outbox[0]?.kind === "react") this.#shift();
+    this.on.welcome(welcome, welcome.history, rejoin);
     this.#setState("live", {});
     this.#inFlight = false;
     this.#flush();
@@ -255,11 +300,42 @@ export class ChatConnection {
   /** Removes the outbox entry this chat confirms, if any. True when it was the one in flight. */
   #settle(chat: ChatFrame): boolean {
     if (chat.id === undefined || chat.name !== this.name) return false;
-    const i = this.#outbox.findIndex((p) => p.id === chat.id);
+    const i = this.#outbox.findIndex((p) => p.kind === "chat" && p.id === chat.id);
     if (i < 0) return false;
+    if (i === 0) this.#headSent = false;
     this.#outbox.splice(i, 1);
     this.on.outbox(this.#outbox);
     return i === 0;
+  }
+
+  /** Whether an update is the room's answer to the change in flight. */
+  #confirms(update: ServerFrameOf<"update">): boolean {
+    const head = this.#outbox[0];
+    if (!this.#inFlight || !head || head.kind === "chat" || head.seq !== update.target) return false;
+    if (head.kind === "edit") return update.text === head.text;
+    if (head.kind === "delete") return update.deleted === true;
+    return update.reactions !== undefined;
+  }
+
+  #settleHead(): void {
+    this.#shift();
+    this.#inFlight = false;
+    this.#flush();
+  }
+
+  /** Drops the outbox head: confirmed, refused for good, or not to be sent again. */
+  #shift(): void {
+    this.#outbox.shift();
+    this.#headSent = false;
+    this.on.outbox(this.#outbox);
+  }
+
+  #queue(pending: Pending): boolean {
+    if (this.#outbox.length >= OUTBOX_LIMIT) return false;
+    this.#outbox.push(pending);
+    this.on.outbox(this.#outbox);
+    this.#flush();
+    return true;
   }
 
   #error(error: ErrorFrame): void {
@@ -277,26 +353,32 @@ export class ChatConnection {
       return;
     }
     this.#inFlight = false;
-    if (error.code === "rate_limited" || error.code === "internal_error" || error.code === "slow_mode") {
+    const head = this.#outbox[0];
+    const during = head?.kind ?? "other";
+    const retryable = error.code === "rate_limited" || error.code === "internal_error" || error.code === "slow_mode";
+    // A reaction is a toggle: sent twice it undoes itself, so it is never resent.
+    if (retryable && head?.kind !== "react") {
       // The head stays queued and goes again once a token has refilled,
       // the slow mode interval has passed, or the fault is over; its id
-      // makes the resend safe.
-      this.on.error(error, "chat");
+      // (or, for an edit or delete, the change itself) makes the resend safe.
+      this.on.error(error, during);
       clearTimeout(this.#rateRetry);
       this.#rateRetry = setTimeout(() => this.#flush(), error.retry_after ?? 1000);
       return;
     }
-    // too_long, bad_message, …: resending cannot help; drop it and go on.
-    this.#outbox.shift();
-    this.on.outbox(this.#outbox);
-    this.on.error(error, "chat");
+    // too_long, not_found, forbidden, …: resending cannot help; drop it and go on.
+    this.#shift();
+    this.on.error(error, during);
     this.#flush();
   }
 
   #flush(): void {
     const head = this.#outbox[0];
     if (!head || this.#inFlight || !this.#joined) return;
-    if (this.#send({ type: "chat", text: head.text, id: head.id })) this.#inFlight = true;
+    if (this.#send(frameOf(head))) {
+      this.#inFlight = true;
+      this.#headSent = true;
+    }
   }
 
   #send(frame: ClientFrame): boolean {

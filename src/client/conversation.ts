@@ -1,15 +1,15 @@
 /**
- * The conversation: messages, direct messages, notices and the outbox, and
- * keeping the reader's place. User text reaches the page only through
+ * The conversation: direct messages, notices and the outbox, the item every
+ * message is drawn in (messages.ts draws the room's messages), and keeping
+ * the reader's place. User text reaches the page only through
  * textContent, never as HTML, and the CSP in public/_headers forbids inline
  * script, so a message such as `<img src=x onerror=…>` is shown as those
  * characters.
  */
 
-import type { ChatFrame, ServerFrameOf } from "../shared/server-frames";
+import type { ServerFrameOf } from "../shared/server-frames";
 import type { Pending } from "./connection";
 import { ui } from "./dom";
-import { verifiedMark } from "./people";
 
 const NEAR_BOTTOM_PX = 48;
 /** Notices (joins, leaves, gaps) kept in the conversation; older ones are removed. */
@@ -21,15 +21,6 @@ export function clearConversation(): void {
   presenceLine = undefined;
 }
 
-export function showChat(chat: ChatFrame, me: string | undefined): void {
-  const item = messageItem(chat.name, chat.text, chat.ts);
-  item.dataset.seq = String(chat.seq);
-  if (chat.user !== undefined) item.querySelector(".who")?.after(verifiedMark(chat.user));
-  if (chat.name === me && !chat.bot) item.classList.add("mine");
-  if (chat.bot) item.classList.add("bot");
-  append(item);
-}
-
 export function showDm(dm: ServerFrameOf<"dm">, me: string | undefined): void {
   const mine = dm.from === me;
   const item = messageItem(mine ? `You → ${dm.to}` : `${dm.from} → you`, dm.text, dm.ts);
@@ -38,18 +29,21 @@ export function showDm(dm: ServerFrameOf<"dm">, me: string | undefined): void {
   append(item);
 }
 
+/** Chats waiting to be confirmed, shown as "sending"; changes in flight are not drawn. */
 export function showOutbox(pending: readonly Pending[], me: string | undefined): void {
   ui.outbox.replaceChildren(
-    ...pending.map((p) => {
-      const item = messageItem(me ?? "", p.text, Date.now());
-      item.classList.add("mine", "pending");
-      return item;
-    }),
+    ...pending
+      .flatMap((p) => (p.kind === "chat" ? [p] : []))
+      .map((p) => {
+        const item = messageItem(me ?? "", p.text, Date.now());
+        item.classList.add("mine", "pending");
+        return item;
+      }),
   );
   stickToBottom(true);
 }
 
-function messageItem(who: string, text: string, ts: number): HTMLLIElement {
+export function messageItem(who: string, text: string, ts: number): HTMLLIElement {
   const item = document.createElement("li");
   item.className = "msg";
   const head = document.createElement("div");
@@ -107,7 +101,7 @@ function people(names: Set<string>): string {
   return `${first} and ${names.size - 1} others`;
 }
 
-function append(item: HTMLElement): void {
+export function append(item: HTMLElement): void {
   const follow = nearBottom();
   ui.messages.append(item);
   stickToBottom(follow);

@@ -6,24 +6,34 @@
 import type { ChatFrame, ServerFrameOf, WelcomeFrame } from "../shared/server-frames";
 
 export type State = "connecting" | "live" | "reconnecting" | "offline" | "ended";
-export interface Pending {
-  id: string;
-  text: string;
-}
+/**
+ * Something the session sends and waits to see confirmed, one at a time:
+ * a chat (confirmed by its echo, matched by `id`), or a change to a message
+ * (§7, confirmed by the matching `update`).
+ */
+export type Pending =
+  | { kind: "chat"; id: string; text: string; replyTo?: number }
+  | { kind: "edit"; id: string; seq: number; text: string }
+  | { kind: "delete"; id: string; seq: number }
+  | { kind: "react"; id: string; seq: number; emoji: string };
 export type PresenceFrame = ServerFrameOf<"joined" | "left">;
 export type ErrorFrame = ServerFrameOf<"error">;
 
 /** What the page is told; the session never touches the DOM. */
 export interface Handlers {
   status(state: State, detail: { retryAt?: number; reason?: string }): void;
-  welcome(welcome: WelcomeFrame, fresh: ChatFrame[], rejoin: boolean): void;
+  /** `history`: every message the welcome carries, new or changed while away (§7.4). */
+  welcome(welcome: WelcomeFrame, history: ChatFrame[], rejoin: boolean): void;
   chat(chat: ChatFrame): void;
+  /** A change to a message (§7.3). */
+  update(update: ServerFrameOf<"update">): void;
   presence(frame: PresenceFrame): void;
   typing(frame: ServerFrameOf<"typing">): void;
   dm(dm: ServerFrameOf<"dm">): void;
   /** A moderation action in the room (§6.3). */
   moderation(frame: ServerFrameOf<"moderation">): void;
-  error(error: ErrorFrame, during: "join" | "chat" | "other"): void;
+  /** `during`: the join, what was in flight (a chat or a change), or neither. */
+  error(error: ErrorFrame, during: "join" | Pending["kind"] | "other"): void;
   outbox(pending: readonly Pending[]): void;
 }
 

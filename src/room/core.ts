@@ -34,6 +34,7 @@ import type { RoomBudgets } from "./budgets";
 import { Deadlines } from "./deadlines";
 import type { HistoryRing } from "./history";
 import { Joins } from "./joins";
+import { Lifecycle, type Sender } from "./lifecycle";
 import { type Holding, Members } from "./members";
 import { type Actor, Moderator, type Outcome } from "./moderation";
 import type { Sanctions } from "./sanctions";
@@ -89,6 +90,7 @@ export class ChatCore<S extends object> {
   readonly #deadlines: Deadlines<S>;
   readonly #joins: Joins<S>;
   readonly #moderator: Moderator<S>;
+  readonly #lifecycle: Lifecycle<S>;
   /** Frames of a socket whose join is waiting for its token's check, in arrival order. */
   readonly #waiting = new WeakMap<S, Array<string | ArrayBuffer>>();
 
@@ -113,6 +115,7 @@ export class ChatCore<S extends object> {
     );
     this.#joins = new Joins(this, parts.identify);
     this.#moderator = new Moderator(this);
+    this.#lifecycle = new Lifecycle(this);
     // The directory may hold a stale count for this room (sockets that a
     // restart cut without close events); a wake-up corrects it. A room
     // nobody ever joined cannot be listed, so it stays silent: reads of
@@ -337,6 +340,12 @@ export class ChatCore<S extends object> {
       case "leave":
         this.#leave(socket, session);
         return undefined;
+      case "edit":
+        return this.#lifecycle.edit(this.#sender(socket, session, holding), frame.seq, frame.text);
+      case "delete":
+        return this.#lifecycle.delete(this.#sender(socket, session, holding), frame.seq);
+      case "react":
+        return this.#lifecycle.react(this.#sender(socket, session, holding), frame.seq, frame.emoji);
       default: {
         // kick, ban, unban, mute, unmute, slowmode (§6.2)
         const { name, role = "member" } = holding.member;
@@ -358,6 +367,10 @@ export class ChatCore<S extends object> {
       const original = history.findByClientId(author, frame.id);
       if (original !== undefined) return original;
     }
+    if (frame.replyTo !== undefined) {
+      const target = history.get(frame.replyTo);
+      if (!target || target.deleted) return errorFrame("not_found", "The message this one answers is not in the room.");
+    }
     if (this.#muted(holding)) return this.#mutedError(holding);
     const now = this.now();
     // Slow mode holds members and guests, never moderators and admins; a
@@ -377,7 +390,15 @@ export class ChatCore<S extends object> {
     // until the write is durable, so no client ever sees a message that a
     // crash could take back.
     const stored = history.append(
-      { room: this.room, name: member.name, user: member.user, text: frame.text, ts: this.now(), id: frame.id },
+      {
+        room: this.room,
+        name: member.name,
+        user: member.user,
+        text: frame.text,
+        ts: now,
+        id: frame.id,
+        replyTo: frame.replyTo,
+      },
       author,
     );
     this.broadcast(stored);
@@ -423,6 +444,16 @@ export class ChatCore<S extends object> {
     this.budgets.remember(memberId(holding.member), holding.bucket, now);
     this.broadcast(encodePresence("left", this.room, holding.member, this.members.size, now, reason));
     this.io.reportCount(this.members.size);
+  }
+
+  /** The sender of a lifecycle frame (§7), as lifecycle.ts needs it. */
+  #sender(socket: S, session: Session, holding: Holding<S>): Sender<S> {
+    return {
+      socket,
+      holding,
+      spend: () => this.#spend(socket, session, holding),
+      muted: () => (this.#muted(holding) ? this.#mutedError(holding) : undefined),
+    };
   }
 
   #muted(holding: Holding<S>): boolean {

@@ -8,17 +8,28 @@ import { ROLES } from "../shared/protocol";
 import { type Bucket, isBucket } from "../shared/rate-limit";
 import { type Sanction, type SanctionKind, type SanctionStore, sanctionId } from "./sanctions";
 import { isMember } from "./session";
-import type { AwayRow, AwayStore, BucketStore, RingRow, RingStore } from "./stores";
+import type { AwayRow, AwayStore, BucketStore, MessageRow, Reactors, RingStore } from "./stores";
 
 export function tableExists(sql: SqlStorage, name: string): boolean {
   return sql.exec("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", name).toArray().length > 0;
 }
 
-type SqlRow = { slot: number; seq: number; frame: string; author: string | null; client_id: string | null };
+type SqlMessage = {
+  v: number;
+  seq: number;
+  frame: string;
+  author: string | null;
+  client_id: string | null;
+  reactors: string | null;
+  evicted: number;
+};
 
 /**
- * The ring as one table keyed by slot (SQLite's rowid), so appending is one
- * upsert and one row written per message, the billed unit.
+ * The history (src/room/history.ts explains the layout): a `messages`
+ * table keyed by `v`, one row per message in its latest state, written one
+ * row per event. Rooms from before §7 kept a slot-keyed `ring` table (and
+ * before that a seq-keyed `history` table); their rows come back as legacy
+ * and the ring writes them again in this layout, once.
  */
 export class SqlRingStore implements RingStore {
   readonly #sql: SqlStorage;
@@ -26,62 +37,115 @@ export class SqlRingStore implements RingStore {
 
   constructor(sql: SqlStorage) {
     this.#sql = sql;
-    this.#created = tableExists(sql, "ring");
+    this.#created = tableExists(sql, "messages");
   }
 
-  load(): RingRow[] {
-    // Rooms created before the ring kept a `history` table keyed by seq;
-    // its rows come back with no slot, and the ring lays them out again.
-    if (tableExists(this.#sql, "history")) {
-      const legacy = this.#sql
-        .exec<Omit<SqlRow, "slot">>("SELECT seq, frame, author, client_id FROM history ORDER BY seq")
-        .toArray()
-        .map((r) => ({ slot: -1, seq: r.seq, frame: r.frame, author: r.author, clientId: r.client_id }));
-      this.#sql.exec("DROP TABLE history");
-      return [...this.#loadRing(), ...legacy];
+  load(): { rows: MessageRow[]; legacy: boolean } {
+    const legacy: MessageRow[] = [];
+    for (const table of ["history", "ring"]) {
+      if (!tableExists(this.#sql, table)) continue;
+      const old = this.#sql
+        .exec<{ seq: number; frame: string; author: string | null; client_id: string | null }>(
+          `SELECT seq, frame, author, client_id FROM ${table} ORDER BY seq`,
+        )
+        .toArray();
+      for (const r of old) {
+        legacy.push({
+          seq: r.seq,
+          v: r.seq,
+          frame: r.frame,
+          author: r.author,
+          clientId: r.client_id,
+          reactors: null,
+          evicted: 0,
+        });
+      }
     }
-    return this.#loadRing();
+    if (legacy.length > 0 || this.#legacyTables()) {
+      legacy.sort((a, b) => a.seq - b.seq);
+      return { rows: legacy, legacy: true };
+    }
+    if (!this.#created) return { rows: [], legacy: false };
+    const rows = this.#sql
+      .exec<SqlMessage>("SELECT v, seq, frame, author, client_id, reactors, evicted FROM messages ORDER BY seq")
+      .toArray()
+      .map(
+        (r): MessageRow => ({
+          seq: r.seq,
+          v: r.v,
+          frame: r.frame,
+          author: r.author,
+          clientId: r.client_id,
+          reactors: r.reactors === null ? null : parseReactors(r.reactors),
+          evicted: r.evicted,
+        }),
+      );
+    return { rows, legacy: false };
   }
 
-  write(row: RingRow): void {
+  write(row: MessageRow, replacing?: number): void {
     if (!this.#created) this.#create();
-    this.#sql.exec(
-      `INSERT INTO ring (slot, seq, frame, author, client_id) VALUES (?, ?, ?, ?, ?)
-       ON CONFLICT(slot) DO UPDATE SET
-         seq = excluded.seq, frame = excluded.frame, author = excluded.author, client_id = excluded.client_id`,
-      row.slot,
+    const values = [
+      row.v,
       row.seq,
       row.frame,
       row.author,
       row.clientId,
-    );
+      row.reactors === null ? null : JSON.stringify(row.reactors),
+      row.evicted,
+    ];
+    if (replacing === undefined) {
+      this.#sql.exec(
+        "INSERT INTO messages (v, seq, frame, author, client_id, reactors, evicted) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        ...values,
+      );
+    } else {
+      this.#sql.exec(
+        `UPDATE messages SET v = ?, seq = ?, frame = ?, author = ?, client_id = ?, reactors = ?, evicted = ?
+         WHERE v = ?`,
+        ...values,
+        replacing,
+      );
+    }
   }
 
-  replaceAll(rows: readonly RingRow[]): void {
-    if (this.#created) this.#sql.exec("DELETE FROM ring");
+  replaceAll(rows: readonly MessageRow[]): void {
+    if (this.#created) this.#sql.exec("DELETE FROM messages");
     for (const row of rows) this.write(row);
+    for (const table of ["history", "ring"]) this.#sql.exec(`DROP TABLE IF EXISTS ${table}`);
   }
 
-  #loadRing(): RingRow[] {
-    if (!this.#created) return [];
-    return this.#sql
-      .exec<SqlRow>("SELECT slot, seq, frame, author, client_id FROM ring ORDER BY seq")
-      .toArray()
-      .map((r) => ({ slot: r.slot, seq: r.seq, frame: r.frame, author: r.author, clientId: r.client_id }));
+  #legacyTables(): boolean {
+    return tableExists(this.#sql, "ring") || tableExists(this.#sql, "history");
   }
 
   #create(): void {
     this.#sql.exec(
-      `CREATE TABLE IF NOT EXISTS ring (
-        slot INTEGER PRIMARY KEY,
+      `CREATE TABLE IF NOT EXISTS messages (
+        v INTEGER PRIMARY KEY,
         seq INTEGER NOT NULL,
         frame TEXT NOT NULL,
         author TEXT,
-        client_id TEXT
+        client_id TEXT,
+        reactors TEXT,
+        evicted INTEGER NOT NULL
       )`,
     );
     this.#created = true;
   }
+}
+
+function parseReactors(text: string): Reactors | null {
+  const value: unknown = JSON.parse(text);
+  if (typeof value !== "object" || value === null) return null;
+  const reactors: Reactors = {};
+  for (const [emoji, who] of Object.entries(value)) {
+    if (!Array.isArray(who)) continue;
+    reactors[emoji] = who.filter(
+      (w): w is [string, string] => Array.isArray(w) && typeof w[0] === "string" && typeof w[1] === "string",
+    );
+  }
+  return reactors;
 }
 
 /** Budgets that must outlive an eviction (src/room/budgets.ts), a row each. */

@@ -7,23 +7,32 @@
 import type { Bucket } from "../shared/rate-limit";
 import type { Member } from "./session";
 
-/** One stored message, already serialized, in its ring slot. */
-export interface RingRow {
-  slot: number;
+/** Who reacted to a message with what (§7.2): per emoji, [member id, name] in reaction order. */
+export type Reactors = Record<string, Array<[string, string]>>;
+
+/** One stored message in its latest state (src/room/history.ts says why the layout is what it is). */
+export interface MessageRow {
+  /** The message's own number. */
   seq: number;
+  /** The seq of its latest change (the key: a resume reads `v > since`). */
+  v: number;
+  /** The chat frame as everyone receives it, already serialized. */
   frame: string;
-  /** nameKey of the sender, for idempotency; null for API posts. */
+  /** The sender's member id (session.ts), for idempotency and authorship; null for API posts. */
   author: string | null;
   clientId: string | null;
+  reactors: Reactors | null;
+  /** The seq of the message this one pushed out of the ring (0: none), so a resume knows what is gone. */
+  evicted: number;
 }
 
 export interface RingStore {
-  /** Every stored message, oldest first. */
-  load(): RingRow[];
-  /** One upsert: the row takes its slot, overwriting what was there. */
-  write(row: RingRow): void;
-  /** Replaces everything (a changed HISTORY_LIMIT re-lays the slots). */
-  replaceAll(rows: readonly RingRow[]): void;
+  /** Every stored message, oldest first; `legacy` when they came from an older layout and must be written again. */
+  load(): { rows: MessageRow[]; legacy: boolean };
+  /** One statement, one row: a new row, or (`replacing` = a stored v) that row overwritten. */
+  write(row: MessageRow, replacing?: number): void;
+  /** Replaces everything (a layout migration, a smaller HISTORY_LIMIT). */
+  replaceAll(rows: readonly MessageRow[]): void;
 }
 
 export interface BucketStore {

@@ -42,6 +42,8 @@ export const ERROR_MESSAGES = {
   banned: "You are banned from this room.",
   muted: "You are muted in this room.",
   slow_mode: "Slow mode is on: wait before sending another message.",
+  not_found: "No such message in this room.",
+  too_many_reactions: "That message has as many different reactions as it can hold.",
   internal_error: "The server failed to handle that frame; it may be retried.",
 } as const;
 
@@ -70,6 +72,13 @@ export const MAX_SLOWMODE_SECONDS = 3600;
  */
 export const MAX_SANCTION_MINUTES = 5_256_000;
 
+/** §7.2: at most this many distinct emoji on one message. */
+export const MAX_REACTION_EMOJI = 20;
+/** §7.3: a reaction summary names at most this many reactors per emoji. */
+export const REACTION_NAMES = 50;
+/** §7.2: an emoji is 1 to this many code points. */
+export const MAX_EMOJI_CHARS = 8;
+
 /** Protocol §2.4: at most one `typing` per user is relayed in this window. */
 export const TYPING_INTERVAL_MS = 2000;
 
@@ -92,6 +101,14 @@ const ReasonSchema = v.pipe(
   v.string(),
   v.check((r) => codePointLength(r) <= MAX_REASON_CHARS, `reason may be at most ${MAX_REASON_CHARS} characters`),
 );
+const MessageSeqSchema = v.pipe(v.number(), v.safeInteger(), v.minValue(1));
+const EmojiSchema = v.pipe(
+  v.string(),
+  v.check((e) => {
+    const n = codePointLength(e);
+    return n >= 1 && n <= MAX_EMOJI_CHARS && !/\s/u.test(e);
+  }, `emoji must be 1 to ${MAX_EMOJI_CHARS} characters without white space`),
+);
 const MinutesSchema = v.pipe(v.number(), v.safeInteger(), v.minValue(1), v.maxValue(MAX_SANCTION_MINUTES));
 
 export const ClientFrameSchema = v.variant("type", [
@@ -108,7 +125,13 @@ export const ClientFrameSchema = v.variant("type", [
     type: v.literal("chat"),
     text: v.string(),
     id: v.optional(ClientIdSchema),
+    /** §7.2: the seq of the message this one answers. */
+    replyTo: v.optional(MessageSeqSchema),
   }),
+  // The message lifecycle (§7.2).
+  v.object({ type: v.literal("edit"), seq: MessageSeqSchema, text: v.string() }),
+  v.object({ type: v.literal("delete"), seq: MessageSeqSchema }),
+  v.object({ type: v.literal("react"), seq: MessageSeqSchema, emoji: EmojiSchema }),
   v.object({ type: v.literal("dm"), to: v.string(), text: v.string() }),
   v.object({ type: v.literal("typing") }),
   v.object({ type: v.literal("leave") }),

@@ -16,12 +16,18 @@ const Count = v.pipe(v.number(), v.safeInteger(), v.minValue(0));
  */
 const User = v.optional(v.string());
 
+/** §7.3: per emoji, how many reacted and the first REACTION_NAMES of them, in reaction order. */
+export const ReactionsSchema = v.record(v.string(), v.looseObject({ count: Count, names: v.array(v.string()) }));
+
 export const ChatFrameSchema = v.looseObject({
   type: v.literal("chat"),
   room: v.string(),
   seq: Count,
+  /** §7.1: the seq of the message's latest change (== seq for a message never changed). */
+  v: Count,
   name: v.string(),
   user: User,
+  /** "" once deleted. */
   text: v.string(),
   /** Milliseconds since the epoch, the server's clock. */
   ts: v.number(),
@@ -29,6 +35,27 @@ export const ChatFrameSchema = v.looseObject({
   id: v.optional(v.string()),
   /** Present (and true) only on messages posted through the HTTP API. */
   bot: v.optional(v.literal(true)),
+  /** §7.2: the message this one answers. */
+  replyTo: v.optional(Count),
+  /** When it was last edited (ms). */
+  edited: v.optional(v.number()),
+  deleted: v.optional(v.literal(true)),
+  /** Only when non-empty. */
+  reactions: v.optional(ReactionsSchema),
+});
+
+/** §7.3: one change to a stored message, as everyone receives it. */
+export const UpdateFrameSchema = v.looseObject({
+  type: v.literal("update"),
+  room: v.string(),
+  /** The change's own number (and `v`); `target` is the message's. */
+  seq: Count,
+  target: Count,
+  v: Count,
+  text: v.optional(v.string()),
+  edited: v.optional(v.number()),
+  deleted: v.optional(v.literal(true)),
+  reactions: v.optional(ReactionsSchema),
 });
 
 /** §6.3: a moderation action, as everyone in the room sees it. */
@@ -83,6 +110,7 @@ const presence = <T extends "joined" | "left">(type: T) =>
 export const ServerFrameSchema = v.variant("type", [
   WelcomeFrameSchema,
   ChatFrameSchema,
+  UpdateFrameSchema,
   presence("joined"),
   presence("left"),
   v.looseObject({ type: v.literal("typing"), room: v.string(), name: v.string(), user: User }),
@@ -111,6 +139,8 @@ export const ServerFrameSchema = v.variant("type", [
 ]);
 
 export type ChatFrame = v.InferOutput<typeof ChatFrameSchema>;
+export type UpdateFrame = v.InferOutput<typeof UpdateFrameSchema>;
+export type Reactions = v.InferOutput<typeof ReactionsSchema>;
 export type WelcomeFrame = v.InferOutput<typeof WelcomeFrameSchema>;
 export type MemberEntry = v.InferOutput<typeof MemberEntrySchema>;
 export type ServerFrame = v.InferOutput<typeof ServerFrameSchema>;
@@ -153,15 +183,35 @@ export function errorFrame(code: ErrorCode, message: string = ERROR_MESSAGES[cod
  * so the JSON has one fixed key order and no undefined members, whatever
  * the caller passed: the ring stores these bytes and sends them as they are.
  */
-export type StoredChat = Pick<ChatFrame, "room" | "seq" | "name" | "user" | "text" | "ts" | "id" | "bot">;
+export type StoredChat = Pick<
+  ChatFrame,
+  "room" | "seq" | "v" | "name" | "user" | "text" | "ts" | "id" | "bot" | "replyTo" | "edited" | "deleted" | "reactions"
+>;
 
 export function encodeChat(message: StoredChat): string {
-  const { room, seq, name, user, text, ts, id, bot } = message;
-  const chat: ChatFrame = { type: "chat", room, seq, name, text, ts };
+  const { room, seq, v: version, name, user, text, ts, id, bot, replyTo, edited, deleted, reactions } = message;
+  const chat: ChatFrame = { type: "chat", room, seq, v: version, name, text, ts };
   if (user !== undefined) chat.user = user;
   if (id !== undefined) chat.id = id;
   if (bot) chat.bot = true;
+  if (replyTo !== undefined) chat.replyTo = replyTo;
+  if (edited !== undefined) chat.edited = edited;
+  if (deleted) chat.deleted = true;
+  if (reactions !== undefined && Object.keys(reactions).length > 0) chat.reactions = reactions;
   return encode(chat);
+}
+
+/** An update frame in one fixed key order, with only the fields of its kind of change. */
+export function encodeUpdate(
+  update: Pick<UpdateFrame, "room" | "seq" | "target" | "v" | "text" | "edited" | "deleted" | "reactions">,
+): string {
+  const { room, seq, target, v: version, text, edited, deleted, reactions } = update;
+  const frame: UpdateFrame = { type: "update", room, seq, target, v: version };
+  if (text !== undefined) frame.text = text;
+  if (edited !== undefined) frame.edited = edited;
+  if (deleted) frame.deleted = true;
+  if (reactions !== undefined) frame.reactions = reactions;
+  return encode(frame);
 }
 
 /**

@@ -181,3 +181,38 @@ describe("a timed mute (§6.2)", () => {
     expect(await mod.next("chat")).toMatchObject({ name: "Gus", text: "free" });
   });
 });
+
+it("continues a mixed stream of chats, edits, deletes and reactions across a real eviction", async () => {
+  const room = freshRoom("hib");
+  const ann = await ChatClient.connect(server.wsUrl(room));
+  const ben = await ChatClient.connect(server.wsUrl(room));
+  await ann.join("Ann");
+  await ben.join("Ben");
+  ann.send({ type: "chat", text: "one" }); // 1
+  ben.send({ type: "react", seq: 1, emoji: "👍" }); // 2
+  await ben.sync();
+  ann.send({ type: "chat", text: "two" }); // 3
+  ann.send({ type: "edit", seq: 3, text: "two, edited" }); // 4
+  // Ann's round trip first: once it returns, the edit was handled, so Ben's collects its update.
+  await ann.sync();
+  await ben.sync();
+  const wakesBefore = wakeUps();
+
+  await sleep(IDLE_MS);
+
+  // After the eviction: the reactor list and authorship came back from storage.
+  ben.send({ type: "react", seq: 1, emoji: "👍" });
+  expect(await ann.next("update")).toMatchObject({ seq: 5, target: 1, reactions: {} });
+  expect(await ben.next("update")).toMatchObject({ seq: 5 });
+  expect(wakeUps()).toBe(wakesBefore + 1);
+  ben.send({ type: "edit", seq: 3, text: "not mine" });
+  expect(await ben.next("error")).toMatchObject({ code: "forbidden" });
+  ann.send({ type: "delete", seq: 3 });
+  expect(await ben.next("update")).toMatchObject({ seq: 6, target: 3, deleted: true });
+  const late = await ChatClient.connect(server.wsUrl(room));
+  const welcome = await late.join("Late", { since: 4 });
+  expect(welcome.history.map((m) => [m.seq, m.v])).toEqual([
+    [1, 5],
+    [3, 6],
+  ]);
+});

@@ -53,6 +53,7 @@ describe("POST /api/rooms/:room/messages", () => {
       type: "chat",
       room,
       seq: 2,
+      v: 2,
       name: "deploy-bot",
       text: "v2 is live",
       ts: expect.any(Number),

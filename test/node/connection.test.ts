@@ -102,6 +102,7 @@ function connect(
       typing() {},
       dm() {},
       moderation() {},
+      update() {},
       error() {},
       outbox() {},
     },

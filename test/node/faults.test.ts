@@ -162,6 +162,7 @@ function recorder(name: string, seen: Map<string, ChatFrame[]>, live: Set<string
     typing() {},
     dm() {},
     moderation() {},
+    update() {},
     error() {},
     outbox() {},
   };

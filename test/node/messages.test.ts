@@ -37,6 +37,7 @@ describe("chat", () => {
           type: "chat",
           room,
           seq: i + 1,
+          v: i + 1,
           name: "Ann",
           text,
           ts: expect.any(Number),

@@ -45,3 +45,40 @@ it("keeps history and continues seq after the worker is stopped and started agai
   expect(await back.next("chat")).toMatchObject({ seq: 4, text: "after" });
   await back.close();
 });
+
+it("keeps every change of a mixed stream across a restart, and numbers the next event after the last", async () => {
+  const room = freshRoom();
+  server = await startChat({ persistDir: dir });
+  const ann = await ChatClient.connect(server.wsUrl(room));
+  await ann.join("Ann");
+  ann.send({ type: "chat", text: "one" }); // 1
+  ann.send({ type: "chat", text: "two", replyTo: 1 }); // 2
+  ann.send({ type: "edit", seq: 1, text: "one, edited" }); // 3
+  ann.send({ type: "react", seq: 2, emoji: "🎉" }); // 4
+  ann.send({ type: "delete", seq: 1 }); // 5
+  await ann.sync();
+  await server.stop();
+
+  server = await startChat({ persistDir: dir });
+  const back = await ChatClient.connect(server.wsUrl(room));
+  const welcome = await back.join("Ann");
+  expect(welcome.seq).toBe(5);
+  expect(welcome.history).toEqual([
+    { type: "chat", room, seq: 1, v: 5, name: "Ann", text: "", ts: expect.any(Number), deleted: true },
+    {
+      type: "chat",
+      room,
+      seq: 2,
+      v: 4,
+      name: "Ann",
+      text: "two",
+      ts: expect.any(Number),
+      replyTo: 1,
+      reactions: { "🎉": { count: 1, names: ["Ann"] } },
+    },
+  ]);
+  // The reaction toggles off: the reactor list came back from storage too.
+  back.send({ type: "react", seq: 2, emoji: "🎉" });
+  expect(await back.next("update")).toMatchObject({ seq: 6, target: 2, reactions: {} });
+  await back.close();
+});

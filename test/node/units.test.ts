@@ -99,7 +99,7 @@ describe("parseClientFrame", () => {
 
 describe("encodeWelcome", () => {
   it("produces the same JSON as encoding the frame with history last", () => {
-    const chat: ChatFrame = { type: "chat", room: "r", seq: 1, name: "A", text: 'q"\\', ts: 5 };
+    const chat: ChatFrame = { type: "chat", room: "r", seq: 1, v: 1, name: "A", text: 'q"\\', ts: 5 };
     const welcome: WelcomeHead = {
       type: "welcome",
       room: "r",

@@ -10,7 +10,7 @@ import { ChatCore, type RoomIO } from "../../src/room/core";
 import { HistoryRing } from "../../src/room/history";
 import { type Sanction, type SanctionKind, type SanctionStore, Sanctions, sanctionId } from "../../src/room/sanctions";
 import { newSession, type Session } from "../../src/room/session";
-import type { AwayRow, AwayStore, BucketStore, RingRow, RingStore } from "../../src/room/stores";
+import type { AwayRow, AwayStore, BucketStore, MessageRow, RingStore } from "../../src/room/stores";
 import { DEFAULT_LIMITS, type Limits } from "../../src/shared/limits";
 import type { Bucket } from "../../src/shared/rate-limit";
 import { parseServerFrame, type ServerFrame } from "../../src/shared/server-frames";
@@ -23,14 +23,18 @@ export interface FakeSocket {
 }
 
 export class MemoryRingStore implements RingStore {
-  readonly rows = new Map<number, RingRow>();
-  load(): RingRow[] {
-    return [...this.rows.values()].sort((a, b) => a.seq - b.seq);
+  readonly rows = new Map<number, MessageRow>();
+  load(): { rows: MessageRow[]; legacy: boolean } {
+    return {
+      rows: [...this.rows.values()].sort((a, b) => a.seq - b.seq).map((r) => structuredClone(r)),
+      legacy: false,
+    };
   }
-  write(row: RingRow): void {
-    this.rows.set(row.slot, row);
+  write(row: MessageRow, replacing?: number): void {
+    if (replacing !== undefined) this.rows.delete(replacing);
+    this.rows.set(row.v, structuredClone(row));
   }
-  replaceAll(rows: readonly RingRow[]): void {
+  replaceAll(rows: readonly MessageRow[]): void {
     this.rows.clear();
     for (const row of rows) this.write(row);
   }

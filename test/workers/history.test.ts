@@ -1,8 +1,9 @@
 /**
  * The history ring against real Durable Object SQLite: its size bound, seq
- * continuity across reloads (what a wake-up or restart does), `gap`, the
- * idempotency lookup, and the storage cost per message, read from the
- * cursors' own rowsWritten counters.
+ * continuity across reloads (what a wake-up or restart does) with changes
+ * taking numbers too (§7.1), `gap`, the idempotency lookup, resume by `v`,
+ * tombstones, and the storage cost per event, read from the cursors' own
+ * rowsWritten counters.
  */
 
 import { runInDurableObject } from "cloudflare:test";
@@ -42,20 +43,74 @@ describe("history ring", () => {
       for (let i = 1; i <= 10; i++) ring.append(message(`m${i}`), "ann");
       expect(ring.latestSeq).toBe(10);
       expect(ring.after().frames.map((f) => JSON.parse(f).seq)).toEqual([8, 9, 10]);
-      const rows = sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM ring").one().n;
+      const rows = sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM messages").one().n;
       expect(rows).toBe(3);
     }));
 
-  it("writes one row per message once the ring is full: the upsert overwrites the oldest", () =>
+  it("writes at most two rows per event once the ring is full: a message, an edit, a delete, a reaction", () =>
     withSql("ring-cost", (raw) => {
       const setup = new HistoryRing(new SqlRingStore(raw), 5);
       for (let i = 0; i < 5; i++) setup.append(message(`fill ${i}`), "ann");
       const { sql, written } = counting(raw);
       const ring = new HistoryRing(new SqlRingStore(sql), 5);
-      const before = written();
-      for (let i = 0; i < 20; i++) ring.append(message(`m${i}`, `id${i}`), "ann");
-      const perMessage = (written() - before) / 20;
-      expect(perMessage).toBe(1);
+      const cost = (event: () => void) => {
+        const before = written();
+        event();
+        return written() - before;
+      };
+      const costs = {
+        chat: cost(() => ring.append(message("m", "id"), "ann")),
+        edit: cost(() => ring.change(ring.latestSeq, (m) => Object.assign(m, { text: "fixed", edited: 2 }))),
+        react: cost(() => ring.change(ring.latestSeq - 1, (_m, r) => Object.assign(r, { "👍": [["ann", "Ann"]] }))),
+        delete: cost(() => ring.change(ring.latestSeq - 2, (m) => Object.assign(m, { text: "", deleted: true }))),
+      };
+      expect(Object.values(costs).every((n) => n >= 1 && n <= 2)).toBe(true);
+      expect(sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM messages").one().n).toBe(5);
+    }));
+
+  it("numbers changes with the next seq, and a message's `v` follows its latest change", () =>
+    withSql("ring-changes", (sql) => {
+      const ring = new HistoryRing(new SqlRingStore(sql), 5);
+      ring.append(message("one"), "ann");
+      ring.append(message("two"), "ann");
+      const edit = ring.change(1, (m) => Object.assign(m, { text: "one, fixed", edited: 5 }));
+      expect(edit.seq).toBe(3);
+      expect(JSON.parse(ring.append(message("three"), "ann"))).toMatchObject({ seq: 4, v: 4 });
+      const reloaded = new HistoryRing(new SqlRingStore(sql), 5);
+      expect(reloaded.latestSeq).toBe(4);
+      expect(reloaded.after().frames.map((f) => [JSON.parse(f).seq, JSON.parse(f).v])).toEqual([
+        [1, 3],
+        [2, 2],
+        [4, 4],
+      ]);
+      // A resume after 2 gets the edited message and the new one, each once, ordered by seq.
+      expect(reloaded.after(2).frames.map((f) => JSON.parse(f).text)).toEqual(["one, fixed", "three"]);
+    }));
+
+  it("pages by `v` over HTTP, so continuing from the largest `v` misses nothing", () =>
+    withSql("ring-page", (sql) => {
+      const ring = new HistoryRing(new SqlRingStore(sql), 10);
+      for (let i = 1; i <= 4; i++) ring.append(message(`m${i}`), "ann");
+      ring.change(1, (m) => Object.assign(m, { text: "m1 again", edited: 9 })); // seq 5
+      const first = ring.page(0, 2).map((f) => JSON.parse(f));
+      expect(first.map((m) => m.seq)).toEqual([2, 3]);
+      const next = ring.page(Math.max(...first.map((m) => m.v)), 10).map((f) => JSON.parse(f).seq);
+      expect(next).toEqual([1, 4]);
+    }));
+
+  it("keeps no trace of a deleted message's text in storage", () =>
+    withSql("ring-tombstone", (sql) => {
+      const ring = new HistoryRing(new SqlRingStore(sql), 5);
+      ring.append(message("a secret I regret"), "ann");
+      ring.change(1, (_m, r) => Object.assign(r, { "😮": [["ben", "Ben"]] }));
+      ring.change(1, (m, r) => {
+        Object.assign(m, { text: "", deleted: true });
+        for (const k of Object.keys(r)) delete r[k];
+      });
+      const dump = JSON.stringify(sql.exec("SELECT * FROM messages").toArray());
+      expect(dump).not.toContain("secret");
+      expect(dump).not.toContain("Ben");
+      expect(JSON.parse(ring.after().frames[0] ?? "{}")).toMatchObject({ seq: 1, v: 3, text: "", deleted: true });
     }));
 
   it("continues seq and keeps the ring across a reload, as after a wake-up or restart", () =>
@@ -98,9 +153,27 @@ describe("history ring", () => {
       const ring = new HistoryRing(new SqlRingStore(sql), 3);
       expect(ring.latestSeq).toBe(4);
       expect(ring.after().frames.map((f) => JSON.parse(f).text)).toEqual(["old 2", "old 3", "old 4"]);
+      expect(ring.after().frames.map((f) => JSON.parse(f).v)).toEqual([2, 3, 4]);
       expect(ring.findByClientId("ann", "o4")).toBeDefined();
       expect(sql.exec("SELECT name FROM sqlite_master WHERE name = 'history'").toArray()).toEqual([]);
       expect(JSON.parse(ring.append(message("new"), "ann")).seq).toBe(5);
+      // Message 1 left in the move: a resume from 0 is told.
+      expect(new HistoryRing(new SqlRingStore(sql), 3).after(0).gap).toBe(true);
+    }));
+
+  it("takes over a room stored in the slot-keyed `ring` table of protocol v1", () =>
+    withSql("ring-v1", (sql) => {
+      sql.exec(
+        "CREATE TABLE ring (slot INTEGER PRIMARY KEY, seq INTEGER NOT NULL, frame TEXT NOT NULL, author TEXT, client_id TEXT)",
+      );
+      for (let seq = 1; seq <= 3; seq++) {
+        const frame = JSON.stringify({ type: "chat", room: "r", seq, name: "Ann", text: `v1 ${seq}`, ts: 1 });
+        sql.exec("INSERT INTO ring VALUES (?, ?, ?, 'ann', NULL)", seq % 3, seq, frame);
+      }
+      const ring = new HistoryRing(new SqlRingStore(sql), 3);
+      expect(ring.after().frames.map((f) => JSON.parse(f).v)).toEqual([1, 2, 3]);
+      expect(sql.exec("SELECT name FROM sqlite_master WHERE name = 'ring'").toArray()).toEqual([]);
+      expect(JSON.parse(ring.append(message("v2"), "ann"))).toMatchObject({ seq: 4, v: 4 });
     }));
 
   it("shrinks to a lowered HISTORY_LIMIT on the next load", () =>
@@ -109,7 +182,9 @@ describe("history ring", () => {
       for (let i = 1; i <= 10; i++) wide.append(message(`m${i}`), "ann");
       const narrow = new HistoryRing(new SqlRingStore(sql), 2);
       expect(narrow.after().frames.map((f) => JSON.parse(f).seq)).toEqual([9, 10]);
-      expect(sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM ring").one().n).toBe(2);
+      expect(sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM messages").one().n).toBe(2);
+      expect(narrow.after(7).gap).toBe(true);
+      expect(narrow.after(8).gap).toBe(false);
     }));
 
   it("reports a gap only when messages after `since` have left the ring", () =>
@@ -128,7 +203,16 @@ describe("history ring", () => {
       const ring = new HistoryRing(new SqlRingStore(sql), 3);
       const human = JSON.parse(ring.append(message("hi", "c1"), "ann"));
       const bot = JSON.parse(ring.append({ room: "r", name: "deploy-bot", text: "done", ts: 2, bot: true }, null));
-      expect(human).toEqual({ type: "chat", room: "r", seq: 1, name: "Ann", text: "hi", ts: 1, id: "c1" });
-      expect(bot).toEqual({ type: "chat", room: "r", seq: 2, name: "deploy-bot", text: "done", ts: 2, bot: true });
+      expect(human).toEqual({ type: "chat", room: "r", seq: 1, v: 1, name: "Ann", text: "hi", ts: 1, id: "c1" });
+      expect(bot).toEqual({
+        type: "chat",
+        room: "r",
+        seq: 2,
+        v: 2,
+        name: "deploy-bot",
+        text: "done",
+        ts: 2,
+        bot: true,
+      });
     }));
 });

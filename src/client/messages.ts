@@ -1,0 +1,228 @@
+/**
+ * The room's messages on the page, in their latest state (protocol §7):
+ * each with its reply quote, "edited" mark, tombstone, reaction bar and a
+ * row of actions (reply, react, edit, delete) that are ordinary buttons, so
+ * everything is reachable by keyboard. The page keeps each message as the
+ * room last described it and redraws that one item on every change.
+ * Everything a person wrote is set with textContent.
+ */
+import { MAX_REACTION_EMOJI } from "../shared/protocol";
+import type { ChatFrame, UpdateFrame } from "../shared/server-frames";
+import { append, messageItem } from "./conversation";
+import { ui } from "./dom";
+import { verifiedMark } from "./people";
+
+/** The reactions the bar offers; any other emoji a message already has is shown too. */
+export const QUICK_EMOJI = ["👍", "❤", "😂", "🎉", "😮", "😢"];
+
+export interface Viewer {
+  name?: string | undefined;
+  user?: string | undefined;
+  /** A moderator or admin: may delete anyone's message. */
+  staff: boolean;
+}
+
+export interface MessageActions {
+  reply(seq: number): void;
+  edit(seq: number): void;
+  remove(seq: number): void;
+  react(seq: number, emoji: string): void;
+}
+
+let viewer: Viewer = { staff: false };
+let actions: MessageActions | undefined;
+const shown = new Map<number, ChatFrame>();
+
+export function setViewer(next: Viewer, on: MessageActions): void {
+  viewer = next;
+  actions = on;
+  // Own marks and permitted actions may have changed (a rejoin, a new role).
+  for (const chat of shown.values()) redraw(chat);
+}
+
+export function clearMessages(): void {
+  shown.clear();
+}
+
+export function messageOf(seq: number): ChatFrame | undefined {
+  return shown.get(seq);
+}
+
+/** The viewer's newest message that can still be edited (for ↑ in an empty composer). */
+export function lastOwnMessage(): ChatFrame | undefined {
+  return [...shown.values()].filter((m) => mine(m) && !m.deleted && !m.bot).at(-1);
+}
+
+/** Shows a message, or redraws it in place when it is already on the page (a rejoin's changed message). */
+export function showMessage(chat: ChatFrame): void {
+  shown.set(chat.seq, chat);
+  if (itemOf(chat.seq)) {
+    redraw(chat);
+    return;
+  }
+  const item = render(chat);
+  // Messages arrive in seq order, except old ones a rejoin brings back changed.
+  const later = [...ui.messages.querySelectorAll<HTMLElement>(":scope > .msg[data-seq]")].find(
+    (el) => Number(el.dataset.seq) > chat.seq,
+  );
+  if (later) later.before(item);
+  else append(item);
+}
+
+/** Applies one change (§7.3) to the message it is about. */
+export function applyUpdate(update: UpdateFrame): void {
+  const chat = shown.get(update.target);
+  if (!chat) return; // a message this page never showed (it left the history before we came)
+  const next: ChatFrame = { ...chat, v: update.v };
+  if (update.deleted) {
+    next.text = "";
+    next.deleted = true;
+    delete next.edited;
+    delete next.replyTo;
+    delete next.reactions;
+  }
+  if (update.text !== undefined) {
+    next.text = update.text;
+    if (update.edited !== undefined) next.edited = update.edited;
+  }
+  if (update.reactions !== undefined) {
+    if (Object.keys(update.reactions).length > 0) next.reactions = update.reactions;
+    else delete next.reactions;
+  }
+  shown.set(next.seq, next);
+  redraw(next);
+  // Replies quote it: their quotes follow the change.
+  for (const reply of shown.values()) if (reply.replyTo === next.seq) redraw(reply);
+}
+
+function mine(chat: ChatFrame): boolean {
+  if (chat.bot) return false;
+  return chat.user !== undefined ? chat.user === viewer.user : viewer.user === undefined && chat.name === viewer.name;
+}
+
+function itemOf(seq: number): HTMLElement | null {
+  return ui.messages.querySelector<HTMLElement>(`:scope > .msg[data-seq="${seq}"]`);
+}
+
+function redraw(chat: ChatFrame): void {
+  itemOf(chat.seq)?.replaceWith(render(chat));
+}
+
+function render(chat: ChatFrame): HTMLLIElement {
+  const item = messageItem(chat.name, chat.deleted ? "message deleted" : chat.text, chat.ts);
+  item.dataset.seq = String(chat.seq);
+  item.tabIndex = -1;
+  const meta = item.querySelector(".meta");
+  if (chat.user !== undefined) item.querySelector(".who")?.after(verifiedMark(chat.user));
+  if (mine(chat)) item.classList.add("mine");
+  if (chat.bot) item.classList.add("bot");
+  if (chat.edited !== undefined && !chat.deleted) {
+    const edited = document.createElement("span");
+    edited.className = "edited";
+    edited.textContent = "edited";
+    edited.title = `Edited ${new Date(chat.edited).toLocaleString()}`;
+    meta?.append(edited);
+  }
+  if (chat.deleted) {
+    item.classList.add("deleted");
+    return item;
+  }
+  if (chat.replyTo !== undefined) meta?.after(replyQuote(chat.replyTo));
+  const bar = reactionBar(chat);
+  if (bar) item.append(bar);
+  if (actions) item.append(actionRow(chat));
+  return item;
+}
+
+/** "↪ Ann: the first words…", which jumps to the message it answers. */
+function replyQuote(target: number): HTMLElement {
+  const quoted = shown.get(target);
+  const button = document.createElement("button");
+  button.type = "button";
+  button.className = "reply-quote";
+  button.textContent = quoted
+    ? `↪ ${quoted.name}: ${quoted.deleted ? "message deleted" : excerpt(quoted.text)}`
+    : "↪ an earlier message";
+  button.title = "Show the message this answers";
+  button.addEventListener("click", () => {
+    const el = itemOf(target);
+    if (!el) return;
+    el.scrollIntoView({ block: "center" });
+    el.focus();
+    el.classList.add("flash");
+    setTimeout(() => el.classList.remove("flash"), 1500);
+  });
+  return button;
+}
+
+function reactionBar(chat: ChatFrame): HTMLElement | undefined {
+  const reactions = chat.reactions ?? {};
+  const emoji = Object.keys(reactions);
+  if (emoji.length === 0) return undefined;
+  const bar = document.createElement("div");
+  bar.className = "reactions";
+  for (const e of emoji) {
+    const summary = reactions[e];
+    if (!summary) continue;
+    const button = document.createElement("button");
+    button.type = "button";
+    button.className = "reaction";
+    const me = viewer.name !== undefined && summary.names.includes(viewer.name);
+    button.setAttribute("aria-pressed", String(me));
+    button.textContent = `${e} ${summary.count}`;
+    const others = summary.count - summary.names.length;
+    button.title = `${summary.names.join(", ")}${others > 0 ? ` and ${others} more` : ""}`;
+    button.setAttribute("aria-label", `${e} ${summary.count}: ${button.title}`);
+    button.addEventListener("click", () => actions?.react(chat.seq, e));
+    bar.append(button);
+  }
+  return bar;
+}
+
+function actionRow(chat: ChatFrame): HTMLElement {
+  const row = document.createElement("div");
+  row.className = "actions";
+  const button = (label: string, name: string, run: () => void) => {
+    const b = document.createElement("button");
+    b.type = "button";
+    b.className = "action";
+    b.textContent = label;
+    b.setAttribute("aria-label", `${name} (message from ${chat.name})`);
+    b.addEventListener("click", run);
+    row.append(b);
+    return b;
+  };
+  button("Reply", "Reply", () => actions?.reply(chat.seq));
+  const picker = document.createElement("span");
+  picker.className = "picker";
+  picker.hidden = true;
+  const full = Object.keys(chat.reactions ?? {}).length >= MAX_REACTION_EMOJI;
+  for (const e of QUICK_EMOJI) {
+    const b = document.createElement("button");
+    b.type = "button";
+    b.className = "action";
+    b.textContent = e;
+    b.setAttribute("aria-label", `React ${e}`);
+    b.disabled = full && chat.reactions?.[e] === undefined;
+    b.addEventListener("click", () => {
+      picker.hidden = true;
+      actions?.react(chat.seq, e);
+    });
+    picker.append(b);
+  }
+  const react = button("React", "React", () => {
+    picker.hidden = !picker.hidden;
+    react.setAttribute("aria-expanded", String(!picker.hidden));
+    if (!picker.hidden) picker.querySelector("button")?.focus();
+  });
+  react.setAttribute("aria-expanded", "false");
+  row.append(picker);
+  if (mine(chat)) button("Edit", "Edit", () => actions?.edit(chat.seq));
+  if (mine(chat) || viewer.staff) button("Delete", "Delete", () => actions?.remove(chat.seq));
+  return row;
+}
+
+export function excerpt(text: string): string {
+  const flat = text.replace(/\s+/g, " ").trim();
+  return flat.length > 60 ? `${flat.slice(0, 59)}…` : flat;
+}

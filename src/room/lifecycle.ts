@@ -1,0 +1,134 @@
+/**
+ * The message lifecycle (protocol §7): edit, delete and react on a stored
+ * message. Each change takes the room's next seq (history.ts stores it, one
+ * row), and everyone gets one `update` frame, serialized once. Authorship
+ * is the member id (session.ts): a verified user's `sub`, a guest's name
+ * while they hold it.
+ */
+import { MAX_REACTION_EMOJI } from "../shared/protocol";
+import { encodeUpdate, errorFrame } from "../shared/server-frames";
+import { checkText } from "../shared/text";
+import type { ChatCore } from "./core";
+import type { Message } from "./history";
+import type { Holding } from "./members";
+import { memberId } from "./session";
+
+/** What a lifecycle frame needs from the room: spending from the sender's budgets, and whether they are muted. */
+export interface Sender<S> {
+  socket: S;
+  holding: Holding<S>;
+  /** Spends one rate token (member and address); false when either is empty. */
+  spend(): boolean;
+  /** The `muted` error if the sender is muted now. */
+  muted(): string | undefined;
+}
+
+export class Lifecycle<S extends object> {
+  readonly #core: ChatCore<S>;
+
+  constructor(core: ChatCore<S>) {
+    this.#core = core;
+  }
+
+  /** Checks, in order: bad_message/too_long, not_found, forbidden (not the author), muted, rate_limited. */
+  edit(sender: Sender<S>, seq: number, text: string): string | undefined {
+    const check = checkText(text, this.#core.limits.maxMessageChars);
+    if (!check.ok) return errorFrame(check.code, check.message);
+    const message = this.#live(seq);
+    if (!message) return notFound();
+    if (message.author !== memberId(sender.holding.member)) {
+      return errorFrame("forbidden", "Only its author may edit a message.");
+    }
+    const refusal = sender.muted() ?? (sender.spend() ? undefined : errorFrame("rate_limited"));
+    if (refusal) return refusal;
+    const now = this.#core.now();
+    const change = this.#core.history.change(seq, (m) => {
+      m.text = text;
+      m.edited = now;
+    });
+    this.#broadcast({ ...change, target: seq, text, edited: now });
+    return undefined;
+  }
+
+  /**
+   * Checks, in order: not_found, forbidden (neither the author nor a
+   * moderator or admin), rate_limited. A muted author may still take their
+   * own message back.
+   */
+  delete(sender: Sender<S>, seq: number): string | undefined {
+    const message = this.#live(seq);
+    if (!message) return notFound();
+    const { member } = sender.holding;
+    const staff = member.role === "moderator" || member.role === "admin";
+    if (message.author !== memberId(member) && !staff) {
+      return errorFrame("forbidden", "Only its author or a moderator may delete a message.");
+    }
+    if (!sender.spend()) return errorFrame("rate_limited");
+    // A tombstone, nothing more: the text, reactions and reply are gone from storage.
+    const change = this.#core.history.change(seq, (m, reactors) => {
+      m.text = "";
+      m.deleted = true;
+      delete m.edited;
+      delete m.replyTo;
+      for (const emoji of Object.keys(reactors)) delete reactors[emoji];
+    });
+    this.#broadcast({ ...change, target: seq, deleted: true });
+    return undefined;
+  }
+
+  /** Toggles the sender's reaction. Checks, in order: not_found, muted, too_many_reactions, rate_limited. */
+  react(sender: Sender<S>, seq: number, emoji: string): string | undefined {
+    const message = this.#live(seq);
+    if (!message) return notFound();
+    const muted = sender.muted();
+    if (muted) return muted;
+    const id = memberId(sender.holding.member);
+    const mine = message.reactors[emoji]?.some(([who]) => who === id) ?? false;
+    if (!mine && message.reactors[emoji] === undefined && Object.keys(message.reactors).length >= MAX_REACTION_EMOJI) {
+      return errorFrame("too_many_reactions", `A message holds at most ${MAX_REACTION_EMOJI} different reactions.`);
+    }
+    if (!sender.spend()) return errorFrame("rate_limited");
+    const name = sender.holding.member.name;
+    const change = this.#core.history.change(seq, (_m, reactors) => {
+      const who = reactors[emoji] ?? [];
+      const next = mine ? who.filter(([w]) => w !== id) : [...who, [id, name] as [string, string]];
+      if (next.length > 0) reactors[emoji] = next;
+      else delete reactors[emoji];
+    });
+    this.#broadcast({ ...change, target: seq, reactions: change.message.reactions ?? {} });
+    return undefined;
+  }
+
+  /** A message in the ring that is not deleted. */
+  #live(seq: number): Message | undefined {
+    const message = this.#core.history.get(seq);
+    return message && !message.deleted ? message : undefined;
+  }
+
+  #broadcast(update: {
+    seq: number;
+    target: number;
+    text?: string;
+    edited?: number;
+    deleted?: true;
+    reactions?: NonNullable<Parameters<typeof encodeUpdate>[0]["reactions"]>;
+  }): void {
+    const { seq, target, text, edited, deleted, reactions } = update;
+    this.#core.broadcast(
+      encodeUpdate({
+        room: this.#core.room,
+        seq,
+        target,
+        v: seq,
+        ...(text === undefined ? {} : { text }),
+        ...(edited === undefined ? {} : { edited }),
+        ...(deleted ? { deleted } : {}),
+        ...(reactions === undefined ? {} : { reactions }),
+      }),
+    );
+  }
+}
+
+function notFound(): string {
+  return errorFrame("not_found", "No such message in this room (it may have been deleted or left the history).");
+}
