@@ -67,3 +67,22 @@ export const last = (s: Socket, type: string) => () => s.frames.findLast((f) => 
 export function inRoom<T>(room: string, body: (state: DurableObjectState) => T | Promise<T>): Promise<T> {
   return runInDurableObject(env.ROOMS.get(env.ROOMS.idFromName(room)), (_live, state) => body(state));
 }
+
+export interface Recorded {
+  ws: WebSocket;
+  sent: string[];
+}
+
+/** A socket's server end with `send` recorded. */
+export function record(ws: WebSocket): Recorded {
+  const sent: string[] = [];
+  const send = ws.send.bind(ws);
+  Object.defineProperty(ws, "send", {
+    configurable: true,
+    value: (data: string) => {
+      sent.push(data);
+      send(data);
+    },
+  });
+  return { ws, sent };
+}

@@ -11,7 +11,7 @@ import { env } from "cloudflare:workers";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { ChatRoom } from "../../src/room/chat-room";
-import { connectMany } from "./fixtures";
+import { connectMany, record } from "./fixtures";
 
 const HISTORY_LIMIT = 6;
 const EMOJI = ["👍", "🎉", "😮"];
@@ -66,20 +66,8 @@ describe("the message lifecycle", () => {
     await runInDurableObject(env.ROOMS.get(env.ROOMS.idFromName("prop-lifecycle")), async (_live, state) => {
       const [a, b, c, observer, spare] = state.getWebSockets();
       if (!a || !b || !c || !observer || !spare) throw new Error("sockets lost");
-      const sent = { observer: [] as string[], spare: [] as string[] };
-      for (const [ws, log] of [
-        [observer, sent.observer],
-        [spare, sent.spare],
-      ] as const) {
-        const send = ws.send.bind(ws);
-        Object.defineProperty(ws, "send", {
-          configurable: true,
-          value: (d: string) => {
-            log.push(d);
-            send(d);
-          },
-        });
-      }
+      // Everything the room sends the observer and the late joiner, as it is sent.
+      const sent = { observer: record(observer).sent, spare: record(spare).sent };
       let round = 0;
       await fc.assert(
         fc.asyncProperty(fc.array(op, { minLength: 1, maxLength: 60 }), fc.nat(80), async (ops, sinceSeed) => {

@@ -11,30 +11,11 @@ import { SignJWT } from "jose";
 import { describe, expect, it } from "vitest";
 import { ChatRoom } from "../../src/room/chat-room";
 import { DEFAULT_LIMITS } from "../../src/shared/limits";
-import { connectMany } from "./fixtures";
+import { connectMany, type Recorded, record } from "./fixtures";
 
 const MAX_FRAME_BYTES = DEFAULT_LIMITS.maxFrameBytes;
 const AUTH_SECRET = "properties-auth-secret-0123456789abcdef";
 const VALID_TYPES = new Set(["join", "chat", "dm", "typing", "leave", "ping"]);
-
-interface Recorded {
-  ws: WebSocket;
-  sent: string[];
-}
-
-/** A socket's server end with `send` recorded. */
-function record(ws: WebSocket): Recorded {
-  const sent: string[] = [];
-  const send = ws.send.bind(ws);
-  Object.defineProperty(ws, "send", {
-    configurable: true,
-    value: (data: string) => {
-      sent.push(data);
-      send(data);
-    },
-  });
-  return { ws, sent };
-}
 
 /** Runs `body` with a room of two joined members, Ann (the sender of bad frames) and Ben (a bystander). */
 async function withRoom(
