@@ -33,6 +33,7 @@ import { AnswerBudget } from "./answers";
 import type { RoomBudgets } from "./budgets";
 import { Deadlines } from "./deadlines";
 import type { HistoryRing } from "./history";
+import { Inbox } from "./inbox";
 import { Joins } from "./joins";
 import { Lifecycle, type Sender } from "./lifecycle";
 import { type Holding, Members } from "./members";
@@ -91,8 +92,7 @@ export class ChatCore<S extends object> {
   readonly #joins: Joins<S>;
   readonly #moderator: Moderator<S>;
   readonly #lifecycle: Lifecycle<S>;
-  /** Frames of a socket whose join is waiting for its token's check, in arrival order. */
-  readonly #waiting = new WeakMap<S, Array<string | ArrayBuffer>>();
+  readonly #inbox: Inbox<S>;
 
   /** @param restored the sockets the runtime still holds, with their sessions (a wake-up). */
   constructor(parts: CoreParts<S>, restored: Iterable<readonly [S, Session]> = []) {
@@ -116,6 +116,11 @@ export class ChatCore<S extends object> {
     this.#joins = new Joins(this, parts.identify);
     this.#moderator = new Moderator(this);
     this.#lifecycle = new Lifecycle(this);
+    this.#inbox = new Inbox(
+      (socket, data) => this.#handle(socket, data),
+      (socket) => this.members.session(socket) !== undefined,
+      (socket) => this.answer(socket, errorFrame("rate_limited", "Wait for the answer to your join.")),
+    );
     // The directory may hold a stale count for this room (sockets that a
     // restart cut without close events); a wake-up corrects it. A room
     // nobody ever joined cannot be listed, so it stays silent: reads of
@@ -168,16 +173,7 @@ export class ChatCore<S extends object> {
 
   /** Handles one frame; a promise only while a join waits for its token's check. */
   message(socket: S, data: string | ArrayBuffer): void | Promise<void> {
-    const waiting = this.#waiting.get(socket);
-    if (waiting) {
-      // Bounded like any queue a client can fill: a client that sends this
-      // much before its welcome is not waiting for it.
-      if (waiting.length < MAX_WAITING_FRAMES) waiting.push(data);
-      else this.answer(socket, errorFrame("rate_limited", "Wait for the answer to your join."));
-      return;
-    }
-    const pending = this.#handle(socket, data);
-    if (pending) return this.#wait(socket, pending);
+    return this.#inbox.receive(socket, data);
   }
 
   /**
@@ -286,26 +282,6 @@ export class ChatCore<S extends object> {
     return undefined;
   }
 
-  /** Holds the socket's next frames until `pending` is done, then handles them in order. */
-  async #wait(socket: S, pending: Promise<void>): Promise<void> {
-    const queue: Array<string | ArrayBuffer> = [];
-    this.#waiting.set(socket, queue);
-    try {
-      let next: Promise<void> | undefined = pending;
-      while (next) {
-        await next;
-        next = undefined;
-        while (!next && queue.length > 0) {
-          const data = queue.shift();
-          // A socket that closed meanwhile has nothing left to say.
-          if (data !== undefined && this.members.session(socket)) next = this.#handle(socket, data);
-        }
-      }
-    } finally {
-      this.#waiting.delete(socket);
-    }
-  }
-
   #failed(socket: S, err: unknown): void {
     // Never a stack to the client, and never the frame's text in the log.
     console.error(`room ${this.room}: frame handler failed:`, errorName(err));
@@ -328,7 +304,8 @@ export class ChatCore<S extends object> {
       case "dm":
         return this.#dm(socket, session, holding, frame);
       case "typing": {
-        if (this.#muted(holding)) return this.#mutedError(holding);
+        const muted = this.#mutedError(holding);
+    if (muted) return muted;
         // One relayed per member per TYPING_INTERVAL_MS; the rest are dropped
         // silently (the next keystroke sends another). Not to the typist's
         // own sockets: their other tabs know.
@@ -371,7 +348,8 @@ export class ChatCore<S extends object> {
       const target = history.get(frame.replyTo);
       if (!target || target.deleted) return errorFrame("not_found", "The message this one answers is not in the room.");
     }
-    if (this.#muted(holding)) return this.#mutedError(holding);
+    const muted = this.#mutedError(holding);
+    if (muted) return muted;
     const now = this.now();
     // Slow mode holds members and guests, never moderators and admins; a
     // guest also by address, so a new name does not start a new wait.
@@ -410,7 +388,8 @@ export class ChatCore<S extends object> {
     if (!check.ok) return errorFrame(check.code, check.message);
     const target = this.members.holder(nameKey(frame.to.trim()));
     if (!target) return errorFrame("no_such_user");
-    if (this.#muted(holding)) return this.#mutedError(holding);
+    const muted = this.#mutedError(holding);
+    if (muted) return muted;
     if (!this.#spend(socket, session, holding)) return errorFrame("rate_limited");
     const { name: from, user } = holding.member;
     const dm = encode({
@@ -438,6 +417,19 @@ export class ChatCore<S extends object> {
     this.#deadlines.unjoined(now);
   }
 
+  /**
+   * Removes a member at once, whatever their sockets: a guest whose name a
+   * verified user claims (§5.2), someone kicked or banned (§6.2). Each
+   * socket is told why and closed; the others hear `left`.
+   */
+  expel(holding: Holding<S>, told: string, code: number, reason: "replaced" | "kicked" | "banned"): void {
+    for (const socket of this.members.remove(holding)) {
+      this.io.send(socket, told);
+      this.io.close(socket, code, reason);
+    }
+    this.departed(holding, reason === "replaced" ? undefined : reason);
+  }
+
   /** A member is gone from the room: its bucket is remembered, the others hear `left` (and why, if removed). */
   departed(holding: Holding<S>, reason?: "kicked" | "banned"): void {
     const now = this.now();
@@ -452,21 +444,15 @@ export class ChatCore<S extends object> {
       socket,
       holding,
       spend: () => this.#spend(socket, session, holding),
-      muted: () => (this.#muted(holding) ? this.#mutedError(holding) : undefined),
+      muted: () => this.#mutedError(holding),
     };
   }
 
-  #muted(holding: Holding<S>): boolean {
-    return this.#mute(holding) !== undefined;
-  }
-
-  #mutedError(holding: Holding<S>): string {
-    return errorFrame("muted", undefined, { until: this.#mute(holding)?.until ?? null });
-  }
-
-  #mute(holding: Holding<S>) {
+  /** The `muted` error (§6.2) when the member is muted now. */
+  #mutedError(holding: Holding<S>): string | undefined {
     const { key, user } = holding.member;
-    return this.sanctions.holding("mute", { key, user, address: holding.address }, this.now());
+    const mute = this.sanctions.holding("mute", { key, user, address: holding.address }, this.now());
+    return mute ? errorFrame("muted", undefined, { until: mute.until }) : undefined;
   }
 
   /**
@@ -523,9 +509,6 @@ export interface ModerationState {
   mutes: Array<{ name: string; user?: string; until: number | null }>;
   slowmode: number;
 }
-
-/** Frames a socket may send while its join waits for its token's check. */
-const MAX_WAITING_FRAMES = 32;
 
 /** An error as one log line: its name and message, never a stack, never a frame's text. */
 export function errorName(err: unknown): string {

@@ -173,12 +173,8 @@ export class Joins<S extends object> {
 
   /** A guest whose name a verified user claims: replaced (4001), and the others hear them leave. */
   #replaceGuest(holding: Holding<S>): void {
-    const core = this.#core;
-    for (const old of core.members.remove(holding)) {
-      core.io.send(old, errorFrame("replaced", "A signed-in user with this name has joined."));
-      core.io.close(old, CLOSE_REPLACED, "replaced");
-    }
-    core.departed(holding);
+    const told = errorFrame("replaced", "A signed-in user with this name has joined.");
+    this.#core.expel(holding, told, CLOSE_REPLACED, "replaced");
   }
 
   #merge(a: Bucket, b: Bucket): Bucket {

@@ -118,12 +118,7 @@ export class Moderator<S extends object> {
     const core = this.#core;
     const code = action === "kick" ? "kicked" : "banned";
     const details = { ...(reason === undefined ? {} : { reason }), ...(until === undefined ? {} : { until }) };
-    const told = errorFrame(code, undefined, details);
-    for (const socket of core.members.remove(target)) {
-      core.io.send(socket, told);
-      core.io.close(socket, CLOSE_KICKED, code);
-    }
-    core.departed(target, code);
+    core.expel(target, errorFrame(code, undefined, details), CLOSE_KICKED, code);
     this.#announce(actor.name, action, { name: target.member.name, user: target.member.user, until, reason });
     return OK;
   }
