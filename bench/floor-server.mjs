@@ -1,16 +1,18 @@
 // Runs the floor (bench/floor.js) for bench/run.mjs and bench/profile.mjs,
-// on the one harness. It sits behind the same static-assets router as
-// edge-chat (the [assets] block of wrangler.toml, with run_worker_first for
-// /chat/*): every socket frame crosses that layer in both systems, so it
-// does not count against the room.
+// on the one harness, in two shapes:
+// - behind the same static-assets router as edge-chat (the [assets] block of
+//   wrangler.toml, with run_worker_first for /chat/*): every socket frame
+//   crosses that layer in both systems, so it does not count against the room;
+// - without it (the physical floor): what a frame costs with nothing in front.
 import { startWorker } from "../scripts/lib/harness.mjs";
 
-/** @param {{ persist: string, inspectorPort?: number }} options */
-export function startFloor({ persist, inspectorPort }) {
+/** @param {{ persist: string, inspectorPort?: number, behindAssets?: boolean }} options */
+export function startFloor({ persist, inspectorPort, behindAssets = true }) {
   return startWorker({
     scriptPath: "bench/floor.js",
     durableObjects: { ROOMS: { className: "FloorRoom", useSQLite: true } },
     persist,
+    assets: behindAssets,
     ...(inspectorPort ? { inspectorPort } : {}),
   });
 }

@@ -1,15 +1,22 @@
 // The floor: the least a hibernating chat room can do. It accepts sockets
-// with the Hibernation API and sends every text frame it receives, as is, to
-// every socket in the room, the sender included. No parsing, no names, no
-// storage, no rate limit. Its sockets are kept in a Set rebuilt on wake-up,
-// the cheapest correct way to find them. The benchmark runs it next to
-// edge-chat on the same workerd and reports edge-chat's figures as ratios.
+// with the Hibernation API, answers each socket's first frame (its join)
+// with a fixed small welcome and nothing else, and sends every later text
+// frame, as is, to every socket in the room, the sender included. No
+// parsing, no names, no storage, no rate limit, no presence. Its sockets are
+// kept in a Set rebuilt on wake-up, the cheapest correct way to find them;
+// which ones were welcomed is in their attachment, so hibernation keeps it.
+// The benchmark runs it next to edge-chat on the same workerd, behind the
+// static-assets router like edge-chat and without it, and reports
+// edge-chat's figures as ratios to both.
 import { DurableObject } from "cloudflare:workers";
+
+const WELCOME = '{"type":"welcome"}';
 
 export class FloorRoom extends DurableObject {
   constructor(ctx, env) {
     super(ctx, env);
     this.sockets = new Set(ctx.getWebSockets());
+    this.welcomed = new WeakSet(ctx.getWebSockets().filter((ws) => ws.deserializeAttachment() === 1));
   }
 
   fetch() {
@@ -19,7 +26,13 @@ export class FloorRoom extends DurableObject {
     return new Response(null, { status: 101, webSocket: client });
   }
 
-  webSocketMessage(_ws, message) {
+  webSocketMessage(ws, message) {
+    if (!this.welcomed.has(ws)) {
+      this.welcomed.add(ws);
+      ws.serializeAttachment(1);
+      ws.send(WELCOME);
+      return;
+    }
     for (const socket of this.sockets) {
       try {
         socket.send(message);

@@ -1,7 +1,9 @@
-// npm run bench: edge-chat against the floor (bench/floor.js), interleaved,
-// on the same workerd, over real WebSockets on loopback.
+// npm run bench: edge-chat against two floors (bench/floor.js: the same
+// minimal room behind the static-assets router, as edge-chat is deployed,
+// and without it), interleaved, on the same workerd, over real WebSockets
+// on loopback.
 //
-//   npm run bench                         6 scenarios × 2 systems × 3 repetitions
+//   npm run bench                         8 scenarios × 3 systems × 3 repetitions
 //   npm run bench -- --reps 1 --seconds 2 --scale 0.25      (the CI smoke run)
 //
 // Each (scenario, system) run gets a fresh runtime, so peak RSS is its own.
@@ -15,7 +17,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
-import { SignJWT } from "jose";
+import { exportJWK, generateKeyPair, SignJWT } from "jose";
 import WebSocket from "ws";
 import { buildWorker, childRuntimes, ONE_MACHINE_LOAD, startWorker } from "../scripts/lib/harness.mjs";
 import { numericArgs, percentile } from "../scripts/lib/stats.mjs";
@@ -36,12 +38,21 @@ const scaled = (/** @type {number} */ n) => Math.max(2, Math.round(n * opts.scal
 let EDGE_BUNDLE = "";
 /** HS256 key of the identity tokens of the joinstorm-auth scenario. */
 const AUTH_SECRET = "bench-auth-secret-0123456789abcdefghijkl";
+/** The RS256 key of joinstorm-rs256, whose public half the worker fetches (through Miniflare's outbound service). */
+const JWKS_URL = "https://keys.bench.example/jwks.json";
+const RSA = await generateKeyPair("RS256");
+/** How often the worker fetched the key set (a storm of RS256 joins on a cold isolate should not fetch it per join). */
+let jwksFetches = 0;
+const JWKS = JSON.stringify({
+  keys: [{ ...(await exportJWK(RSA.publicKey)), kid: "bench", alg: "RS256", use: "sig" }],
+});
 const EDGE_VARS = {
   ...ONE_MACHINE_LOAD,
   RATE_BURST: 1_000_000,
   RATE_PER_SEC: 1_000_000,
   MAX_ROOM_USERS: 100_000,
   AUTH_SECRET,
+  AUTH_JWKS_URL: JWKS_URL,
 };
 
 /** Durable Object storage on tmpfs, so a run measures the room, not the disk. */
@@ -50,7 +61,16 @@ const storageDir = () => mkdtempSync(join(TMPFS, "edge-chat-bench-"));
 
 async function startEdge() {
   const dir = storageDir();
-  const server = await startWorker({ scriptPath: EDGE_BUNDLE, vars: EDGE_VARS, persist: dir });
+  const server = await startWorker({
+    scriptPath: EDGE_BUNDLE,
+    vars: EDGE_VARS,
+    persist: dir,
+    outbound: (request) => {
+      if (request.url !== JWKS_URL) return new Response("not here", { status: 404 });
+      jwksFetches++;
+      return new Response(JWKS, { headers: { "Content-Type": "application/json" } });
+    },
+  });
   const metrics = async (/** @type {string} */ room) => {
     const ns = await server.mf.getDurableObjectNamespace("ROOMS");
     // The metered room's RPC (bench/metered-worker.ts); Miniflare's stub type does not know it.
@@ -75,9 +95,10 @@ async function startEdge() {
   };
 }
 
-async function startFloorRun() {
+/** @param {boolean} behindAssets */
+async function startFloorRun(behindAssets) {
   const dir = storageDir();
-  const server = await startFloor({ persist: dir });
+  const server = await startFloor({ persist: dir, behindAssets });
   return {
     ...server,
     async stop() {
@@ -89,7 +110,13 @@ async function startFloorRun() {
   };
 }
 
-const SYSTEMS = { "edge-chat": startEdge, floor: startFloorRun };
+const SYSTEMS = {
+  "edge-chat": startEdge,
+  /** The same shape as edge-chat: the floor behind the static-assets router. */
+  floor: () => startFloorRun(true),
+  /** The physical floor: nothing in front of the room. */
+  "floor-physical": () => startFloorRun(false),
+};
 
 // ---------------------------------------------------------------------------
 // Scenarios. Each returns its figures; CPU covers the measured phase only.
@@ -183,12 +210,14 @@ const SCENARIOS = {
     });
   },
 
-  joinstorm: (server, pids, runId) => joinStorm(server, pids, runId, false),
+  joinstorm: (server, pids, runId) => joinStorm(server, pids, runId, undefined),
 
-  // The same storm, every client joining with its own identity token (HS256,
-  // protocol §5): what checking a signature adds to a join. The floor has no
-  // notion of tokens and relays the join like any other.
-  "joinstorm-auth": (server, pids, runId) => joinStorm(server, pids, runId, true),
+  // The same storm, every client joining with its own identity token
+  // (protocol §5): what checking a signature adds to a join, with a shared
+  // secret and with a public key from a key set. The floor has no notion of
+  // tokens and welcomes the join like any other.
+  "joinstorm-auth": (server, pids, runId) => joinStorm(server, pids, runId, "HS256"),
+  "joinstorm-rs256": (server, pids, runId) => joinStorm(server, pids, runId, "RS256"),
 
   // Protocol §7: storage rows written per event type, once the ring is full
   // (so every chat replaces a row). Edge-chat only: the floor stores nothing.
@@ -231,6 +260,49 @@ const SCENARIOS = {
       rowsPerReact: react.rows,
       rowsPerDelete: del.rows,
       cpuMsPerEvent: round((chat.cpu + edit.cpu + react.cpu + del.cpu) / (4 * n), 3),
+    };
+  },
+
+  // A room of 2,000 members (scaled): what one more join costs, and a
+  // message fanned out to everyone.
+  async bigroom(server, pids, runId) {
+    const room = `bigroom-${runId}`;
+    const tally = new Tally();
+    const names = Array.from({ length: scaled(2000) }, (_, i) => `b${i}`);
+    const clients = await joinAll(server, room, names, tally);
+    await sleep(500); // the last joins' presence frames settle
+    const cpuJoin0 = cpuMs(pids);
+    const t0 = performance.now();
+    const newcomer = await joinAs(server.wsUrl(room), "newcomer", (f, now) => tally.record("newcomer", f, now));
+    const joinOneMs = newcomer.at - t0;
+    await sleep(300);
+    const joinOneCpuMs = cpuMs(pids) - cpuJoin0;
+    const everyone = [...names, "newcomer"];
+    const sender = clients[0]?.ws;
+    const first = names[0] ?? "";
+    if (!sender) throw new Error("no clients joined");
+    const cpu0 = cpuMs(pids);
+    const t1 = performance.now();
+    const total = 10;
+    for (let i = 0; i < total; i++) {
+      sender.send(chatFrame(first, i));
+      await sleep(100);
+    }
+    await drain(() => tally.deliveries >= total * everyone.length, 10_000);
+    const seconds = (performance.now() - t1) / 1000;
+    const cpu = cpuMs(pids) - cpu0;
+    for (const c of [...clients, newcomer]) c.ws.close();
+    return {
+      members: everyone.length,
+      joinOneMs: round(joinOneMs),
+      joinOneCpuMs: round(joinOneCpuMs),
+      ...summary(tally, {
+        seconds,
+        cpu,
+        committed: total,
+        rows: undefined,
+        lost: tally.lost([{ receivers: everyone, sent: new Map([[first, total]]) }]),
+      }),
     };
   },
 
@@ -284,7 +356,7 @@ const SCENARIOS = {
 
 /**
  * 300 (scaled) clients join a room with 100 messages of history at once.
- * @param {System} server @param {number[]} pids @param {string} runId @param {boolean} signed
+ * @param {System} server @param {number[]} pids @param {string} runId @param {"HS256" | "RS256" | undefined} signed
  * @returns {Promise<Record<string, number | undefined>>}
  */
 async function joinStorm(server, pids, runId, signed) {
@@ -298,19 +370,20 @@ async function joinStorm(server, pids, runId, signed) {
   await sleep(100);
   const n = scaled(300);
   // Tokens are minted before the clock starts: the host site's cost, not the room's.
-  const key = new TextEncoder().encode(AUTH_SECRET);
+  const secret = new TextEncoder().encode(AUTH_SECRET);
   const tokens = await Promise.all(
     Array.from({ length: n }, (_, i) =>
       signed
         ? new SignJWT({ sub: `user-${i}`, name: `j${i}` })
-            .setProtectedHeader({ alg: "HS256" })
+            .setProtectedHeader(signed === "HS256" ? { alg: "HS256" } : { alg: "RS256", kid: "bench" })
             .setAudience("edge-chat")
             .setExpirationTime("1h")
-            .sign(key)
+            .sign(signed === "HS256" ? secret : RSA.privateKey)
         : Promise.resolve(undefined),
     ),
   );
   const read0 = await server.rowsRead(room);
+  const fetches0 = jwksFetches;
   const cpu0 = cpuMs(pids);
   const t0 = performance.now();
   const joins = await Promise.all(
@@ -329,6 +402,7 @@ async function joinStorm(server, pids, runId, signed) {
     cpuMsPerJoin: round(cpu / n, 3),
     withFullHistory: fullHistory,
     rowsReadPerJoin: read0 === undefined || read1 === undefined ? undefined : round((read1 - read0) / n, 3),
+    ...(signed === "RS256" ? { keySetFetches: jwksFetches - fetches0 } : {}),
     lost: n - joins.length,
     duplicated: tally.duplicated,
     outOfOrder: tally.outOfOrder,
@@ -351,9 +425,10 @@ const results = {};
 const started = Date.now();
 for (let rep = 0; rep < opts.reps; rep++) {
   for (const scenario of Object.keys(SCENARIOS).filter((s) => !only || only.includes(s))) {
-    // Alternate which system goes first, so neither always gets the warmer machine.
+    // Rotate which system goes first, so none always gets the warmer machine.
     /** @type {Array<keyof typeof SYSTEMS>} */
-    const order = rep % 2 === 0 ? ["edge-chat", "floor"] : ["floor", "edge-chat"];
+    const systems = ["edge-chat", "floor", "floor-physical"];
+    const order = systems.map((_, i) => systems[(i + rep) % systems.length] ?? "edge-chat");
     const run = SCENARIOS[scenario];
     if (!run) continue;
     for (const system of order) {
@@ -380,20 +455,24 @@ const median = (/** @type {Array<number | undefined>} */ xs) => {
   const m = Math.floor(v.length / 2);
   return v.length % 2 ? v[m] : ((v[m - 1] ?? 0) + (v[m] ?? 0)) / 2;
 };
-/** scenario → figure → medians and ratio @type {Record<string, Record<string, { edge?: number, floor?: number, ratio?: number }>>} */
+/**
+ * scenario → figure → medians, and edge-chat's ratio to each floor
+ * @typedef {{ edge?: number, floor?: number, physical?: number, ratio?: number, ratioPhysical?: number }} Row
+ * @type {Record<string, Record<string, Row>>}
+ */
 const table = {};
+const ratioOf = (/** @type {number | undefined} */ a, /** @type {number | undefined} */ b) =>
+  typeof a === "number" && typeof b === "number" && b !== 0 ? round(a / b, 2) : undefined;
 for (const [scenario, bySystem] of Object.entries(results)) {
-  const edgeRuns = bySystem["edge-chat"] ?? [];
-  const floorRuns = bySystem.floor ?? [];
-  /** @type {Record<string, { edge?: number, floor?: number, ratio?: number }>} */
+  const runsOf = (/** @type {string} */ system) => bySystem[system] ?? [];
+  /** @type {Record<string, Row>} */
   const rows = {};
   table[scenario] = rows;
-  for (const key of Object.keys(edgeRuns[0] ?? {})) {
-    const edge = round(median(edgeRuns.map((f) => f[key])), 3);
-    const floor = round(median(floorRuns.map((f) => f[key])), 3);
-    const ratio =
-      typeof edge === "number" && typeof floor === "number" && floor !== 0 ? round(edge / floor, 2) : undefined;
-    rows[key] = { edge, floor, ratio };
+  for (const key of Object.keys(runsOf("edge-chat")[0] ?? {})) {
+    const [edge, floor, physical] = ["edge-chat", "floor", "floor-physical"].map((system) =>
+      round(median(runsOf(system).map((f) => f[key])), 3),
+    );
+    rows[key] = { edge, floor, physical, ratio: ratioOf(edge, floor), ratioPhysical: ratioOf(edge, physical) };
   }
 }
 
@@ -415,21 +494,24 @@ mkdirSync("bench/results", { recursive: true });
 writeFileSync("bench/results/latest.json", `${JSON.stringify(report, null, 2)}\n`);
 
 console.log(
-  `\nedge-chat vs floor: medians of ${opts.reps} interleaved repetitions, ${opts.seconds} s phases, scale ${opts.scale}`,
+  `\nedge-chat vs the floors: medians of ${opts.reps} interleaved repetitions, ${opts.seconds} s phases, scale ${opts.scale}`,
 );
 console.log(
   `bundle: ${bundleGzipKb} KB gzipped; machine: ${cpuModel}, ${report.machine.cores} cores, node ${process.version}\n`,
 );
 for (const [scenario, rows] of Object.entries(table)) {
   console.log(scenario);
-  for (const [key, { edge, floor, ratio }] of Object.entries(rows)) {
+  for (const [key, { edge, floor, physical, ratio, ratioPhysical }] of Object.entries(rows)) {
     if (edge === undefined && floor === undefined) continue;
+    const times = (/** @type {number | undefined} */ r) => (r === undefined ? "" : `${r}×`).padStart(8);
     console.log(
-      `  ${key.padEnd(22)} ${String(edge).padStart(10)} ${String(floor).padStart(10)}   ${ratio === undefined ? "" : `${ratio}×`}`,
+      `  ${key.padEnd(22)} ${String(edge).padStart(10)} ${String(floor).padStart(10)} ${String(physical).padStart(10)} ${times(ratio)} ${times(ratioPhysical)}`,
     );
   }
 }
-console.log("\n(columns: edge-chat, floor, ratio edge-chat/floor; full data in bench/results/latest.json)");
+console.log(
+  "\n(columns: edge-chat, floor behind the assets router, physical floor, edge-chat ÷ each floor; full data in bench/results/latest.json)",
+);
 
 // Correctness, not speed: a lost, duplicated or out-of-order delivery is a bug.
 const broken = Object.entries(results).flatMap(([scenario, bySystem]) =>

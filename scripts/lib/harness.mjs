@@ -53,6 +53,7 @@ export function buildWorker({ outDir, entry }) {
  * @property {number} [inspectorPort]  workerd's V8 inspector, for profiles
  * @property {Record<string, { className: string, useSQLite: boolean }>} [durableObjects]  instead of wrangler.toml's (the floor)
  * @property {(request: Request) => Response | Promise<Response>} [outbound]  answers the worker's own fetches (a test's key server)
+ * @property {boolean} [assets]  false: without wrangler.toml's static-assets router in front (the physical floor)
  *
  * @typedef {object} Refusal
  * @property {number} status
@@ -64,7 +65,9 @@ export function buildWorker({ outDir, entry }) {
 
 /** @param {StartOptions} options */
 export async function startWorker(options) {
-  const { workerOptions } = unstable_getMiniflareWorkerOptions(`${ROOT}wrangler.toml`);
+  const { workerOptions: configured } = unstable_getMiniflareWorkerOptions(`${ROOT}wrangler.toml`);
+  const { assets, ...withoutAssets } = configured;
+  const workerOptions = options.assets === false ? withoutAssets : { ...withoutAssets, assets };
   /** @type {string[]} */
   const logs = [];
   const runtimesBefore = new Set(childRuntimes());

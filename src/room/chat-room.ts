@@ -19,7 +19,7 @@
  */
 import { DurableObject } from "cloudflare:workers";
 import { isPrivateRoom } from "../auth/access";
-import { readAuth, verifyIdentity } from "../auth/identity";
+import { type KeyGate, readAuth, verifyIdentity } from "../auth/identity";
 import { openDirectory } from "../directory/directory";
 import { CountReporter } from "../directory/reporter";
 import { type Limits, readLimits } from "../shared/limits";
@@ -47,6 +47,7 @@ export class ChatRoom extends DurableObject<Env> {
     super(ctx, env);
     const limits = readLimits(env);
     const auth = readAuth(env);
+    const keyGate: KeyGate = {};
     // The worker only reaches rooms through idFromName, and the runtime hands
     // that name back here, so the room needs no storage read to know itself.
     const room = ctx.id.name;
@@ -85,7 +86,7 @@ export class ChatRoom extends DurableObject<Env> {
         budgets: new RoomBudgets(new SqlBucketStore(ctx.storage.sql), limits),
         sanctions: new Sanctions(new SqlSanctionStore(ctx.storage.sql)),
         away: new SqlAwayStore(ctx.storage.sql),
-        identify: (token) => verifyIdentity(token, auth),
+        identify: (token) => verifyIdentity(token, auth, keyGate),
         sameToken: tokensEqual,
       },
       sockets,

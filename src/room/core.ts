@@ -305,7 +305,7 @@ export class ChatCore<S extends object> {
         return this.#dm(socket, session, holding, frame);
       case "typing": {
         const muted = this.#mutedError(holding);
-    if (muted) return muted;
+        if (muted) return muted;
         // One relayed per member per TYPING_INTERVAL_MS; the rest are dropped
         // silently (the next keystroke sends another). Not to the typist's
         // own sockets: their other tabs know.

@@ -180,6 +180,29 @@ describe("the key set (§5.1)", () => {
     expect(keyServer.fetches - fetchesBefore).toBe(1);
   });
 
+  it("fetches the key set once for a storm of RS256 joins into a room on a cold isolate", async () => {
+    let fetches = 0;
+    const cold = await startChat({
+      vars: { AUTH_JWKS_URL: JWKS_URL },
+      outbound: async () => {
+        fetches++;
+        await new Promise((r) => setTimeout(r, 200)); // a key server that takes its time
+        return Response.json(keySet(rsa));
+      },
+    });
+    try {
+      const room = freshRoom();
+      const clients = await Promise.all(Array.from({ length: 20 }, () => ChatClient.connect(cold.wsUrl(room))));
+      const answers = await Promise.all(
+        clients.map(async (c, i) => (await c.attempt({ auth: await rsa.sign({ sub: `u${i}`, name: `n${i}` }) })).type),
+      );
+      expect(answers.every((t) => t === "welcome")).toBe(true);
+      expect(fetches).toBe(1);
+    } finally {
+      await cold.stop();
+    }
+  });
+
   it("answers auth_invalid, not a stalled join, when the key server hangs or fails; HS256 keeps working", async () => {
     const stranger = await signingKey("rsa-unknown", "RS256");
     await new Promise((r) => setTimeout(r, 5200)); // past the cooldown, so the unknown kid fetches
