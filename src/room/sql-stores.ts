@@ -271,7 +271,7 @@ export class SqlSanctionStore implements SanctionStore {
   }
 
   load(): { sanctions: Sanction[]; slowmode: number } {
-    const book = { sanctions: [] as Sanction[], slowmode: 0 };
+    const book: { sanctions: Sanction[]; slowmode: number } = { sanctions: [], slowmode: 0 };
     if (!this.#exists()) return book;
     for (const r of this.#sql.exec<{ id: string; row: string }>("SELECT id, row FROM moderation").toArray()) {
       const value: unknown = JSON.parse(r.row);

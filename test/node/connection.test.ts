@@ -11,6 +11,7 @@ import { backoffMs, ChatConnection, type ConnectionOptions, type Handlers } from
 import { DEFAULT_LIMITS } from "../../src/shared/limits";
 import { type ClientFrameOf, PING_TEXT, PONG_TEXT, parseClientFrame } from "../../src/shared/protocol";
 import { encodeWelcome } from "../../src/shared/server-frames";
+import { handlers } from "../support/handlers";
 
 describe("backoffMs", () => {
   it("doubles from 500 ms to a 30 s ceiling, always in the upper half of its step", () => {
@@ -94,18 +95,7 @@ function connect(
     getToken,
     WebSocket: WebSocket as unknown as typeof globalThis.WebSocket,
     ...(timing ? { timing } : {}),
-    on: {
-      status,
-      welcome() {},
-      chat() {},
-      presence() {},
-      typing() {},
-      dm() {},
-      moderation() {},
-      update() {},
-      error() {},
-      outbox() {},
-    },
+    on: handlers({ status }),
   });
   return conn;
 }

@@ -12,6 +12,7 @@ import WebSocket from "ws";
 import { ChatConnection, type Handlers } from "../../src/client/connection";
 import type { ChatFrame } from "../../src/shared/server-frames";
 import { ChatClient, freshRoom } from "../support/client";
+import { handlers } from "../support/handlers";
 import { type ChatServer, ONE_MACHINE_LOAD, startChat } from "../support/server";
 
 let server: ChatServer;
@@ -150,20 +151,13 @@ describe("a restart while clients are sending", () => {
 /** Session handlers that record every chat a client is shown. */
 function recorder(name: string, seen: Map<string, ChatFrame[]>, live: Set<string>, reconnected: Set<string>): Handlers {
   const frames = seen.get(name) ?? [];
-  return {
+  return handlers({
     status: (state) => {
       if (state === "live") live.add(name);
       else live.delete(name);
       if (state === "reconnecting") reconnected.add(name);
     },
-    welcome: (_w, fresh) => frames.push(...fresh),
+    welcome: (_w, history) => frames.push(...history),
     chat: (chat) => frames.push(chat),
-    presence() {},
-    typing() {},
-    dm() {},
-    moderation() {},
-    update() {},
-    error() {},
-    outbox() {},
-  };
+  });
 }
