@@ -451,7 +451,8 @@ export class ChatCore<S extends object> {
   /** The `muted` error (§6.2) when the member is muted now. */
   #mutedError(holding: Holding<S>): string | undefined {
     const { key, user } = holding.member;
-    const mute = this.sanctions.holding("mute", { key, user, address: holding.address }, this.now());
+    const who = user === undefined ? { key, address: holding.address } : { user };
+    const mute = this.sanctions.holding("mute", who, this.now());
     return mute ? errorFrame("muted", undefined, { until: mute.until }) : undefined;
   }
 

@@ -218,7 +218,7 @@ export class HistoryRing {
  * §7.3: per emoji the count and the first REACTION_NAMES names, in reaction
  * order; undefined when nobody reacted.
  */
-export function summarize(reactors: Readonly<Reactors>): Reactions | undefined {
+function summarize(reactors: Readonly<Reactors>): Reactions | undefined {
   const entries = Object.entries(reactors).filter(([, who]) => who.length > 0);
   if (entries.length === 0) return undefined;
   const summary: Reactions = {};

@@ -91,7 +91,7 @@ export class Joins<S extends object> {
     if (!admits(identity.rooms, core.room)) {
       return errorFrame("forbidden", "Your identity token does not admit you to this room.");
     }
-    const ban = core.sanctions.holding("ban", { key: "", user: identity.user, address: session.address }, core.now());
+    const ban = core.sanctions.holding("ban", { user: identity.user }, core.now());
     if (ban) return banned(ban.until);
     const existing = core.members.ofUser(identity.user);
     if (existing) {

@@ -105,27 +105,9 @@ export class Lifecycle<S extends object> {
     return message && !message.deleted ? message : undefined;
   }
 
-  #broadcast(update: {
-    seq: number;
-    target: number;
-    text?: string;
-    edited?: number;
-    deleted?: true;
-    reactions?: NonNullable<Parameters<typeof encodeUpdate>[0]["reactions"]>;
-  }): void {
-    const { seq, target, text, edited, deleted, reactions } = update;
-    this.#core.broadcast(
-      encodeUpdate({
-        room: this.#core.room,
-        seq,
-        target,
-        v: seq,
-        ...(text === undefined ? {} : { text }),
-        ...(edited === undefined ? {} : { edited }),
-        ...(deleted ? { deleted } : {}),
-        ...(reactions === undefined ? {} : { reactions }),
-      }),
-    );
+  /** One update frame for everyone, serialized once (encodeUpdate writes only the fields given). */
+  #broadcast(update: Omit<Parameters<typeof encodeUpdate>[0], "room" | "v">): void {
+    this.#core.broadcast(encodeUpdate({ ...update, room: this.#core.room, v: update.seq }));
   }
 }
 

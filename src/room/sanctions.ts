@@ -36,12 +36,8 @@ export interface Sanction {
   reason?: string;
 }
 
-/** What a sanction is checked against: the person joining or speaking. */
-export interface Subject {
-  key: string;
-  user?: string | undefined;
-  address: string;
-}
+/** What a sanction is checked against: a verified user by `sub` alone, a guest by name key and address. */
+export type Subject = { user: string } | { user?: undefined; key: string; address: string };
 
 export interface SanctionStore {
   load(): { sanctions: Sanction[]; slowmode: number };
