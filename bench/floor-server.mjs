@@ -4,15 +4,22 @@
 //   wrangler.toml, with run_worker_first for /chat/*): every socket frame
 //   crosses that layer in both systems, so it does not count against the room;
 // - without it (the physical floor): what a frame costs with nothing in front.
+// `stores` makes it write each relayed frame to SQLite before sending it (the
+// durable floor): what edge-chat's one durable write per message costs.
 import { startWorker } from "../scripts/lib/harness.mjs";
 
-/** @param {{ persist: string, inspectorPort?: number, behindAssets?: boolean }} options */
-export function startFloor({ persist, inspectorPort, behindAssets = true }) {
+/**
+ * @param {{ persist: string, inspectorPort?: number, behindAssets?: boolean, stores?: boolean,
+ *   routing?: "worker-first" | "assets-first" }} options  routing: see the harness's StartOptions
+ */
+export function startFloor({ persist, inspectorPort, behindAssets = true, stores = false, routing }) {
   return startWorker({
+    ...(routing ? { routing } : {}),
     scriptPath: "bench/floor.js",
     durableObjects: { ROOMS: { className: "FloorRoom", useSQLite: true } },
     persist,
     assets: behindAssets,
+    ...(stores ? { vars: { FLOOR_STORES: "1" } } : {}),
     ...(inspectorPort ? { inspectorPort } : {}),
   });
 }

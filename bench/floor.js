@@ -7,7 +7,9 @@
 // which ones were welcomed is in their attachment, so hibernation keeps it.
 // The benchmark runs it next to edge-chat on the same workerd, behind the
 // static-assets router like edge-chat and without it, and reports
-// edge-chat's figures as ratios to both.
+// edge-chat's figures as ratios to both. With FLOOR_STORES set (the durable
+// floor) it also writes each relayed frame to a 100-row SQLite ring before
+// sending it, as edge-chat stores each chat before its broadcast.
 import { DurableObject } from "cloudflare:workers";
 
 const WELCOME = '{"type":"welcome"}';
@@ -17,6 +19,9 @@ export class FloorRoom extends DurableObject {
     super(ctx, env);
     this.sockets = new Set(ctx.getWebSockets());
     this.welcomed = new WeakSet(ctx.getWebSockets().filter((ws) => ws.deserializeAttachment() === 1));
+    this.stores = Boolean(env.FLOOR_STORES);
+    this.slot = 0;
+    if (this.stores) ctx.storage.sql.exec("CREATE TABLE IF NOT EXISTS ring (slot INTEGER PRIMARY KEY, frame TEXT)");
   }
 
   fetch() {
@@ -32,6 +37,10 @@ export class FloorRoom extends DurableObject {
       ws.serializeAttachment(1);
       ws.send(WELCOME);
       return;
+    }
+    if (this.stores) {
+      this.ctx.storage.sql.exec("INSERT OR REPLACE INTO ring (slot, frame) VALUES (?, ?)", this.slot, message);
+      this.slot = (this.slot + 1) % 100;
     }
     for (const socket of this.sockets) {
       try {

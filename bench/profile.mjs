@@ -1,7 +1,7 @@
 // CPU profile of the room under the throughput load: starts edge-chat with
 // workerd's inspector open, drives 20 closed-loop clients for a few seconds
 // while the V8 profiler samples, and prints the functions with the most
-// self time. `node bench/profile.mjs [seconds] [--floor]`; the raw profile goes to
+// self time. `node bench/profile.mjs [seconds] [--floor] [--joinstorm]`; the raw profile goes to
 // bench/results/profile.cpuprofile (open it in Chrome DevTools).
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -52,38 +52,64 @@ const call = (method, params = {}) =>
     inspector.send(JSON.stringify({ id, method, params }));
   });
 
-// 20 closed-loop clients, as in the throughput scenario.
+// --joinstorm profiles 300 joins at once into a room with 100 messages of
+// history (the bench's join storm) instead of the closed-loop chat load.
+const storm = process.argv.includes("--joinstorm");
 const room = `profile-${Date.now().toString(36)}`;
-const clients = [];
-let running = true;
 let committed = 0;
-for (let i = 0; i < 20; i++) {
-  const name = `p${i}`;
+/** Opens a socket and joins as `name`; resolves once welcomed. @param {string} name @param {(ws: WebSocket, frame: { type: string, name?: string, text?: string }) => void} [onFrame] */
+const joinAs = async (name, onFrame) => {
   const ws = new WebSocket(server.wsUrl(room));
   await new Promise((r) => ws.once("open", r));
-  let counter = 0;
-  const send = () =>
-    ws.send(JSON.stringify({ type: "chat", text: `${name}|${counter++}|x`, id: `${name}-${counter}` }));
   await new Promise((/** @type {(value?: unknown) => void} */ resolve) => {
     ws.on("message", (data) => {
       const frame = JSON.parse(data.toString());
       if (frame.type === "welcome" || (frame.type === "join" && frame.name === name)) resolve();
-      if (frame.type === "chat" && (frame.name === name || frame.text.startsWith(`${name}|`))) {
+      onFrame?.(ws, frame);
+    });
+    ws.send(JSON.stringify({ type: "join", name }));
+  });
+  return ws;
+};
+const profiler = async () => {
+  await call("Profiler.enable");
+  await call("Profiler.setSamplingInterval", { interval: 100 });
+  await call("Profiler.start");
+};
+
+if (storm) {
+  const poster = await joinAs("poster");
+  for (let i = 0; i < 100; i++) poster.send(JSON.stringify({ type: "chat", text: `history ${i}` }));
+  await new Promise((r) => setTimeout(r, 500));
+  poster.close();
+  await profiler();
+  const sockets = await Promise.all(Array.from({ length: 300 }, (_, i) => joinAs(`j${i}`)));
+  committed = sockets.length;
+  await new Promise((r) => setTimeout(r, 500));
+  for (const ws of sockets) ws.close();
+} else {
+  // 20 closed-loop clients, as in the throughput scenario.
+  let running = true;
+  /** @type {Array<() => void>} */
+  const clients = [];
+  for (let i = 0; i < 20; i++) {
+    const name = `p${i}`;
+    let counter = 0;
+    const ws = await joinAs(name, (_, frame) => {
+      if (frame.type === "chat" && (frame.name === name || frame.text?.startsWith(`${name}|`))) {
         committed++;
         if (running) send();
       }
     });
-    ws.send(JSON.stringify({ type: "join", name }));
-  });
-  clients.push(send);
+    const send = () =>
+      ws.send(JSON.stringify({ type: "chat", text: `${name}|${counter++}|x`, id: `${name}-${counter}` }));
+    clients.push(send);
+  }
+  await profiler();
+  for (const send of clients) send();
+  await new Promise((r) => setTimeout(r, seconds * 1000));
+  running = false;
 }
-
-await call("Profiler.enable");
-await call("Profiler.setSamplingInterval", { interval: 100 });
-await call("Profiler.start");
-for (const send of clients) send();
-await new Promise((r) => setTimeout(r, seconds * 1000));
-running = false;
 const { profile } = /** @type {{ profile: Profile }} */ (await call("Profiler.stop"));
 mkdirSync("bench/results", { recursive: true });
 writeFileSync("bench/results/profile.cpuprofile", JSON.stringify(profile));
@@ -100,7 +126,7 @@ for (const id of profile.samples) {
   self.set(key, (self.get(key) ?? 0) + 1);
 }
 const total = profile.samples.length;
-console.log(`${committed} messages committed in ${seconds} s; ${total} samples\n`);
+console.log(`${committed} ${storm ? "joins welcomed" : `messages committed in ${seconds} s`}; ${total} samples\n`);
 for (const [key, n] of [...self].sort((a, b) => b[1] - a[1]).slice(0, 25)) {
   console.log(`${((n / total) * 100).toFixed(1).padStart(5)}%  ${key}`);
 }

@@ -1,18 +1,21 @@
-// npm run bench: edge-chat against two floors (bench/floor.js: the same
-// minimal room behind the static-assets router, as edge-chat is deployed,
-// and without it), interleaved, on the same workerd, over real WebSockets
-// on loopback.
+// npm run bench: edge-chat against three floors (bench/floor.js): the same
+// minimal room behind the static-assets router, as edge-chat is deployed
+// ("floor", the reference of the targets); without it ("floor-physical");
+// and behind it, storing each relayed frame in SQLite before sending it
+// ("floor-durable", what one durable write per message costs). Interleaved,
+// on the same workerd, over real WebSockets on loopback.
 //
-//   npm run bench                         8 scenarios × 3 systems × 3 repetitions
+//   npm run bench                         9 scenarios × 4 systems × 3 repetitions
 //   npm run bench -- --reps 1 --seconds 2 --scale 0.25      (the CI smoke run)
+//   npm run bench -- --only throughput --systems edge-chat,floor   (an experiment)
 //
 // Each (scenario, system) run gets a fresh runtime, so peak RSS is its own.
 // The load generator is this Node process, connected straight to workerd
-// (Miniflare, no wrangler dev proxy); storage is Miniflare's in-memory
-// default. CPU is read from /proc for the workerd process only. Every figure
-// is printed per system as the median over repetitions, and edge-chat's also
-// as a ratio to the floor's from the same run. Nothing here is asserted:
-// timings go to the table and to bench/results/latest.json.
+// (Miniflare, no wrangler dev proxy); storage is on tmpfs. CPU is read from
+// /proc for the workerd process only. Every figure is printed per system as
+// the median over repetitions, and edge-chat's also as a ratio to each
+// floor's from the same run. Nothing here is asserted: timings go to the
+// table and to bench/results/latest.json.
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -28,6 +31,9 @@ const opts = numericArgs({ reps: 3, seconds: 10, scale: 1 });
 // --only fanout,rooms runs a subset of the scenarios.
 const onlyIndex = process.argv.indexOf("--only");
 const only = onlyIndex > 0 ? (process.argv[onlyIndex + 1] ?? "").split(",") : undefined;
+// --systems edge-chat,floor runs a subset of the systems (for experiments; ratios need both).
+const systemsIndex = process.argv.indexOf("--systems");
+const onlySystems = systemsIndex > 0 ? (process.argv[systemsIndex + 1] ?? "").split(",") : undefined;
 const scaled = (/** @type {number} */ n) => Math.max(2, Math.round(n * opts.scale));
 
 // ---------------------------------------------------------------------------
@@ -95,28 +101,40 @@ async function startEdge() {
   };
 }
 
-/** @param {boolean} behindAssets */
-async function startFloorRun(behindAssets) {
+/** @param {{ behindAssets: boolean, stores?: boolean, routing?: "worker-first" | "assets-first" }} shape */
+async function startFloorRun({ behindAssets, stores = false, routing }) {
   const dir = storageDir();
-  const server = await startFloor({ persist: dir, behindAssets });
+  const server = await startFloor({ persist: dir, behindAssets, stores, ...(routing ? { routing } : {}) });
   return {
     ...server,
     async stop() {
       await server.stop();
       rmSync(dir, { recursive: true, force: true });
     },
-    rowsWritten: async () => 0,
+    /** The floor counts no rows (the durable one writes one per relayed frame). @returns {Promise<number | undefined>} */
+    rowsWritten: async () => (stores ? undefined : 0),
+    /** @returns {Promise<number | undefined>} */
     rowsRead: async () => undefined,
   };
 }
 
+/** b − a, unless either is unknown. @param {number | undefined} a @param {number | undefined} b */
+const delta = (a, b) => (a === undefined || b === undefined ? undefined : b - a);
+
 const SYSTEMS = {
   "edge-chat": startEdge,
   /** The same shape as edge-chat: the floor behind the static-assets router. */
-  floor: () => startFloorRun(true),
+  floor: () => startFloorRun({ behindAssets: true }),
   /** The physical floor: nothing in front of the room. */
-  "floor-physical": () => startFloorRun(false),
+  "floor-physical": () => startFloorRun({ behindAssets: false }),
+  /** The same-shape floor that also stores every relayed frame (one SQLite row), as edge-chat stores every chat. */
+  "floor-durable": () => startFloorRun({ behindAssets: true, stores: true }),
+  // Layout experiments, run only when named in --systems (docs/benchmarks.md,
+  // "The assets router"): the floor with run_worker_first = true, and = false.
+  "floor-worker-first": () => startFloorRun({ behindAssets: true, routing: "worker-first" }),
+  "floor-assets-first": () => startFloorRun({ behindAssets: true, routing: "assets-first" }),
 };
+/** @typedef {keyof typeof SYSTEMS} SystemName */
 
 // ---------------------------------------------------------------------------
 // Scenarios. Each returns its figures; CPU covers the measured phase only.
@@ -155,7 +173,7 @@ const SCENARIOS = {
     await drain(() => tally.deliveries >= sent * names.length);
     const seconds = (performance.now() - t0) / 1000;
     const cpu = cpuMs(pids) - cpu0;
-    const rows = (await server.rowsWritten(room)) - rows0;
+    const rows = delta(rows0, await server.rowsWritten(room));
     for (const c of clients) c.ws.close();
     return summary(tally, {
       seconds,
@@ -199,7 +217,7 @@ const SCENARIOS = {
     await drain(() => tally.deliveries >= expected);
     const cpu = cpuMs(pids) - cpu0;
     const committed = [...sent.values()].reduce((a, b) => a + b, 0);
-    const rows = (await server.rowsWritten(room)) - rows0;
+    const rows = delta(rows0, await server.rowsWritten(room));
     for (const c of clients) c.ws.close();
     return summary(tally, {
       seconds,
@@ -208,6 +226,81 @@ const SCENARIOS = {
       rows,
       lost: tally.lost([{ receivers: names, sent: sentCounts }]),
     });
+  },
+
+  // Protocol §7 on the hot path: 20 closed-loop clients, each cycling
+  // chat → edit of that chat → reaction to it, the next frame sent when the
+  // last one's broadcast is back. Every event reaches all 20. The floor
+  // relays the frames as they are (a made-up target, since it numbers
+  // nothing), so the ratio is what storing and encoding the events costs.
+  async mixed(server, pids, runId) {
+    const room = `mixed-${runId}`;
+    const tally = new Tally();
+    const names = Array.from({ length: scaled(20) }, (_, i) => `m${i}`);
+    let running = false;
+    let events = 0;
+    /** receiver → last event seq (edge-chat numbers every event) @type {Map<string, number>} */
+    const lastSeq = new Map();
+    /** @type {Array<{ ws: WebSocket, next: () => void }>} */
+    const clients = [];
+    for (const [index, name] of names.entries()) {
+      const { ws } = await joinAs(server.wsUrl(room), name);
+      let step = 0;
+      let counter = 0;
+      let target = 0;
+      let sentAt = 0;
+      const next = () => {
+        sentAt = performance.now();
+        events++;
+        const text = `${name}|${counter}|${step === 0 ? "chat" : "edited"}`;
+        const frame =
+          step === 0
+            ? { type: "chat", text, id: `${runId}-${name}-${counter}` }
+            : step === 1
+              ? { type: "edit", seq: target, text }
+              : { type: "react", seq: target, emoji: "👍" };
+        ws.send(JSON.stringify(frame));
+      };
+      ws.on("message", (data) => {
+        const frame = JSON.parse(data.toString());
+        const type = frame.type;
+        if (!["chat", "update", "edit", "react"].includes(type)) return;
+        tally.deliveries++;
+        if (typeof frame.seq === "number" && (type === "chat" || type === "update")) {
+          const last = lastSeq.get(name) ?? 0;
+          if (frame.seq === last) tally.duplicated++;
+          else if (frame.seq < last) tally.outOfOrder++;
+          lastSeq.set(name, Math.max(last, frame.seq));
+        }
+        // Is this the broadcast of this client's own last frame?
+        const mine =
+          step === 0
+            ? type === "chat" && frame.text === `${name}|${counter}|chat`
+            : type === "update"
+              ? frame.target === target
+              : (type === "edit" || type === "react") && frame.seq === target;
+        if (!mine) return;
+        tally.latencies.push(performance.now() - sentAt);
+        if (step === 0) target = typeof frame.seq === "number" ? frame.seq : (index + 1) * 1_000_000 + counter;
+        step = (step + 1) % 3;
+        if (step === 0) counter++;
+        if (running) next();
+      });
+      clients.push({ ws, next });
+    }
+    const rows0 = await server.rowsWritten(room);
+    const cpu0 = cpuMs(pids);
+    const t0 = performance.now();
+    running = true;
+    for (const c of clients) c.next();
+    await sleep(opts.seconds * 1000);
+    running = false;
+    const seconds = (performance.now() - t0) / 1000;
+    await drain(() => tally.deliveries >= events * names.length);
+    const cpu = cpuMs(pids) - cpu0;
+    const rows = delta(rows0, await server.rowsWritten(room));
+    for (const c of clients) c.ws.close();
+    return summary(tally, { seconds, cpu, committed: events, rows, lost: events * names.length - tally.deliveries });
   },
 
   joinstorm: (server, pids, runId) => joinStorm(server, pids, runId, undefined),
@@ -247,7 +340,8 @@ const SCENARIOS = {
       const rows0 = await server.rowsWritten(room);
       const cpu0 = cpuMs(pids);
       await run(frames);
-      return { rows: round(((await server.rowsWritten(room)) - rows0) / frames.length, 2), cpu: cpuMs(pids) - cpu0 };
+      const rows = delta(rows0, await server.rowsWritten(room));
+      return { rows: rows === undefined ? undefined : round(rows / frames.length, 2), cpu: cpuMs(pids) - cpu0 };
     };
     const chat = await per(targets.map((_, i) => ({ type: "chat", text: `measured ${i}`, id: `m${runId}-${i}` })));
     const edit = await per(targets.map((seq) => ({ type: "edit", seq, text: "edited" })));
@@ -423,11 +517,16 @@ const bundleGzipKb = round(gzipSync(bundle, { level: 9 }).length / 1024, 1);
 /** scenario → system → figures per rep @type {Record<string, Record<string, Figures[]>>} */
 const results = {};
 const started = Date.now();
+/** The systems of this run: --systems, in SYSTEMS' order, or the four that are not experiments. */
+const SYSTEM_NAMES = /** @type {SystemName[]} */ (Object.keys(SYSTEMS)).filter((s) =>
+  onlySystems ? onlySystems.includes(s) : ["edge-chat", "floor", "floor-physical", "floor-durable"].includes(s),
+);
+/** The systems edge-chat is divided by. */
+const FLOORS = SYSTEM_NAMES.filter((s) => s !== "edge-chat");
 for (let rep = 0; rep < opts.reps; rep++) {
   for (const scenario of Object.keys(SCENARIOS).filter((s) => !only || only.includes(s))) {
     // Rotate which system goes first, so none always gets the warmer machine.
-    /** @type {Array<keyof typeof SYSTEMS>} */
-    const systems = ["edge-chat", "floor", "floor-physical"];
+    const systems = SYSTEM_NAMES;
     const order = systems.map((_, i) => systems[(i + rep) % systems.length] ?? "edge-chat");
     const run = SCENARIOS[scenario];
     if (!run) continue;
@@ -456,8 +555,8 @@ const median = (/** @type {Array<number | undefined>} */ xs) => {
   return v.length % 2 ? v[m] : ((v[m - 1] ?? 0) + (v[m] ?? 0)) / 2;
 };
 /**
- * scenario → figure → medians, and edge-chat's ratio to each floor
- * @typedef {{ edge?: number, floor?: number, physical?: number, ratio?: number, ratioPhysical?: number }} Row
+ * scenario → figure → each system's median, and edge-chat's ratio to each floor's
+ * @typedef {{ values: Record<string, number | undefined>, ratios: Record<string, number | undefined> }} Row
  * @type {Record<string, Record<string, Row>>}
  */
 const table = {};
@@ -468,11 +567,15 @@ for (const [scenario, bySystem] of Object.entries(results)) {
   /** @type {Record<string, Row>} */
   const rows = {};
   table[scenario] = rows;
-  for (const key of Object.keys(runsOf("edge-chat")[0] ?? {})) {
-    const [edge, floor, physical] = ["edge-chat", "floor", "floor-physical"].map((system) =>
-      round(median(runsOf(system).map((f) => f[key])), 3),
-    );
-    rows[key] = { edge, floor, physical, ratio: ratioOf(edge, floor), ratioPhysical: ratioOf(edge, physical) };
+  const keys = new Set(SYSTEM_NAMES.flatMap((system) => Object.keys(runsOf(system)[0] ?? {})));
+  for (const key of keys) {
+    /** @type {Record<string, number | undefined>} */
+    const values = {};
+    for (const system of SYSTEM_NAMES) values[system] = round(median(runsOf(system).map((f) => f[key])), 3);
+    /** @type {Record<string, number | undefined>} */
+    const ratios = {};
+    for (const floor of FLOORS) ratios[floor] = ratioOf(values["edge-chat"], values[floor]);
+    rows[key] = { values, ratios };
   }
 }
 
@@ -499,19 +602,20 @@ console.log(
 console.log(
   `bundle: ${bundleGzipKb} KB gzipped; machine: ${cpuModel}, ${report.machine.cores} cores, node ${process.version}\n`,
 );
+const cell = (/** @type {string} */ text) => text.padStart(18);
+console.log(`  ${"".padEnd(22)}${SYSTEM_NAMES.map(cell).join("")}${FLOORS.map((f) => cell(`÷ ${f}`)).join("")}`);
 for (const [scenario, rows] of Object.entries(table)) {
   console.log(scenario);
-  for (const [key, { edge, floor, physical, ratio, ratioPhysical }] of Object.entries(rows)) {
-    if (edge === undefined && floor === undefined) continue;
-    const times = (/** @type {number | undefined} */ r) => (r === undefined ? "" : `${r}×`).padStart(8);
+  for (const [key, { values, ratios }] of Object.entries(rows)) {
+    if (Object.values(values).every((v) => v === undefined)) continue;
+    const shown = (/** @type {number | undefined} */ v, /** @type {string} */ unit = "") =>
+      cell(v === undefined ? "" : `${v}${unit}`);
     console.log(
-      `  ${key.padEnd(22)} ${String(edge).padStart(10)} ${String(floor).padStart(10)} ${String(physical).padStart(10)} ${times(ratio)} ${times(ratioPhysical)}`,
+      `  ${key.padEnd(22)}${SYSTEM_NAMES.map((s) => shown(values[s])).join("")}${FLOORS.map((f) => shown(ratios[f], "×")).join("")}`,
     );
   }
 }
-console.log(
-  "\n(columns: edge-chat, floor behind the assets router, physical floor, edge-chat ÷ each floor; full data in bench/results/latest.json)",
-);
+console.log("\n(edge-chat ÷ each floor, medians; full data in bench/results/latest.json)");
 
 // Correctness, not speed: a lost, duplicated or out-of-order delivery is a bug.
 const broken = Object.entries(results).flatMap(([scenario, bySystem]) =>

@@ -54,6 +54,8 @@ export function buildWorker({ outDir, entry }) {
  * @property {Record<string, { className: string, useSQLite: boolean }>} [durableObjects]  instead of wrangler.toml's (the floor)
  * @property {(request: Request) => Response | Promise<Response>} [outbound]  answers the worker's own fetches (a test's key server)
  * @property {boolean} [assets]  false: without wrangler.toml's static-assets router in front (the physical floor)
+ * @property {"worker-first" | "assets-first"} [routing]  instead of wrangler.toml's run_worker_first patterns:
+ *   `run_worker_first = true` (every request to the Worker) or `false` (a file if one matches, else the Worker)
  *
  * @typedef {object} Refusal
  * @property {number} status
@@ -67,7 +69,10 @@ export function buildWorker({ outDir, entry }) {
 export async function startWorker(options) {
   const { workerOptions: configured } = unstable_getMiniflareWorkerOptions(`${ROOT}wrangler.toml`);
   const { assets, ...withoutAssets } = configured;
-  const workerOptions = options.assets === false ? withoutAssets : { ...withoutAssets, assets };
+  const workerOptions =
+    options.assets === false
+      ? withoutAssets
+      : { ...withoutAssets, assets: options.routing && assets ? routed(assets, options.routing) : assets };
   /** @type {string[]} */
   const logs = [];
   const runtimesBefore = new Set(childRuntimes());
@@ -75,7 +80,7 @@ export async function startWorker(options) {
     ...workerOptions,
     modules: true,
     scriptPath: options.scriptPath,
-    bindings: options.durableObjects ? {} : { ...workerOptions.bindings, ...options.vars },
+    bindings: options.durableObjects ? { ...options.vars } : { ...workerOptions.bindings, ...options.vars },
     ...(options.durableObjects ? { durableObjects: options.durableObjects } : {}),
     host: "127.0.0.1",
     port: options.port ?? 0,
@@ -169,4 +174,18 @@ function rssOf(pid) {
   const kb = /^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1];
   if (kb === undefined) throw new Error(`no VmRSS for ${pid}`);
   return Number(kb) * 1024;
+}
+
+/**
+ * The assets options with another router configuration, as `run_worker_first
+ * = true` or `false` would give (for the bench's layout experiments).
+ * @template {{ routerConfig?: object }} A
+ * @param {A} assets @param {"worker-first" | "assets-first"} routing
+ * @returns {A}
+ */
+function routed(assets, routing) {
+  return {
+    ...assets,
+    routerConfig: { has_user_worker: true, invoke_user_worker_ahead_of_assets: routing === "worker-first" },
+  };
 }

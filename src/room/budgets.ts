@@ -14,8 +14,9 @@
  *   memory only. They are touched on every chat, and a write per chat is
  *   what the ring is designed to avoid; they refill within seconds
  *   (ADDRESS_RATE_BURST / ADDRESS_RATE_PER_SEC = 2 s, typing 2 s), and the
- *   runtime evicts an object only after ~10 s without any event, by which
- *   time either would have refilled anyway.
+ *   runtime evicts an object only after EVICTION_IDLE_MS without any event,
+ *   by which time either would have refilled anyway. A member's own chat
+ *   bucket follows the same rule when its limits allow (ChatCore's #spend).
  *
  * Nothing here creates storage until a join writes: a room that is only
  * read (HTTP API) stays without a database file.
@@ -24,6 +25,20 @@ import { ADDRESS_JOINS_FACTOR, type Limits } from "../shared/limits";
 import { TYPING_INTERVAL_MS } from "../shared/protocol";
 import { type Bucket, fullAt, fullBucket, type Rate, spend, tokensAt } from "../shared/rate-limit";
 import type { BucketStore } from "./stores";
+
+/**
+ * How long a hibernating object goes without any event before the runtime
+ * may evict it: 10 s in local workerd (test/hibernation shows it), and
+ * never less on Cloudflare. A budget that refills within this needs no
+ * write when it is spent: by the time the object can be evicted it is full,
+ * and a stale copy (an older attachment, or none) is full by then as well.
+ */
+export const EVICTION_IDLE_MS = 10_000;
+
+/** Whether a bucket of this rate, however empty, is full again before the object can be evicted. */
+export function refillsBeforeEviction(rate: Rate): boolean {
+  return (rate.burst / rate.perSec) * 1000 <= EVICTION_IDLE_MS;
+}
 
 /** Memory maps are swept of refilled entries when they pass this size. */
 const SWEEP_AT = 1024;

@@ -26,11 +26,11 @@ import {
   parseClientFrame,
   type RoomSnapshot,
 } from "../shared/protocol";
-import { spend } from "../shared/rate-limit";
+import { type Rate, spend } from "../shared/rate-limit";
 import { encode, encodePresence, errorFrame, person } from "../shared/server-frames";
 import { checkText } from "../shared/text";
 import { AnswerBudget } from "./answers";
-import type { RoomBudgets } from "./budgets";
+import { type RoomBudgets, refillsBeforeEviction } from "./budgets";
 import { Deadlines } from "./deadlines";
 import type { HistoryRing } from "./history";
 import { Inbox } from "./inbox";
@@ -93,6 +93,8 @@ export class ChatCore<S extends object> {
   readonly #moderator: Moderator<S>;
   readonly #lifecycle: Lifecycle<S>;
   readonly #inbox: Inbox<S>;
+  readonly #memberRate: Rate;
+  readonly #memberBucketRefillsFirst: boolean;
 
   /** @param restored the sockets the runtime still holds, with their sessions (a wake-up). */
   constructor(parts: CoreParts<S>, restored: Iterable<readonly [S, Session]> = []) {
@@ -105,6 +107,8 @@ export class ChatCore<S extends object> {
     this.sameToken = parts.sameToken;
     this.#history = parts.history;
     this.#answers = new AnswerBudget(parts.limits.replyBytesPerMinute);
+    this.#memberRate = { burst: parts.limits.rateBurst, perSec: parts.limits.ratePerSec };
+    this.#memberBucketRefillsFirst = refillsBeforeEviction(this.#memberRate);
     this.members = new Members((socket, session) => parts.io.save(socket, session), parts.away);
     this.members.restore(restored, parts.away.load());
     this.#deadlines = new Deadlines(
@@ -464,11 +468,13 @@ export class ChatCore<S extends object> {
    */
   #spend(socket: S, session: Session, holding: Holding<S>): boolean {
     const now = this.now();
-    const bucket = spend(holding.bucket, { burst: this.limits.rateBurst, perSec: this.limits.ratePerSec }, now);
+    const bucket = spend(holding.bucket, this.#memberRate, now);
     if (!bucket || !this.budgets.post(session.address, now)) return false;
-    // Written through on every spend: the object can be evicted after any
-    // frame, and a bucket kept only in memory would refill on wake-up.
-    this.members.spent(socket, holding, bucket);
+    // A bucket that could still be refilling when the object is evicted is
+    // written to the attachment on every spend, or it would wake up full.
+    // With the default limits (10 tokens, 5/s: full in 2 s) it never is,
+    // and the write per chat is skipped (src/room/budgets.ts).
+    this.members.spent(socket, holding, bucket, !this.#memberBucketRefillsFirst);
     return true;
   }
 

@@ -197,13 +197,13 @@ export class Members<S> {
     return sockets;
   }
 
-  /** A member spent from its bucket through this socket: the bucket is written to that socket's attachment. */
-  spent(socket: S, holding: Holding<S>, bucket: Bucket): void {
+  /** A member spent from its bucket through this socket; `write`: the bucket goes to that socket's attachment too. */
+  spent(socket: S, holding: Holding<S>, bucket: Bucket, write: boolean): void {
     holding.bucket = bucket;
     const session = this.#sessions.get(socket);
     if (!session) return;
     session.bucket = bucket;
-    this.#save(socket, session);
+    if (write) this.#save(socket, session);
   }
 
   /** The member holding a name key. */

@@ -182,6 +182,40 @@ describe("a timed mute (§6.2)", () => {
   });
 });
 
+describe("a member's chat bucket under the default limits (10 tokens, 5/s: full in 2 s)", () => {
+  let defaults: ChatServer;
+  beforeAll(async () => {
+    defaults = await startChat();
+  });
+  afterAll(() => defaults?.stop());
+  const woke = () => defaults.logs.filter((line) => line.includes("woke from hibernation")).length;
+
+  it("is full again long before the room can be evicted, so it is not written per chat", async () => {
+    const ann = await ChatClient.connect(defaults.wsUrl(freshRoom("hib")));
+    await ann.join("Ann");
+    /** RATE_BURST + 1 chats at once: what came back. */
+    const burst = async () => {
+      for (let i = 0; i <= 10; i++) ann.send({ type: "chat", text: `burst ${i}` });
+      const frames = await ann.sync();
+      return {
+        chats: frames.filter((f) => f.type === "chat").length,
+        refused: frames.filter((f) => f.type === "error" && f.code === "rate_limited").length,
+      };
+    };
+    expect(await burst()).toEqual({ chats: 10, refused: 1 });
+    const before = woke();
+    // 7 s without an event, 3.5 times the refill: the room is still in memory.
+    await sleep(7_000);
+    expect(await burst()).toEqual({ chats: 10, refused: 1 });
+    expect(woke()).toBe(before);
+    // Evicted with the bucket empty in memory only: it wakes full, as it would have been.
+    await sleep(IDLE_MS);
+    expect(await burst()).toEqual({ chats: 10, refused: 1 });
+    expect(woke()).toBe(before + 1);
+    await ann.close();
+  });
+});
+
 it("continues a mixed stream of chats, edits, deletes and reactions across a real eviction", async () => {
   const room = freshRoom("hib");
   const ann = await ChatClient.connect(server.wsUrl(room));

@@ -7,6 +7,7 @@
  */
 import { SignJWT } from "jose";
 import { describe, expect, it } from "vitest";
+import { EVICTION_IDLE_MS } from "../../src/room/budgets";
 import { DEFAULT_LIMITS } from "../../src/shared/limits";
 import { MEMORY_AUTH, MemoryRoom } from "../support/memory-room";
 
@@ -55,6 +56,34 @@ describe("the chat core", () => {
     room.clock += 1000 / DEFAULT_LIMITS.ratePerSec;
     room.send(ann, { type: "chat", text: "after a refill" });
     expect(types(room.take(ann))).toEqual(["chat"]);
+  });
+
+  it("writes no attachment per chat while the bucket refills before the room could be evicted", () => {
+    const room = new MemoryRoom();
+    const ann = room.open("ann");
+    room.send(ann, { type: "join", name: "Ann" });
+    const saves = room.saves;
+    for (let i = 0; i < 5; i++) room.send(ann, { type: "chat", text: `m${i}` });
+    expect(room.saves).toBe(saves);
+    // Evicted after EVICTION_IDLE_MS of silence, it wakes with the full bucket it would have had.
+    room.clock += EVICTION_IDLE_MS;
+    room.rebuild();
+    room.take(ann);
+    for (let i = 0; i < DEFAULT_LIMITS.rateBurst + 1; i++) room.send(ann, { type: "chat", text: `after ${i}` });
+    expect(types(room.take(ann)).filter((t) => t === "rate_limited")).toHaveLength(1);
+  });
+
+  it("writes a bucket that refills slower than an eviction to the attachment on every chat", () => {
+    // 10 tokens at 0.01/s: 1,000 s to refill, far past the runtime's idle eviction.
+    const room = new MemoryRoom({ ...DEFAULT_LIMITS, ratePerSec: 0.01 });
+    const ann = room.open("ann");
+    room.send(ann, { type: "join", name: "Ann" });
+    for (let i = 0; i < DEFAULT_LIMITS.rateBurst; i++) room.send(ann, { type: "chat", text: `m${i}` });
+    room.clock += EVICTION_IDLE_MS;
+    room.rebuild();
+    room.take(ann);
+    room.send(ann, { type: "chat", text: "one too many" });
+    expect(types(room.take(ann))).toEqual(["rate_limited"]);
   });
 
   it("asks for an alarm at the join deadline and closes a socket that never joined when it rings", () => {

@@ -1,3 +1,4 @@
+import fc from "fast-check";
 /**
  * The pure building blocks, tested directly: the protocol's name and text
  * rules and parser, the rate bucket and the roster. The socket-level tests
@@ -11,7 +12,7 @@ import { nameKey, normalizeName } from "../../src/shared/names";
 import { parseClientFrame } from "../../src/shared/protocol";
 import { fullBucket, spend } from "../../src/shared/rate-limit";
 import { type ChatFrame, encode, encodeWelcome, type WelcomeHead } from "../../src/shared/server-frames";
-import { checkText, codePointLength, exceedsUtf8Bytes } from "../../src/shared/text";
+import { checkText, codePointLength, exceedsUtf8Bytes, utf8Length } from "../../src/shared/text";
 import { addressKey } from "../../src/worker/address";
 import { MemoryAwayStore } from "../support/memory-room";
 
@@ -76,6 +77,15 @@ describe("text", () => {
         expect(exceedsUtf8Bytes(s, max), `${JSON.stringify(s)} vs ${max}`).toBe(bytes > max);
       }
     }
+  });
+  it("counts a frame's UTF-8 bytes as TextEncoder does, ASCII or not", () => {
+    // Frames are JSON.stringify output, which escapes lone surrogates, so
+    // well-formed strings are the domain.
+    fc.assert(
+      fc.property(fc.string({ unit: "binary" }), fc.string(), (wide, ascii) => {
+        for (const s of [wide, ascii, ascii + wide]) expect(utf8Length(s)).toBe(new TextEncoder().encode(s).length);
+      }),
+    );
   });
 });
 

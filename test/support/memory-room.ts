@@ -97,6 +97,8 @@ export class MemoryRoom {
   clock = 1_000_000;
   alarm: number | undefined;
   reported: number[] = [];
+  /** Attachment writes so far. */
+  saves = 0;
   readonly ring = new MemoryRingStore();
   readonly buckets = new MemoryBucketStore();
   readonly away = new MemoryAwayStore();
@@ -147,6 +149,7 @@ export class MemoryRoom {
         socket.closed = { code, reason };
       },
       save: (socket, session) => {
+        this.saves++;
         socket.attachment = structuredClone(session);
       },
       load: (socket) => socket.attachment ?? newSession(this.limits, "unknown", this.clock),
