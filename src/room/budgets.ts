@@ -27,11 +27,13 @@ import { type Bucket, fullAt, fullBucket, type Rate, spend, tokensAt } from "../
 import type { BucketStore } from "./stores";
 
 /**
- * How long a hibernating object goes without any event before the runtime
- * may evict it: 10 s in local workerd (test/hibernation shows it), and
- * never less on Cloudflare. A budget that refills within this needs no
+ * How long a hibernatable object goes without any event before the runtime
+ * evicts it: "currently, it is after 10 seconds of inactivity" (Cloudflare,
+ * "Lifecycle of a Durable Object"), and the same in local workerd
+ * (test/hibernation shows it). A budget that refills within this needs no
  * write when it is spent: by the time the object can be evicted it is full,
  * and a stale copy (an older attachment, or none) is full by then as well.
+ * A deploy or restart also ends the object, but it ends its sockets too.
  */
 export const EVICTION_IDLE_MS = 10_000;
 
