@@ -5,13 +5,14 @@
  * is the member id (session.ts): a verified user's `sub`, a guest's name
  * while they hold it.
  */
-import { MAX_REACTION_EMOJI } from "../shared/protocol";
+import { MAX_REACTION_EMOJI, MAX_REACTIONS_PER_MESSAGE } from "../shared/protocol";
 import { encodeUpdate, errorFrame } from "../shared/server-frames";
 import { checkText } from "../shared/text";
 import type { ChatCore } from "./core";
 import type { Message } from "./history";
 import type { Holding } from "./members";
 import { memberId } from "./session";
+import type { Reactors } from "./stores";
 
 /** What a lifecycle frame needs from the room: spending from the sender's budgets, and whether they are muted. */
 export interface Sender<S> {
@@ -87,6 +88,9 @@ export class Lifecycle<S extends object> {
     if (!mine && message.reactors[emoji] === undefined && Object.keys(message.reactors).length >= MAX_REACTION_EMOJI) {
       return errorFrame("too_many_reactions", `A message holds at most ${MAX_REACTION_EMOJI} different reactions.`);
     }
+    if (!mine && reactionCount(message.reactors) >= MAX_REACTIONS_PER_MESSAGE) {
+      return errorFrame("too_many_reactions", `A message holds at most ${MAX_REACTIONS_PER_MESSAGE} reactions.`);
+    }
     if (!sender.spend()) return errorFrame("rate_limited");
     const name = sender.holding.member.name;
     const change = this.#core.history.change(seq, (_m, reactors) => {
@@ -109,6 +113,13 @@ export class Lifecycle<S extends object> {
   #broadcast(update: Omit<Parameters<typeof encodeUpdate>[0], "room" | "v">): void {
     this.#core.broadcast(encodeUpdate({ ...update, room: this.#core.room, v: update.seq }));
   }
+}
+
+/** Reactions on a message, all emoji together (at most 20 arrays). */
+function reactionCount(reactors: Reactors): number {
+  let n = 0;
+  for (const who of Object.values(reactors)) n += who.length;
+  return n;
 }
 
 function notFound(): string {

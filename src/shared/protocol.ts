@@ -74,6 +74,13 @@ export const MAX_SANCTION_MINUTES = 5_256_000;
 
 /** §7.2: at most this many distinct emoji on one message. */
 export const MAX_REACTION_EMOJI = 20;
+/**
+ * edge-chat's own bound (docs/protocol.md §7.2): reactions on one message,
+ * all emoji together. The room keeps who reacted, in memory and in the
+ * message's row, and without a bound a 5,000-member room could put 100,000
+ * reactors on one message: past SQLite's 2 MB row, and ~1 GB over a ring.
+ */
+export const MAX_REACTIONS_PER_MESSAGE = 1000;
 /** §7.3: a reaction summary names at most this many reactors per emoji. */
 export const REACTION_NAMES = 50;
 /** §7.2: an emoji is 1 to this many code points. */

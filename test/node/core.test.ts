@@ -9,6 +9,7 @@ import { SignJWT } from "jose";
 import { describe, expect, it } from "vitest";
 import { EVICTION_IDLE_MS } from "../../src/room/budgets";
 import { DEFAULT_LIMITS } from "../../src/shared/limits";
+import { MAX_REACTION_EMOJI, MAX_REACTIONS_PER_MESSAGE } from "../../src/shared/protocol";
 import { MEMORY_AUTH, MemoryRoom } from "../support/memory-room";
 
 const types = (frames: Array<{ type: string; code?: string }>) => frames.map((f) => f.code ?? f.type);
@@ -84,6 +85,34 @@ describe("the chat core", () => {
     room.take(ann);
     room.send(ann, { type: "chat", text: "one too many" });
     expect(types(room.take(ann))).toEqual(["rate_limited"]);
+  });
+
+  it("refuses a reaction past MAX_REACTIONS_PER_MESSAGE on one message, and takes one back as always", () => {
+    const room = new MemoryRoom({ ...DEFAULT_LIMITS, rateBurst: 100, ratePerSec: 100 });
+    const author = room.open("author");
+    room.send(author, { type: "join", name: "Author" });
+    room.send(author, { type: "chat", text: "popular" });
+    const emoji = Array.from({ length: MAX_REACTION_EMOJI }, (_, i) => String.fromCodePoint(0x1f600 + i));
+    // 50 members × 20 emoji: the message is full.
+    const people = Array.from({ length: MAX_REACTIONS_PER_MESSAGE / MAX_REACTION_EMOJI }, (_, i) => {
+      const socket = room.open(`p${i}`, `203.0.113.${i + 2}`);
+      room.send(socket, { type: "join", name: `P${i}` });
+      for (const e of emoji) room.send(socket, { type: "react", seq: 1, emoji: e });
+      return socket;
+    });
+    const late = room.open("late", "198.51.100.1");
+    room.send(late, { type: "join", name: "Late" });
+    room.take(late);
+    room.send(late, { type: "react", seq: 1, emoji: emoji[0] });
+    expect(types(room.take(late))).toEqual(["too_many_reactions"]);
+    const first = people[0];
+    if (!first) throw new Error("no members");
+    room.send(first, { type: "react", seq: 1, emoji: emoji[0] });
+    room.send(late, { type: "react", seq: 1, emoji: emoji[0] });
+    const updates = room.take(late).filter((f) => f.type === "update");
+    expect(updates.map((u) => (u.type === "update" ? u.reactions?.[emoji[0] ?? ""]?.count : undefined))).toEqual([
+      49, 50,
+    ]);
   });
 
   it("asks for an alarm at the join deadline and closes a socket that never joined when it rings", () => {
