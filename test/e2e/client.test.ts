@@ -6,32 +6,22 @@
 import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join as joinPath } from "node:path";
-import type { Browser } from "playwright-core";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { join, launch, person, say, texts } from "../support/browser";
+import { afterAll, describe, expect, it } from "vitest";
+import { browserSuite, join, person, say, texts } from "../support/browser";
 import { ChatClient, freshRoom } from "../support/client";
 import { ROOT } from "../support/paths";
-import { type ChatServer, ONE_MACHINE_LOAD, startChat } from "../support/server";
+import { ONE_MACHINE_LOAD, startChat } from "../support/server";
 
 const SHOTS = joinPath(ROOT, "test-results", "screenshots");
 
-let browser: Browser;
-let server: ChatServer;
-beforeAll(async () => {
-  browser = await launch();
-  // A generous rate limit: posters here send faster than a person.
-  server = await startChat({ vars: { ...ONE_MACHINE_LOAD, RATE_BURST: 100, RATE_PER_SEC: 100 } });
-});
-afterAll(async () => {
-  await browser?.close();
-  await server?.stop();
-});
+// A generous rate limit: posters here send faster than a person.
+const suite = browserSuite({ ...ONE_MACHINE_LOAD, RATE_BURST: 100, RATE_PER_SEC: 100 });
 
 describe("chatting", () => {
   it("lets two people join the same room and chat both ways, with the roster live", async () => {
     const room = freshRoom("e2e");
-    const ann = await person(browser, server.origin);
-    const ben = await person(browser, server.origin);
+    const ann = await person(suite.browser, suite.server.origin);
+    const ben = await person(suite.browser, suite.server.origin);
     await join(ann.page, room, "Ann");
     await expect.poll(() => ann.page.getByRole("status").textContent()).toContain("Live");
     await join(ben.page, room, "Ben");
@@ -65,13 +55,13 @@ describe("chatting", () => {
 
   it("sends with Enter and shows the history of the room before live messages", async () => {
     const room = freshRoom("e2e");
-    const poster = await ChatClient.connect(server.wsUrl(room));
+    const poster = await ChatClient.connect(suite.server.wsUrl(room));
     await poster.join("Pat");
     for (const text of ["one", "two"]) {
       poster.send({ type: "chat", text });
       await poster.next("chat");
     }
-    const ann = await person(browser, server.origin);
+    const ann = await person(suite.browser, suite.server.origin);
     await join(ann.page, room, "Ann");
     await ann.page.locator("#messages .msg", { hasText: "two" }).waitFor();
     poster.send({ type: "chat", text: "three" });
@@ -84,10 +74,10 @@ describe("chatting", () => {
 
   it("shows a taken name as an error by the join form, in any case", async () => {
     const room = freshRoom("e2e");
-    const ann = await person(browser, server.origin);
+    const ann = await person(suite.browser, suite.server.origin);
     await join(ann.page, room, "Ann");
     await ann.page.locator("#users").getByText("Ann").waitFor();
-    const other = await person(browser, server.origin);
+    const other = await person(suite.browser, suite.server.origin);
     await join(other.page, room, "ANN");
     const alert = other.page.locator("#join-error");
     await alert.waitFor();
@@ -98,9 +88,9 @@ describe("chatting", () => {
   it("delivers a direct message only to the chosen person, and Esc returns to everyone", async () => {
     const room = freshRoom("e2e");
     const [ann, ben, cat] = [
-      await person(browser, server.origin),
-      await person(browser, server.origin),
-      await person(browser, server.origin),
+      await person(suite.browser, suite.server.origin),
+      await person(suite.browser, suite.server.origin),
+      await person(suite.browser, suite.server.origin),
     ];
     await join(ann.page, room, "Ann");
     await join(ben.page, room, "Ben");
@@ -125,7 +115,7 @@ describe("chatting", () => {
 
   it("shows an error from the server next to the input, and refuses an over-long message before sending", async () => {
     const room = freshRoom("e2e");
-    const ann = await person(browser, server.origin);
+    const ann = await person(suite.browser, suite.server.origin);
     await join(ann.page, room, "Ann");
     await ann.page.locator("#users").getByText("Ann").waitFor();
     await ann.page.getByRole("textbox", { name: "Message" }).fill("x".repeat(2001));
@@ -137,7 +127,7 @@ describe("chatting", () => {
   it("shows rate_limited by the input and still delivers every message once, in order", async () => {
     const strict = await startChat({ vars: { RATE_BURST: 3, RATE_PER_SEC: 1 } });
     try {
-      const ann = await person(browser, strict.origin);
+      const ann = await person(suite.browser, strict.origin);
       await join(ann.page, freshRoom("e2e"), "Ann");
       await ann.page.locator("#users").getByText("Ann").waitFor();
       const sent = ["m1", "m2", "m3", "m4", "m5"];
@@ -156,13 +146,13 @@ describe("safety", () => {
     const room = freshRoom("e2e");
     const evilName = "<img src=x onerror=alert(1)>";
     const evilText = "<img src=x onerror=window.__pwned=1><script>window.__pwned=2</script>";
-    const ann = await person(browser, server.origin);
+    const ann = await person(suite.browser, suite.server.origin);
     const dialogs: string[] = [];
     ann.page.on("dialog", (d) => {
       dialogs.push(d.message());
       void d.dismiss();
     });
-    const mallory = await person(browser, server.origin);
+    const mallory = await person(suite.browser, suite.server.origin);
     await join(ann.page, room, "Ann");
     await join(mallory.page, room, evilName);
     await say(mallory.page, evilText);
@@ -178,7 +168,7 @@ describe("safety", () => {
   });
 
   it("is served with a CSP that blocks inline script", async () => {
-    const ann = await person(browser, server.origin);
+    const ann = await person(suite.browser, suite.server.origin);
     const res = await ann.page.goto("/");
     const csp = (await res?.allHeaders())?.["content-security-policy"] ?? "";
     expect(csp).toContain("script-src 'self'");
@@ -195,7 +185,7 @@ describe("safety", () => {
 describe("layout", () => {
   it("fits a 360 px wide phone without sideways scrolling", async () => {
     const room = freshRoom("e2e");
-    const ann = await person(browser, server.origin, { width: 360, height: 740 });
+    const ann = await person(suite.browser, suite.server.origin, { width: 360, height: 740 });
     await join(ann.page, room, "Ann");
     await say(ann.page, "A long message that has to wrap on a small screen, with a longwordthatkeepsgoingandgoing.");
     await ann.page.locator("#messages .msg").waitFor();
@@ -210,9 +200,9 @@ describe("layout", () => {
 
   it("does not yank a reader who scrolled up; it offers a jump instead", async () => {
     const room = freshRoom("e2e");
-    const poster = await ChatClient.connect(server.wsUrl(room));
+    const poster = await ChatClient.connect(suite.server.wsUrl(room));
     await poster.join("Pat");
-    const ann = await person(browser, server.origin, { width: 800, height: 500 });
+    const ann = await person(suite.browser, suite.server.origin, { width: 800, height: 500 });
     await join(ann.page, room, "Ann");
     await ann.page.locator("#users").getByText("Pat").waitFor();
     for (let i = 0; i < 30; i++) {
@@ -235,8 +225,8 @@ describe("layout", () => {
 describe("reconnecting", () => {
   it("shows Offline when the browser loses the network, queues what is typed, and sends it once back online", async () => {
     const room = freshRoom("e2e");
-    const ann = await person(browser, server.origin);
-    const ben = await person(browser, server.origin);
+    const ann = await person(suite.browser, suite.server.origin);
+    const ben = await person(suite.browser, suite.server.origin);
     await join(ann.page, room, "Ann");
     await join(ben.page, room, "Ben");
     await ann.page.locator("#users").getByText("Ben").waitFor();
@@ -265,7 +255,7 @@ describe("reconnecting", () => {
     let restartable = await startChat({ persistDir: dir });
     const port = Number(new URL(restartable.origin).port);
     try {
-      const ann = await person(browser, restartable.origin);
+      const ann = await person(suite.browser, restartable.origin);
       await join(ann.page, room, "Ann");
       await ann.page.locator("#users").getByText("Ann").waitFor();
 

@@ -3,30 +3,20 @@
  * Chromium: a flood of joins and leaves, more notices than a page should
  * keep, a malformed address, and a page whose script never runs.
  */
-import type { Browser } from "playwright-core";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { join, launch, person, texts } from "../support/browser";
+import { describe, expect, it } from "vitest";
+import { browserSuite, join, person, texts } from "../support/browser";
 import { ChatClient, freshRoom } from "../support/client";
-import { type ChatServer, ONE_MACHINE_LOAD, startChat } from "../support/server";
+import { ONE_MACHINE_LOAD } from "../support/server";
 
-let browser: Browser;
-let server: ChatServer;
-beforeAll(async () => {
-  browser = await launch();
-  server = await startChat({ vars: ONE_MACHINE_LOAD });
-});
-afterAll(async () => {
-  await browser?.close();
-  await server?.stop();
-});
+const suite = browserSuite(ONE_MACHINE_LOAD);
 
 describe("hostile input", () => {
   it("folds a flood of joins and leaves into one notice line that names the first and counts the rest", async () => {
     const room = freshRoom("e2e");
-    const ann = await person(browser, server.origin);
+    const ann = await person(suite.browser, suite.server.origin);
     await join(ann.page, room, "Ann");
     await expect.poll(() => ann.page.getByRole("status").textContent()).toContain("Live");
-    const bots = await Promise.all(Array.from({ length: 40 }, () => ChatClient.connect(server.wsUrl(room))));
+    const bots = await Promise.all(Array.from({ length: 40 }, () => ChatClient.connect(suite.server.wsUrl(room))));
     for (const [i, bot] of bots.entries()) await bot.join(`bot-${i}`);
     await Promise.all(bots.map((b) => b.close()));
     await expect.poll(() => ann.page.locator("#count").textContent()).toBe("(1)");
@@ -38,12 +28,12 @@ describe("hostile input", () => {
 
   it("keeps at most 100 notice lines, dropping the oldest, and every message", async () => {
     const room = freshRoom("e2e");
-    const ann = await person(browser, server.origin);
+    const ann = await person(suite.browser, suite.server.origin);
     await join(ann.page, room, "Ann");
     await expect.poll(() => ann.page.getByRole("status").textContent()).toContain("Live");
     // A join, then a message from the joiner: each join is a notice line of its own.
     for (let i = 0; i < 120; i++) {
-      const bot = await ChatClient.connect(server.wsUrl(room));
+      const bot = await ChatClient.connect(suite.server.wsUrl(room));
       await bot.join(`bot-${i}`);
       bot.send({ type: "chat", text: `from bot-${i}` });
       await bot.next("chat");
@@ -57,7 +47,7 @@ describe("hostile input", () => {
   });
 
   it("starts with a malformed escape in the address (#%E0%A4%A) and joins normally", async () => {
-    const ann = await person(browser, server.origin);
+    const ann = await person(suite.browser, suite.server.origin);
     await ann.page.goto("/#%E0%A4%A");
     // The raw text is offered as the room; it is not a valid room name.
     expect(await ann.page.getByRole("textbox", { name: "Room" }).inputValue()).toBe("%E0%A4%A");
@@ -73,7 +63,7 @@ describe("hostile input", () => {
   });
 
   it("never submits the join form to the server, even when its script does not run", async () => {
-    const context = await browser.newContext({ baseURL: server.origin, javaScriptEnabled: false });
+    const context = await suite.browser.newContext({ baseURL: suite.server.origin, javaScriptEnabled: false });
     const page = await context.newPage();
     const requests: string[] = [];
     page.on("request", (r) => requests.push(r.url()));

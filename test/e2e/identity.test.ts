@@ -4,13 +4,13 @@
  * browser context answers it with that person's token, as a site's login
  * cookie would. A context that does not answer it is a guest.
  */
-import type { Browser, Page } from "playwright-core";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { Page } from "playwright-core";
+import { describe, expect, it } from "vitest";
 import {
   AUTH_ENDPOINT,
+  browserSuite,
   enterSignedIn,
   join,
-  launch,
   type Person,
   person,
   say,
@@ -18,25 +18,16 @@ import {
   texts,
 } from "../support/browser";
 import { freshRoom } from "../support/client";
-import { type ChatServer, ONE_MACHINE_LOAD, startChat } from "../support/server";
+import { ONE_MACHINE_LOAD } from "../support/server";
 import { hs256, TEST_AUTH_SECRET } from "../support/tokens";
 
-let browser: Browser;
-let server: ChatServer;
-beforeAll(async () => {
-  browser = await launch();
-  server = await startChat({ vars: { ...ONE_MACHINE_LOAD, AUTH_SECRET: TEST_AUTH_SECRET, AUTH_ENDPOINT } });
-});
-afterAll(async () => {
-  await browser?.close();
-  await server?.stop();
-});
+const suite = browserSuite({ ...ONE_MACHINE_LOAD, AUTH_SECRET: TEST_AUTH_SECRET, AUTH_ENDPOINT });
 
-const signedIn = (sub: string, name: string) => signedInContext(browser, server.origin, { sub, name });
+const signedIn = (sub: string, name: string) => signedInContext(suite.browser, suite.server.origin, { sub, name });
 
 /** A guest: the site's endpoint answers that nobody is signed in. */
 async function guest(): Promise<Person> {
-  const someone = await person(browser, server.origin);
+  const someone = await person(suite.browser, suite.server.origin);
   await someone.page.route(`**${AUTH_ENDPOINT}`, (route) => route.fulfill({ json: { token: null } }));
   return someone;
 }

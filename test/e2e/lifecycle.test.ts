@@ -3,29 +3,20 @@
  * Chromium (protocol §7), and the same changes reaching someone who was
  * offline while they happened.
  */
-import type { Browser, Page } from "playwright-core";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { join, launch, person, say, texts } from "../support/browser";
+import type { Page } from "playwright-core";
+import { describe, expect, it } from "vitest";
+import { browserSuite, join, person, say, texts } from "../support/browser";
 import { freshRoom } from "../support/client";
-import { type ChatServer, ONE_MACHINE_LOAD, startChat } from "../support/server";
+import { ONE_MACHINE_LOAD } from "../support/server";
 
-let browser: Browser;
-let server: ChatServer;
-beforeAll(async () => {
-  browser = await launch();
-  server = await startChat({ vars: { ...ONE_MACHINE_LOAD, RATE_BURST: 100, RATE_PER_SEC: 100 } });
-});
-afterAll(async () => {
-  await browser?.close();
-  await server?.stop();
-});
+const suite = browserSuite({ ...ONE_MACHINE_LOAD, RATE_BURST: 100, RATE_PER_SEC: 100 });
 
 const message = (page: Page, text: string) => page.locator("#messages .msg", { hasText: text });
 
 async function twoPeople() {
   const room = freshRoom("e2e-life");
-  const ann = await person(browser, server.origin);
-  const ben = await person(browser, server.origin);
+  const ann = await person(suite.browser, suite.server.origin);
+  const ben = await person(suite.browser, suite.server.origin);
   await join(ann.page, room, "Ann");
   await join(ben.page, room, "Ben");
   await ann.page.locator("#users").getByText("Ben").waitFor();

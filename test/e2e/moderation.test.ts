@@ -4,26 +4,17 @@
  * why. Sign-in is played as in identity.test.ts: each context's site login
  * answers the token endpoint.
  */
-import type { Browser, BrowserContext, Page } from "playwright-core";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { AUTH_ENDPOINT, enterSignedIn, launch, say, signedInContext, texts } from "../support/browser";
+import type { BrowserContext, Page } from "playwright-core";
+import { describe, expect, it } from "vitest";
+import { AUTH_ENDPOINT, browserSuite, enterSignedIn, say, signedInContext, texts } from "../support/browser";
 import { freshRoom } from "../support/client";
-import { type ChatServer, ONE_MACHINE_LOAD, startChat } from "../support/server";
+import { ONE_MACHINE_LOAD } from "../support/server";
 import { TEST_AUTH_SECRET } from "../support/tokens";
 
-let browser: Browser;
-let server: ChatServer;
-beforeAll(async () => {
-  browser = await launch();
-  server = await startChat({ vars: { ...ONE_MACHINE_LOAD, AUTH_SECRET: TEST_AUTH_SECRET, AUTH_ENDPOINT } });
-});
-afterAll(async () => {
-  await browser?.close();
-  await server?.stop();
-});
+const suite = browserSuite({ ...ONE_MACHINE_LOAD, AUTH_SECRET: TEST_AUTH_SECRET, AUTH_ENDPOINT });
 
 async function signedIn(sub: string, name: string, role: string): Promise<{ context: BrowserContext; page: Page }> {
-  const context = await signedInContext(browser, server.origin, { sub, name, role });
+  const context = await signedInContext(suite.browser, suite.server.origin, { sub, name, role });
   return { context, page: await context.newPage() };
 }
 

@@ -5,10 +5,44 @@
  * machines.
  */
 import type { Browser, BrowserContext, Page } from "playwright-core";
-import { expect } from "vitest";
+import { afterAll, beforeAll, expect } from "vitest";
+import { launch } from "../../scripts/lib/browser.mjs";
+import { type ChatServer, startChat } from "./server";
 import { hs256 } from "./tokens";
 
-export { launch } from "../../scripts/lib/browser.mjs";
+export { launch };
+
+/**
+ * A suite's Chromium and chat server (with these vars), started before the
+ * file's tests and stopped after them. Read them inside tests only.
+ */
+export function browserSuite(vars: Record<string, string | number>): {
+  readonly browser: Browser;
+  readonly server: ChatServer;
+} {
+  let browser: Browser | undefined;
+  let server: ChatServer | undefined;
+  beforeAll(async () => {
+    browser = await launch();
+    server = await startChat({ vars });
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await server?.stop();
+  });
+  const started = <T>(value: T | undefined): T => {
+    if (value === undefined) throw new Error("browserSuite: read before beforeAll ran");
+    return value;
+  };
+  return {
+    get browser() {
+      return started(browser);
+    },
+    get server() {
+      return started(server);
+    },
+  };
+}
 
 export interface Person {
   page: Page;
