@@ -16,16 +16,16 @@
  *   shapes §5.1 gives them; anything else makes the token invalid.
  */
 import {
-  createRemoteJWKSet,
+  createLocalJWKSet,
   decodeProtectedHeader,
   errors,
+  type JSONWebKeySet,
   type JWTVerifyOptions,
   jwtVerify,
-  type RemoteJWKSet,
 } from "jose";
 import * as v from "valibot";
 import { ConfigError } from "../shared/limits";
-import { ROLES, type Role } from "../shared/protocol";
+import { BIDI_CONTROL, ROLES, type Role } from "../shared/protocol";
 import { codePointLength } from "../shared/text";
 
 /** Who a valid token says the user is. `name` is the token's display name (or `sub`), not yet checked against join's rules. */
@@ -56,10 +56,10 @@ export const CLOCK_SKEW_S = 60;
 /** A key server slower than this fails the join (auth_invalid) instead of stalling it. */
 export const JWKS_TIMEOUT_MS = 3000;
 /**
- * After fetching the key set, a token with an unknown `kid` fetches it again
- * (key rotation) only once this long has passed, and a key server that
- * failed is not asked again sooner: a flood of tokens with made-up key ids
- * costs the key server one request per this interval per isolate.
+ * At most one fetch of the key set per this interval per room (§5.1),
+ * whatever the tokens: a token with an unknown `kid` (key rotation) fetches
+ * it again only once this long has passed since the last attempt, and a
+ * key server that failed is not asked again sooner either.
  */
 export const JWKS_COOLDOWN_MS = 5000;
 
@@ -99,11 +99,13 @@ function text(env: object, name: string): string | undefined {
 }
 
 const ClaimsSchema = v.object({
+  // §5.1: 1–128 characters, no control characters (NUL and newline would
+  // land in logs and frames) and no direction controls (BIDI_CONTROL).
   sub: v.pipe(
     v.string(),
     v.check((s) => {
       const n = codePointLength(s);
-      return n >= 1 && n <= 128;
+      return n >= 1 && n <= 128 && !/\p{Cc}/u.test(s) && !BIDI_CONTROL.test(s);
     }),
   ),
   name: v.optional(v.string()),
@@ -112,18 +114,113 @@ const ClaimsSchema = v.object({
 });
 
 /**
- * Where one caller waits for a key-set fetch already under way. jose starts
- * a fetch per caller on Workers (a promise may not cross request contexts),
- * so a storm of RS256 joins on a cold isolate fetched the set once per join
- * (65 fetches for 75 joins, measured). A room owns one gate: its events
- * share one context, so its joins wait for one fetch.
+ * The key set at AUTH_JWKS_URL, one copy per URL per isolate, and the only
+ * code that fetches it (§5.1). jose's remote key set was not enough: on
+ * Workers it starts a fetch per caller (a promise may not cross request
+ * contexts), and a flood of made-up `kid`s fetched the set 40 times in
+ * 10 s. Here the rule holds however tokens arrive: at most one fetch
+ * attempt per JWKS_COOLDOWN_MS per isolate (so per room too), successful or
+ * not. Keys are kept JWKS_MAX_AGE_MS, then fetched again on the next
+ * RS256/ES256 token; a failed refetch keeps the old keys. jose still does
+ * every check (createLocalJWKSet, jwtVerify).
+ *
+ * Waiting for a fetch under way is allowed only to callers of the context
+ * that started it (`context`: a room passes one object for all its events,
+ * which share the object's context), so a storm of joins into one room
+ * waits for one fetch; anyone else uses the keys there are.
  */
-export interface KeyGate {
-  loading?: Promise<void> | undefined;
+export class KeyCache {
+  readonly #url: URL;
+  #keys: ReturnType<typeof createLocalJWKSet> | undefined;
+  #loadedAt = Number.NEGATIVE_INFINITY;
+  #triedAt = Number.NEGATIVE_INFINITY;
+  #loading: { promise: Promise<void>; context: object | undefined } | undefined;
+  /** Fetch attempts so far. */
+  fetches = 0;
+
+  constructor(url: URL) {
+    this.#url = url;
+  }
+
+  /** Verifies a token against the set; an unknown `kid` fetches the set again if the cooldown allows. */
+  async verify(token: string, options: JWTVerifyOptions, context?: object): Promise<unknown> {
+    if (!this.#keys || Date.now() - this.#loadedAt > JWKS_MAX_AGE_MS) await this.#refresh(context);
+    const first = this.#keys;
+    if (!first) throw new KeyServerDown();
+    try {
+      return (await jwtVerify(token, first, options)).payload;
+    } catch (err) {
+      if (!(err instanceof errors.JWKSNoMatchingKey)) throw err;
+      await this.#refresh(context);
+      const again = this.#keys;
+      if (again === first || !again) throw err;
+      return (await jwtVerify(token, again, options)).payload;
+    }
+  }
+
+  #refresh(context: object | undefined): Promise<void> {
+    if (this.#loading) {
+      const mine = context !== undefined && this.#loading.context === context;
+      return mine ? this.#loading.promise : Promise.resolve();
+    }
+    if (Date.now() - this.#triedAt < JWKS_COOLDOWN_MS) return Promise.resolve();
+    this.#triedAt = Date.now();
+    this.fetches++;
+    const promise = this.#fetch().finally(() => {
+      this.#loading = undefined;
+    });
+    this.#loading = { promise, context };
+    return promise;
+  }
+
+  async #fetch(): Promise<void> {
+    try {
+      const response = await fetch(this.#url, {
+        headers: { accept: "application/json" },
+        signal: AbortSignal.timeout(JWKS_TIMEOUT_MS),
+      });
+      if (!response.ok) {
+        await response.body?.cancel();
+        throw new Error(`status ${response.status}`);
+      }
+      const json: unknown = await response.json();
+      if (!isKeySetJson(json)) throw new Error("not a JSON Web Key Set");
+      this.#keys = createLocalJWKSet(json);
+      this.#loadedAt = Date.now();
+    } catch (err) {
+      // The old keys (if any) stay; the next attempt waits for the cooldown.
+      console.warn(`identity: key set fetch failed: ${err instanceof Error ? err.message : String(err)}`);
+    }
+  }
 }
 
-/** Checks a token; never throws: every way a token can fail is an answer. */
-export async function verifyIdentity(token: string, config: AuthConfig, gate?: KeyGate): Promise<Verified> {
+/** How long a fetched key set is used before it is fetched again (jose's remote set's default). */
+export const JWKS_MAX_AGE_MS = 600_000;
+
+class KeyServerDown extends Error {}
+
+function isKeySetJson(json: unknown): json is JSONWebKeySet {
+  return typeof json === "object" && json !== null && "keys" in json && Array.isArray(json.keys);
+}
+
+const keyCaches = new Map<string, KeyCache>();
+
+/** The isolate's key set for a URL. */
+export function keyCache(url: URL): KeyCache {
+  let cache = keyCaches.get(url.href);
+  if (!cache) {
+    cache = new KeyCache(url);
+    keyCaches.set(url.href, cache);
+  }
+  return cache;
+}
+
+/**
+ * Checks a token; never throws: every way a token can fail is an answer.
+ * `context`: the caller's own object (a room's), so its callers may wait for
+ * a key-set fetch it started (KeyCache).
+ */
+export async function verifyIdentity(token: string, config: AuthConfig, context?: object): Promise<Verified> {
   let header: ReturnType<typeof decodeProtectedHeader>;
   try {
     header = decodeProtectedHeader(token);
@@ -143,23 +240,12 @@ export async function verifyIdentity(token: string, config: AuthConfig, gate?: K
       ({ payload } = await jwtVerify(token, config.secret, { ...options, algorithms: ["HS256"] }));
     } else if (header.alg === "RS256" || header.alg === "ES256") {
       if (!config.jwksUrl) return invalid(`${header.alg} identity tokens are not accepted here.`);
-      const keys = keySet(config.jwksUrl);
-      if (!keys) return invalid("The key server could not be reached; try again shortly.");
-      if (gate && !keys.get.fresh) {
-        gate.loading ??= keys.get.reload().finally(() => {
-          gate.loading = undefined;
-        });
-        await gate.loading;
-      }
-      ({ payload } = await jwtVerify(token, keys.get, { ...options, algorithms: ["RS256", "ES256"] }));
+      payload = await keyCache(config.jwksUrl).verify(token, { ...options, algorithms: ["RS256", "ES256"] }, context);
     } else {
       return invalid("The identity token's algorithm is not accepted.");
     }
   } catch (err) {
-    if (config.jwksUrl && header.alg !== "HS256" && isKeyServerFailure(err)) {
-      keyServerFailed(config.jwksUrl);
-      return invalid("The key server could not be reached; try again shortly.");
-    }
+    if (err instanceof KeyServerDown) return invalid("The key server could not be reached; try again shortly.");
     return invalid(explain(err));
   }
   const claims = v.safeParse(ClaimsSchema, payload);
@@ -185,40 +271,4 @@ function explain(err: unknown): string {
   if (err instanceof errors.JWSSignatureVerificationFailed) return "The identity token's signature is wrong.";
   if (err instanceof errors.JWKSNoMatchingKey) return "The identity token was signed by an unknown key.";
   return "The identity token is not valid.";
-}
-
-/**
- * A fetch of the key set that failed: a timeout, a network error, a status
- * other than 200 or a body that is no key set (jose reports the last two as
- * its generic error). Anything else is about the token.
- */
-function isKeyServerFailure(err: unknown): boolean {
-  if (err instanceof errors.JWKSTimeout || err instanceof errors.JWKSInvalid) return true;
-  return !(err instanceof errors.JOSEError) || err.code === "ERR_JOSE_GENERIC";
-}
-
-// ---------------------------------------------------------------------------
-// The key set, one per URL per isolate: jose caches the keys (10 minutes),
-// and fetches them again for an unknown `kid` once the cooldown has passed.
-// A failed fetch is remembered for the same cooldown, so an unreachable key
-// server is not asked again by every join.
-// ---------------------------------------------------------------------------
-
-const keySets = new Map<string, { get: RemoteJWKSet; failedAt?: number }>();
-
-function keySet(url: URL): { get: RemoteJWKSet } | undefined {
-  let entry = keySets.get(url.href);
-  if (entry?.failedAt !== undefined && Date.now() - entry.failedAt < JWKS_COOLDOWN_MS) return undefined;
-  if (!entry || entry.failedAt !== undefined) {
-    entry = {
-      get: createRemoteJWKSet(url, { timeoutDuration: JWKS_TIMEOUT_MS, cooldownDuration: JWKS_COOLDOWN_MS }),
-    };
-    keySets.set(url.href, entry);
-  }
-  return entry;
-}
-
-function keyServerFailed(url: URL): void {
-  const entry = keySets.get(url.href);
-  if (entry) entry.failedAt = Date.now();
 }

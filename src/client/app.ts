@@ -8,10 +8,11 @@
  */
 import { DEFAULT_LIMITS } from "../shared/limits";
 import { ROOM_NAME, ROOM_NAME_RULE, TYPING_INTERVAL_MS } from "../shared/protocol";
+import { parseMessagesPage } from "../shared/server-frames";
 import { codePointLength } from "../shared/text";
 import { ChatConnection, type Handlers, type State } from "./connection";
 import { clearConversation, notice, presenceNotice, showDm, showOutbox } from "./conversation";
-import { muted, ui } from "./dom";
+import { bdi, muted, type Sentence, ui } from "./dom";
 import { endpointTokens, loadConfig, pastedToken, peek, type TokenSource } from "./identity";
 import { applyUpdate, clearMessages, excerpt, lastOwnMessage, messageOf, setViewer, showMessage } from "./messages";
 import { describeModeration, duration, setModerator, showSlowmode, until } from "./moderation";
@@ -30,6 +31,8 @@ let countdown: ReturnType<typeof setInterval> | undefined;
 let sendCountdown: ReturnType<typeof setInterval> | undefined;
 /** The host site's token endpoint (GET /api/config), if the deployment names one. */
 let hostTokens: TokenSource | undefined;
+/** The identity tokens of the room entered last, for its HTTP reads (a private room's need one). */
+let roomTokens: TokenSource | undefined;
 /** Whether the endpoint said this visitor is signed in. */
 let signedInAs: string | undefined;
 let verifiedOnly = false;
@@ -108,7 +111,7 @@ function describeIdentity(): void {
   const who = pasted ? (claims?.name ?? claims?.sub) : signedInAs;
   if (pasted && !claims) ui.identity.textContent = "That does not look like an identity token.";
   else if (who !== undefined)
-    ui.identity.textContent = `You will join signed in as ${who} ✓; the name field is not used.`;
+    ui.identity.replaceChildren("You will join signed in as ", bdi(who), " ✓; the name field is not used.");
   else if (verifiedOnly)
     ui.identity.textContent = "This chat is for signed-in people: sign in on the site, or paste a token.";
   else ui.identity.textContent = "Guests pick any free name.";
@@ -156,12 +159,35 @@ function roomList(body: unknown): Array<{ room: string; users: number }> {
   );
 }
 
+/**
+ * A welcome whose history was cut to its byte budget (§2.1): the ring's
+ * messages over HTTP, paged by `v` (§7.4), each shown unless the page
+ * already has it in the same or a newer state.
+ */
+async function fillGap(room: string, tokens: TokenSource | undefined): Promise<void> {
+  const token = await tokens?.().catch(() => undefined);
+  const headers: HeadersInit = token === undefined ? {} : { Authorization: `Bearer ${token}` };
+  let since = 0;
+  // The ring holds HISTORY_LIMIT messages; a few pages always cover it.
+  for (let page = 0; page < 20 && room === roomName; page++) {
+    const res = await fetch(`/api/rooms/${encodeURIComponent(room)}/messages?since=${since}`, { headers });
+    if (!res.ok || room !== roomName) return;
+    const body = parseMessagesPage(await res.json());
+    if (!body || body.messages.length === 0) return;
+    for (const chat of body.messages) {
+      if ((messageOf(chat.seq)?.v ?? -1) < chat.v) showMessage(chat);
+      since = Math.max(since, chat.v);
+    }
+  }
+}
+
 // ---------------------------------------------------------------------------
 // Entering and leaving a room
 // ---------------------------------------------------------------------------
 
 function enterRoom(room: string, name: string, getToken: TokenSource | undefined): void {
   roomName = room;
+  roomTokens = getToken;
   ui.joinError.hidden = true;
   clearConversation();
   clearMessages();
@@ -209,7 +235,12 @@ const handlers: Handlers = {
     }
     setViewer({ name: welcome.name, user: welcome.user, staff: welcome.role !== "member" }, messageActions);
     for (const chat of history) showMessage(chat);
-    if (welcome.gap) notice("Some older messages were missed while you were away.");
+    if (welcome.gap) {
+      // What did not fit into the welcome is still in the room: fetch it.
+      // What left the room's history meanwhile is gone, and a rejoin says so.
+      void fillGap(roomName, roomTokens);
+      if (rejoin) notice("Some older messages were missed while you were away.");
+    }
     setRoster(welcome.members, me());
     verifiedAs = welcome.user;
     setModerator(welcome.role, (frame) => session?.moderate(frame) ?? false, welcome.settings.slowmode);
@@ -240,14 +271,12 @@ const handlers: Handlers = {
     }
     switch (error.code) {
       case "kicked":
-        notice(`A moderator removed you from the room${error.reason ? `: ${error.reason}` : "."}`).classList.add(
-          "moderation",
-        );
+        notice(["A moderator removed you from the room", ...because(error.reason)]).classList.add("moderation");
         return;
       case "banned":
-        notice(
-          `A moderator banned you from this room ${until(error.until)}${error.reason ? `: ${error.reason}` : "."}`,
-        ).classList.add("moderation");
+        notice([`A moderator banned you from this room ${until(error.until)}`, ...because(error.reason)]).classList.add(
+          "moderation",
+        );
         return;
       case "muted":
         ui.sendError.textContent = `You are muted ${until(error.until)}; the message was not sent.`;
@@ -420,3 +449,8 @@ ui.sendForm.addEventListener("submit", (event) => {
   setComposing(undefined);
   updateCounter();
 });
+
+/** ": <reason>." after a moderator's action on the viewer, or "." without one. */
+function because(reason: string | undefined): Sentence {
+  return reason ? [": ", bdi(reason), "."] : ["."];
+}

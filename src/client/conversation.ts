@@ -9,7 +9,7 @@
 
 import type { ServerFrameOf } from "../shared/server-frames";
 import type { Pending } from "./connection";
-import { ui } from "./dom";
+import { bdi, type Sentence, ui } from "./dom";
 
 const NEAR_BOTTOM_PX = 48;
 /** Notices (joins, leaves, gaps) kept in the conversation; older ones are removed. */
@@ -23,7 +23,7 @@ export function clearConversation(): void {
 
 export function showDm(dm: ServerFrameOf<"dm">, me: string | undefined): void {
   const mine = dm.from === me;
-  const item = messageItem(mine ? `You → ${dm.to}` : `${dm.from} → you`, dm.text, dm.ts);
+  const item = messageItem(mine ? ["You → ", bdi(dm.to)] : [bdi(dm.from), " → you"], dm.text, dm.ts);
   item.classList.add("dm");
   if (mine) item.classList.add("mine");
   append(item);
@@ -43,14 +43,15 @@ export function showOutbox(pending: readonly Pending[], me: string | undefined):
   stickToBottom(true);
 }
 
-export function messageItem(who: string, text: string, ts: number): HTMLLIElement {
+export function messageItem(who: string | Sentence, text: string, ts: number): HTMLLIElement {
   const item = document.createElement("li");
   item.className = "msg";
   const head = document.createElement("div");
   head.className = "meta";
   const sender = document.createElement("span");
   sender.className = "who";
-  sender.textContent = who;
+  if (typeof who === "string") sender.textContent = who;
+  else sender.replaceChildren(...who);
   const time = document.createElement("time");
   const date = new Date(ts);
   time.dateTime = date.toISOString();
@@ -63,10 +64,11 @@ export function messageItem(who: string, text: string, ts: number): HTMLLIElemen
   return item;
 }
 
-export function notice(text: string): HTMLLIElement {
+export function notice(text: string | Sentence): HTMLLIElement {
   const item = document.createElement("li");
   item.className = "notice";
-  item.textContent = text;
+  if (typeof text === "string") item.textContent = text;
+  else item.replaceChildren(...text);
   append(item);
   // Only so many notices are kept: the oldest go first, messages stay.
   const notices = ui.messages.querySelectorAll(":scope > .notice");
@@ -87,18 +89,18 @@ export function presenceNotice(type: "joined" | "left", name: string): void {
   }
   const { joined, left } = presenceLine;
   (type === "joined" ? joined : left).add(name);
-  const parts = [];
-  if (joined.size > 0) parts.push(`${people(joined)} joined`);
-  if (left.size > 0) parts.push(`${people(left)} left`);
-  presenceLine.item.textContent = parts.join(" · ");
+  const parts: Array<string | Node> = [];
+  if (joined.size > 0) parts.push(...people(joined), " joined");
+  if (left.size > 0) parts.push(...(joined.size > 0 ? [" · "] : []), ...people(left), " left");
+  presenceLine.item.replaceChildren(...parts);
 }
 
 /** "Ann", "Ann and Ben", "Ann and 12 others". */
-function people(names: Set<string>): string {
-  const [first, second] = names;
-  if (names.size === 1) return String(first);
-  if (names.size === 2) return `${first} and ${second}`;
-  return `${first} and ${names.size - 1} others`;
+function people(names: Set<string>): Sentence {
+  const [first = "", second = ""] = names;
+  if (names.size === 1) return [bdi(first)];
+  if (names.size === 2) return [bdi(first), " and ", bdi(second)];
+  return [bdi(first), ` and ${names.size - 1} others`];
 }
 
 export function append(item: HTMLElement): void {

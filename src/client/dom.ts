@@ -47,6 +47,38 @@ export const ui = {
   modError: byId("mod-error", HTMLElement),
 };
 
+/**
+ * Every user string (a name, an emoji, a reason, a message) is isolated
+ * from the page's own words, so right-to-left text or a stray direction
+ * mark in it cannot reorder what is around it ("evil 1" never shows as
+ * "1 live"). In an element's content: a `<bdi>` (bdi()), inside a Sentence;
+ * in an attribute (title, aria-label), which holds text only: between
+ * FIRST STRONG ISOLATE and POP DIRECTIONAL ISOLATE (isolate()), the
+ * plain-text form of `<bdi>`. Elements that hold only a user's string get
+ * the same from `unicode-bidi` in style.css.
+ */
+export type Sentence = ReadonlyArray<string | Node>;
+
+export function isolate(userText: string): string {
+  return CAN_TURN_TEXT.test(userText) ? `\u2068${userText}\u2069` : userText;
+}
+
+/**
+ * Right-to-left letters (Hebrew, Arabic, Syriac, Thaana, N'Ko, …, and their
+ * presentation forms) and direction controls: what can reorder the text
+ * around a string. Left-to-right text cannot, so it stays as it is and a
+ * tooltip reads "Ben", not "⁨Ben⁩" where the isolates are not drawn.
+ */
+const CAN_TURN_TEXT =
+  /[\u0590-\u08ff\ufb1d-\ufdff\ufe70-\ufefc\u200e\u200f\u202a-\u202e\u2066-\u2069\u061c]|[\u{10800}-\u{10fff}\u{1e800}-\u{1efff}]/u;
+
+/** A `<bdi>` holding a user's string, for a part of an element's content. */
+export function bdi(userText: string): HTMLElement {
+  const el = document.createElement("bdi");
+  el.textContent = userText;
+  return el;
+}
+
 /** A list item of muted text ("No one is chatting right now."). */
 export function muted(text: string): HTMLLIElement {
   const li = document.createElement("li");

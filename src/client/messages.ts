@@ -9,7 +9,7 @@
 import { MAX_REACTION_EMOJI } from "../shared/protocol";
 import type { ChatFrame, UpdateFrame } from "../shared/server-frames";
 import { append, messageItem } from "./conversation";
-import { ui } from "./dom";
+import { bdi, isolate, ui } from "./dom";
 import { verifiedMark } from "./people";
 
 /** The reactions the bar offers; any other emoji a message already has is shown too. */
@@ -140,9 +140,11 @@ function replyQuote(target: number): HTMLElement {
   const button = document.createElement("button");
   button.type = "button";
   button.className = "reply-quote";
-  button.textContent = quoted
-    ? `↪ ${quoted.name}: ${quoted.deleted ? "message deleted" : excerpt(quoted.text)}`
-    : "↪ an earlier message";
+  if (quoted) {
+    button.append("↪ ", bdi(quoted.name), ": ", quoted.deleted ? "message deleted" : bdi(excerpt(quoted.text)));
+  } else {
+    button.textContent = "↪ an earlier message";
+  }
   button.title = "Show the message this answers";
   button.addEventListener("click", () => {
     const el = itemOf(target);
@@ -169,10 +171,10 @@ function reactionBar(chat: ChatFrame): HTMLElement | undefined {
     button.className = "reaction";
     const me = viewer.name !== undefined && summary.names.includes(viewer.name);
     button.setAttribute("aria-pressed", String(me));
-    button.textContent = `${e} ${summary.count}`;
+    button.append(bdi(e), ` ${summary.count}`);
     const others = summary.count - summary.names.length;
-    button.title = `${summary.names.join(", ")}${others > 0 ? ` and ${others} more` : ""}`;
-    button.setAttribute("aria-label", `${e} ${summary.count}: ${button.title}`);
+    button.title = `${summary.names.map(isolate).join(", ")}${others > 0 ? ` and ${others} more` : ""}`;
+    button.setAttribute("aria-label", `${isolate(e)} ${summary.count}: ${button.title}`);
     button.addEventListener("click", () => actions?.react(chat.seq, e));
     bar.append(button);
   }

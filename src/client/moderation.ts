@@ -7,7 +7,7 @@
  */
 import type { ModerationFrame, Role } from "../shared/protocol";
 import type { ServerFrameOf } from "../shared/server-frames";
-import { ui } from "./dom";
+import { bdi, type Sentence, ui } from "./dom";
 
 type Send = (frame: ModerationFrame) => boolean;
 
@@ -56,24 +56,25 @@ ui.slowmode.addEventListener("change", () => {
 });
 
 /** What everyone reads about a moderation action, in plain words. */
-export function describeModeration(frame: ServerFrameOf<"moderation">): string {
-  const who = frame.name ?? "";
-  const why = frame.reason ? ` (${frame.reason})` : "";
+export function describeModeration(frame: ServerFrameOf<"moderation">): Sentence {
+  const who = bdi(frame.name ?? "");
+  const why: Sentence = frame.reason ? [" (", bdi(frame.reason), ")"] : [];
+  const by = bdi(frame.by);
   switch (frame.action) {
     case "kick":
-      return `${frame.by} removed ${who} from the room${why}.`;
+      return [by, " removed ", who, " from the room", ...why, "."];
     case "ban":
-      return `${frame.by} banned ${who} ${until(frame.until)}${why}.`;
+      return [by, " banned ", who, ` ${until(frame.until)}`, ...why, "."];
     case "mute":
-      return `${frame.by} muted ${who} ${until(frame.until)}${why}.`;
+      return [by, " muted ", who, ` ${until(frame.until)}`, ...why, "."];
     case "unban":
-      return frame.by === "system" ? `${who}'s ban has ended.` : `${frame.by} lifted ${who}'s ban.`;
+      return frame.by === "system" ? [who, "'s ban has ended."] : [by, " lifted ", who, "'s ban."];
     case "unmute":
-      return frame.by === "system" ? `${who} may speak again.` : `${frame.by} unmuted ${who}.`;
+      return frame.by === "system" ? [who, " may speak again."] : [by, " unmuted ", who, "."];
     case "slowmode":
       return frame.seconds
-        ? `${frame.by} turned on slow mode: one message every ${duration(frame.seconds * 1000)}.`
-        : `${frame.by} turned slow mode off.`;
+        ? [by, ` turned on slow mode: one message every ${duration(frame.seconds * 1000)}.`]
+        : [by, " turned slow mode off."];
   }
 }
 

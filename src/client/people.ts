@@ -5,7 +5,7 @@
  * any free name but never a `user`.
  */
 import type { MemberEntry, ServerFrameOf } from "../shared/server-frames";
-import { ui } from "./dom";
+import { bdi, isolate, ui } from "./dom";
 import { canModerate, openModeration } from "./moderation";
 
 /** How long a typing notice stays after the last `typing` frame. */
@@ -29,14 +29,14 @@ export function setRoster(members: MemberEntry[], me: string | undefined): void 
       const li = document.createElement("li");
       li.dataset.name = name;
       if (name === me) {
-        li.textContent = `${name} (you)`;
+        li.replaceChildren(bdi(name), " (you)");
         li.className = "me";
       } else {
         const button = document.createElement("button");
         button.type = "button";
         button.className = "person";
         button.textContent = name;
-        button.title = `Direct message to ${name}`;
+        button.title = `Direct message to ${isolate(name)}`;
         button.addEventListener("click", () => openDm(name));
         li.append(button);
       }
@@ -47,7 +47,7 @@ export function setRoster(members: MemberEntry[], me: string | undefined): void 
         menu.className = "moderate";
         menu.textContent = "⋯";
         menu.setAttribute("aria-label", `Moderate ${name}`);
-        menu.title = `Kick, mute or ban ${name}`;
+        menu.title = `Kick, mute or ban ${isolate(name)}`;
         menu.addEventListener("click", () => openModeration(name));
         li.append(menu);
       }
@@ -61,7 +61,7 @@ export function verifiedMark(user: string): HTMLElement {
   const mark = document.createElement("span");
   mark.className = "verified";
   mark.textContent = "✓";
-  mark.title = `Signed in (${user})`;
+  mark.title = `Signed in (${isolate(user)})`;
   mark.setAttribute("aria-label", "signed in");
   return mark;
 }
@@ -121,12 +121,10 @@ function renderTyping(): void {
   const now = Date.now();
   for (const [name, until] of typers) if (until <= now) typers.delete(name);
   const names = [...typers.keys()];
-  ui.typing.textContent =
-    names.length === 0
-      ? ""
-      : names.length === 1
-        ? `${names[0]} is typing…`
-        : names.length <= 3
-          ? `${names.join(", ")} are typing…`
-          : "Several people are typing…";
+  const [first = ""] = names;
+  if (names.length === 0) ui.typing.replaceChildren();
+  else if (names.length === 1) ui.typing.replaceChildren(bdi(first), " is typing…");
+  else if (names.length <= 3) {
+    ui.typing.replaceChildren(...names.flatMap((n, i) => (i === 0 ? [bdi(n)] : [", ", bdi(n)])), " are typing…");
+  } else ui.typing.replaceChildren("Several people are typing…");
 }

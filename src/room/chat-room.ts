@@ -19,7 +19,7 @@
  */
 import { DurableObject } from "cloudflare:workers";
 import { isPrivateRoom } from "../auth/access";
-import { type KeyGate, readAuth, verifyIdentity } from "../auth/identity";
+import { readAuth, verifyIdentity } from "../auth/identity";
 import { openDirectory } from "../directory/directory";
 import { CountReporter } from "../directory/reporter";
 import { type Limits, readLimits } from "../shared/limits";
@@ -47,7 +47,8 @@ export class ChatRoom extends DurableObject<Env> {
     super(ctx, env);
     const limits = readLimits(env);
     const auth = readAuth(env);
-    const keyGate: KeyGate = {};
+    // The room's joins may wait for a key-set fetch one of them started (src/auth/identity.ts).
+    const keyContext = {};
     // The worker only reaches rooms through idFromName, and the runtime hands
     // that name back here, so the room needs no storage read to know itself.
     const room = ctx.id.name;
@@ -86,7 +87,7 @@ export class ChatRoom extends DurableObject<Env> {
         budgets: new RoomBudgets(new SqlBucketStore(ctx.storage.sql), limits),
         sanctions: new Sanctions(new SqlSanctionStore(ctx.storage.sql)),
         away: new SqlAwayStore(ctx.storage.sql),
-        identify: (token) => verifyIdentity(token, auth, keyGate),
+        identify: (token) => verifyIdentity(token, auth, keyContext),
         sameToken: tokensEqual,
       },
       sockets,

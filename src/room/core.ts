@@ -16,7 +16,7 @@
  */
 import type { Verified } from "../auth/identity";
 import type { Limits } from "../shared/limits";
-import { nameKey, normalizeName } from "../shared/names";
+import { nameKeys, normalizeName } from "../shared/names";
 import {
   CLOSE_JOIN_TIMEOUT,
   type ClientFrameOf,
@@ -39,7 +39,7 @@ import { Lifecycle, type Sender } from "./lifecycle";
 import { type Holding, Members } from "./members";
 import { type Actor, Moderator, type Outcome } from "./moderation";
 import type { Sanctions } from "./sanctions";
-import { memberId, newSession, type Session } from "./session";
+import { memberId, newSession, PROTOCOL_V3, type Session } from "./session";
 import type { AwayStore } from "./stores";
 
 /** What the core needs from the runtime. */
@@ -140,16 +140,22 @@ export class ChatCore<S extends object> {
   // Sockets
   // -------------------------------------------------------------------------
 
-  /** Checked before a socket is accepted, so a refused one costs nothing. */
+  /**
+   * Checked before a socket is accepted, so a refused one costs nothing.
+   * A room holding MAX_UNJOINED_SOCKETS unjoined sockets makes room instead
+   * of refusing (§2.4, version 3): the one that has waited longest is
+   * closed, so sockets that never join, from whatever addresses, can never
+   * keep a newcomer out; a real client joins within moments of opening.
+   */
   admit(address: string): Refusal {
     if (this.members.socketsOf(address) >= this.limits.maxSocketsPerAddress) {
       return { code: "too_many_sockets", message: "Too many connections from your address to this room." };
     }
-    if (this.members.unjoined >= this.limits.maxUnjoinedSockets) {
-      return {
-        code: "too_many_sockets",
-        message: "Too many connections to this room are waiting to join; try again shortly.",
-      };
+    while (this.members.unjoined >= this.limits.maxUnjoinedSockets) {
+      const oldest = this.members.longestUnjoined();
+      if (oldest === undefined) break;
+      this.members.close(oldest);
+      this.io.close(oldest, CLOSE_JOIN_TIMEOUT, "too_many_unjoined");
     }
     return undefined;
   }
@@ -224,7 +230,7 @@ export class ChatCore<S extends object> {
   publish(name: string, text: string): PublishResult {
     const claimed = normalizeName(name, this.limits.maxNameChars);
     if (!claimed.ok) return { ok: false, code: "name_invalid", message: claimed.message };
-    if (this.members.holder(claimed.key)) {
+    if (this.members.holder(claimed.keys)) {
       return { ok: false, code: "name_taken", message: "A user in the room holds that name." };
     }
     const check = checkText(text, this.limits.maxMessageChars);
@@ -390,7 +396,7 @@ export class ChatCore<S extends object> {
   #dm(socket: S, session: Session, holding: Holding<S>, frame: ClientFrameOf<"dm">): string | undefined {
     const check = checkText(frame.text, this.limits.maxMessageChars);
     if (!check.ok) return errorFrame(check.code, check.message);
-    const target = this.members.holder(nameKey(frame.to.trim()));
+    const target = this.members.holder(nameKeys(frame.to.trim()));
     if (!target) return errorFrame("no_such_user");
     const muted = this.#mutedError(holding);
     if (muted) return muted;
@@ -487,6 +493,18 @@ export class ChatCore<S extends object> {
     const skip = except?.sockets;
     for (const socket of this.members.joinedSockets()) {
       if (!skip?.includes(socket)) this.io.send(socket, frame);
+    }
+  }
+
+  /**
+   * Sends one of two already-serialized frames to every joined socket: the
+   * version-3 form to sockets that joined with `protocol: 3` (§9.1), the
+   * version-2 form to the rest. Each form is serialized once, by the caller.
+   */
+  broadcastByVersion(v2: string, v3: string): void {
+    for (const socket of this.members.joinedSockets()) {
+      const version = this.members.session(socket)?.protocol ?? 2;
+      this.io.send(socket, version >= PROTOCOL_V3 ? v3 : v2);
     }
   }
 

@@ -49,7 +49,7 @@ export interface Message {
   readonly seq: number;
   readonly author: string | null;
   readonly deleted: boolean;
-  readonly reactors: Readonly<Reactors>;
+  readonly reactors: ReadonlyMap<string, ReadonlyArray<readonly [string, string]>>;
 }
 
 export class HistoryRing {
@@ -119,7 +119,7 @@ export class HistoryRing {
   get(seq: number): Message | undefined {
     const entry = this.#bySeq.get(seq);
     if (!entry) return undefined;
-    return { seq, author: entry.author, deleted: isDeleted(entry.frame), reactors: entry.reactors ?? {} };
+    return { seq, author: entry.author, deleted: isDeleted(entry.frame), reactors: entry.reactors ?? NO_REACTORS };
   }
 
   /**
@@ -132,7 +132,7 @@ export class HistoryRing {
     if (!entry) throw new Error(`history: no message ${seq}`);
     const next = this.#latestSeq + 1;
     const message = parseStored(entry.frame);
-    const reactors: Reactors = structuredClone(entry.reactors ?? {});
+    const reactors: Reactors = new Map(Array.from(entry.reactors ?? [], ([emoji, who]) => [emoji, who.slice()]));
     change(message, reactors);
     message.v = next;
     const summary = summarize(reactors);
@@ -142,7 +142,7 @@ export class HistoryRing {
       ...rowOf(entry),
       v: next,
       frame: encodeChat(message),
-      reactors: Object.keys(reactors).length > 0 ? reactors : null,
+      reactors: reactors.size > 0 ? reactors : null,
     };
     this.#store.write(row, entry.v);
     this.#latestSeq = next;
@@ -159,7 +159,7 @@ export class HistoryRing {
    * For a welcome (§7.4): without `since`, every message; with it, every
    * message whose `v > since` (new or changed since), in its latest state,
    * ordered by seq: the newest of them whose frames add up to at most
-   * `maxBytes`. `gap` is true when some message after `since` is not
+   * `maxBytes` (and at least the newest one). `gap` is true when some message after `since` is not
    * returned, because it has left the ring or did not fit (the HTTP API
    * pages through what did not fit).
    */
@@ -170,7 +170,9 @@ export class HistoryRing {
     let bytes = 0;
     while (start > 0) {
       const next = wanted[start - 1];
-      if (!next || bytes + next.bytes > maxBytes) break;
+      // The newest message always goes, whatever its size: one large message
+      // may shorten a welcome's history but never empty it (§2.1).
+      if (!next || (start < wanted.length && bytes + next.bytes > maxBytes)) break;
       bytes += next.bytes;
       start--;
     }
@@ -218,15 +220,19 @@ export class HistoryRing {
  * §7.3: per emoji the count and the first REACTION_NAMES names, in reaction
  * order; undefined when nobody reacted.
  */
-function summarize(reactors: Readonly<Reactors>): Reactions | undefined {
-  const entries = Object.entries(reactors).filter(([, who]) => who.length > 0);
+function summarize(reactors: ReadonlyMap<string, ReadonlyArray<readonly [string, string]>>): Reactions | undefined {
+  const entries = [...reactors].filter(([, who]) => who.length > 0);
   if (entries.length === 0) return undefined;
-  const summary: Reactions = {};
-  for (const [emoji, who] of entries) {
-    summary[emoji] = { count: who.length, names: who.slice(0, REACTION_NAMES).map(([, name]) => name) };
-  }
-  return summary;
+  // fromEntries defines own properties: an emoji `__proto__` stays a key, not the prototype.
+  return Object.fromEntries(
+    entries.map(([emoji, who]) => [
+      emoji,
+      { count: who.length, names: who.slice(0, REACTION_NAMES).map(([, name]) => name) },
+    ]),
+  );
 }
+
+const NO_REACTORS: ReadonlyMap<string, ReadonlyArray<readonly [string, string]>> = new Map();
 
 function rowOf(entry: Entry): MessageRow {
   const { seq, v, frame, author, clientId, reactors, evicted } = entry;

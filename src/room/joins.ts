@@ -43,13 +43,28 @@ export class Joins<S extends object> {
    */
   join(socket: S, session: Session, frame: JoinFrame): string | Promise<string | undefined> {
     if (session.member) return errorFrame("already_joined");
+    // Kept in the attachment the join writes: which frames this socket gets (§9.1).
+    if (frame.protocol === undefined) delete session.protocol;
+    else session.protocol = frame.protocol;
     if (frame.auth === undefined) return this.#guest(socket, session, frame);
+    // A token check can cost a key-set fetch: a socket or address out of
+    // joins gets no check at all, and a refused token spends a join (§5.1).
+    if (!this.#joinBudget(socket, session, undefined)) return rateLimited();
     return this.#identify(frame.auth).then((verified) => {
       // The socket closed while its token was checked: there is no one to answer.
       if (this.#core.members.session(socket) !== session) return undefined;
       if (session.member) return errorFrame("already_joined");
-      return verified.ok ? this.#verified(socket, session, frame, verified.identity) : authInvalid(verified.message);
+      if (verified.ok) return this.#verified(socket, session, frame, verified.identity);
+      this.#spendJoin(session);
+      return authInvalid(verified.message);
     });
+  }
+
+  /** A refused join that still costs one of the socket's and the address's joins. */
+  #spendJoin(session: Session): void {
+    const now = this.#core.now();
+    session.joins = spend(session.joins, this.#socketJoins, now) ?? session.joins;
+    this.#core.budgets.joined(session.address, undefined, now);
   }
 
   /** Guests, in order: auth_required, name_invalid, banned, rate_limited, name_taken (or a reclaim), room_full. */
@@ -61,12 +76,16 @@ export class Joins<S extends object> {
     if (frame.name === undefined) return errorFrame("bad_message", "Field `name`: a guest's join needs a name.");
     const claimed = normalizeName(frame.name, core.limits.maxNameChars);
     if (!claimed.ok) return errorFrame("name_invalid", claimed.message);
-    const ban = core.sanctions.holding("ban", { key: claimed.key, address: session.address }, core.now());
+    const ban = core.sanctions.holding(
+      "ban",
+      { key: claimed.key, keys: claimed.keys, address: session.address },
+      core.now(),
+    );
     if (ban) return banned(ban.until);
     const joins = this.#joinBudget(socket, session, undefined);
     if (!joins) return rateLimited();
 
-    const holder = core.members.holder(claimed.key);
+    const holder = core.members.holder(claimed.keys);
     if (holder) {
       // A verified user's name is theirs (§5.2): no guest token reclaims it.
       if (holder.member.user !== undefined) return errorFrame("name_taken");
@@ -89,6 +108,7 @@ export class Joins<S extends object> {
   #verified(socket: S, session: Session, frame: JoinFrame, identity: Identity): string {
     const core = this.#core;
     if (!admits(identity.rooms, core.room)) {
+      this.#spendJoin(session);
       return errorFrame("forbidden", "Your identity token does not admit you to this room.");
     }
     const ban = core.sanctions.holding("ban", { user: identity.user }, core.now());
@@ -104,6 +124,8 @@ export class Joins<S extends object> {
       if (!joins) return rateLimited();
       session.joins = joins;
       core.members.attach(existing, socket, this.#merge(session.bucket, existing.bucket));
+      // The token presented last governs the member's role on every socket (§5.3).
+      core.members.setRole(existing, identity.role);
       core.budgets.joined(session.address, identity.user, core.now());
       return this.#welcome(existing, frame.since);
     }
@@ -112,7 +134,7 @@ export class Joins<S extends object> {
     if (!claimed.ok) return errorFrame("name_invalid", `The name in your identity token: ${claimed.message}`);
     const joins = this.#joinBudget(socket, session, identity.user);
     if (!joins) return rateLimited();
-    const holder = core.members.holder(claimed.key);
+    const holder = core.members.holder(claimed.keys);
     if (holder?.member.user !== undefined) return errorFrame("name_taken");
     if (!holder && core.members.size >= core.limits.maxRoomUsers) return errorFrame("room_full");
     session.joins = joins;

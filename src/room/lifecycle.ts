@@ -6,13 +6,12 @@
  * while they hold it.
  */
 import { MAX_REACTION_EMOJI, MAX_REACTIONS_PER_MESSAGE } from "../shared/protocol";
-import { encodeUpdate, errorFrame } from "../shared/server-frames";
+import { encodeUpdate, errorFrame, person } from "../shared/server-frames";
 import { checkText } from "../shared/text";
 import type { ChatCore } from "./core";
 import type { Message } from "./history";
 import type { Holding } from "./members";
 import { memberId } from "./session";
-import type { Reactors } from "./stores";
 
 /** What a lifecycle frame needs from the room: spending from the sender's budgets, and whether they are muted. */
 export interface Sender<S> {
@@ -71,7 +70,7 @@ export class Lifecycle<S extends object> {
       m.deleted = true;
       delete m.edited;
       delete m.replyTo;
-      for (const emoji of Object.keys(reactors)) delete reactors[emoji];
+      reactors.clear();
     });
     this.#broadcast({ ...change, target: seq, deleted: true });
     return undefined;
@@ -83,23 +82,34 @@ export class Lifecycle<S extends object> {
     if (!message) return notFound();
     const muted = sender.muted();
     if (muted) return muted;
-    const id = memberId(sender.holding.member);
-    const mine = message.reactors[emoji]?.some(([who]) => who === id) ?? false;
-    if (!mine && message.reactors[emoji] === undefined && Object.keys(message.reactors).length >= MAX_REACTION_EMOJI) {
+    const { member } = sender.holding;
+    const id = memberId(member);
+    const mine = message.reactors.get(emoji)?.some(([who]) => who === id) ?? false;
+    if (!mine && !message.reactors.has(emoji) && message.reactors.size >= MAX_REACTION_EMOJI) {
       return errorFrame("too_many_reactions", `A message holds at most ${MAX_REACTION_EMOJI} different reactions.`);
     }
     if (!mine && reactionCount(message.reactors) >= MAX_REACTIONS_PER_MESSAGE) {
       return errorFrame("too_many_reactions", `A message holds at most ${MAX_REACTIONS_PER_MESSAGE} reactions.`);
     }
     if (!sender.spend()) return errorFrame("rate_limited");
-    const name = sender.holding.member.name;
+    const name = member.name;
+    let count = 0;
     const change = this.#core.history.change(seq, (_m, reactors) => {
-      const who = reactors[emoji] ?? [];
+      const who = reactors.get(emoji) ?? [];
       const next = mine ? who.filter(([w]) => w !== id) : [...who, [id, name] as [string, string]];
-      if (next.length > 0) reactors[emoji] = next;
-      else delete reactors[emoji];
+      count = next.length;
+      if (next.length > 0) reactors.set(emoji, next);
+      else reactors.delete(emoji);
     });
-    this.#broadcast({ ...change, target: seq, reactions: change.message.reactions ?? {} });
+    // §7.3: version-2 sockets get the whole (bounded) summary, version-3
+    // sockets only the one change, so a 68-byte `react` never costs every
+    // member the message's whole reaction list.
+    const core = this.#core;
+    const update = { room: core.room, seq: change.seq, v: change.seq, target: seq };
+    core.broadcastByVersion(
+      encodeUpdate({ ...update, reactions: change.message.reactions ?? {} }),
+      encodeUpdate({ ...update, reaction: { emoji, ...person(member), added: !mine, count } }),
+    );
     return undefined;
   }
 
@@ -116,9 +126,9 @@ export class Lifecycle<S extends object> {
 }
 
 /** Reactions on a message, all emoji together (at most 20 arrays). */
-function reactionCount(reactors: Reactors): number {
+function reactionCount(reactors: Message["reactors"]): number {
   let n = 0;
-  for (const who of Object.values(reactors)) n += who.length;
+  for (const who of reactors.values()) n += who.length;
   return n;
 }
 

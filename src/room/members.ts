@@ -13,6 +13,8 @@
  * objects as sockets. The room rebuilds it on every wake-up from the
  * attachments and the away rows.
  */
+import { type NameKeys, nameKeys } from "../shared/names";
+import type { Role } from "../shared/protocol";
 import type { Bucket } from "../shared/rate-limit";
 import type { Member, Session } from "./session";
 import type { AwayRow, AwayStore } from "./stores";
@@ -41,6 +43,11 @@ export class Members<S> {
   readonly #sessions = new Map<S, Session>();
   /** name key → member. A Map iterates in insertion order: join order, since members are only appended. */
   readonly #holdings = new Map<string, Holding<S>>();
+  /**
+   * A held name's other keys (§2.1: fold then skeleton, skeleton then fold)
+   * → its identity key, so a look-alike that only those keys catch is taken.
+   */
+  readonly #aliases = new Map<string, string>();
   /** sub → name key, for verified members. */
   readonly #byUser = new Map<string, string>();
   /** Every socket that belongs to a member: the broadcast's list. */
@@ -164,6 +171,22 @@ export class Members<S> {
   }
 
   /**
+   * §5.3 (version 3): a member's role is that of the token presented last
+   * for them, on any socket. Every socket's attachment gets the new role at
+   * once, so a demotion holds on all of them, and after a wake-up too.
+   */
+  setRole(holding: Holding<S>, role: Role): void {
+    if ((holding.member.role ?? "member") === role) return;
+    holding.member.role = role;
+    for (const socket of holding.sockets) {
+      const session = this.#sessions.get(socket);
+      if (!session) continue;
+      session.member = holding.member;
+      this.#save(socket, session);
+    }
+  }
+
+  /**
    * A guest's name moves to another socket (a reclaim with the welcome's
    * token) without changing its place in the order. Returns the socket it
    * left, now without a name, if the guest had one.
@@ -206,9 +229,16 @@ export class Members<S> {
     if (write) this.#save(socket, session);
   }
 
-  /** The member holding a name key. */
-  holder(key: string): Holding<S> | undefined {
-    return this.#holdings.get(key);
+  /**
+   * The member holding a name: by its identity key, or by all its keys
+   * (`nameKeys`), which also finds a member whose name merely conflicts.
+   */
+  holder(key: string | NameKeys): Holding<S> | undefined {
+    if (typeof key === "string") return this.#holdings.get(key);
+    const primary = this.#holdings.get(key[0]);
+    if (primary) return primary;
+    const alias = this.#aliases.get(`1:${key[1]}`) ?? this.#aliases.get(`2:${key[2]}`);
+    return alias === undefined ? undefined : this.#holdings.get(alias);
   }
 
   /** The member a verified user is, under whatever name. */
@@ -236,6 +266,16 @@ export class Members<S> {
   /** Open sockets that belong to no member. */
   get unjoined(): number {
     return this.#sessions.size - this.#joined.size;
+  }
+
+  /** The open socket that has held no name for longest (§2.4: the first to go when too many wait). */
+  longestUnjoined(): S | undefined {
+    let oldest: [S, number] | undefined;
+    for (const [socket, session] of this.#sessions) {
+      if (!session.member && (oldest === undefined || session.idleSince < oldest[1]))
+        oldest = [socket, session.idleSince];
+    }
+    return oldest?.[0];
   }
 
   socketsOf(address: string): number {
@@ -267,13 +307,22 @@ export class Members<S> {
   }
 
   #hold(holding: Holding<S>): Holding<S> {
-    this.#holdings.set(holding.member.key, holding);
+    const { key, name } = holding.member;
+    this.#holdings.set(key, holding);
+    const [, folded, skeletal] = nameKeys(name);
+    this.#aliases.set(`1:${folded}`, key);
+    this.#aliases.set(`2:${skeletal}`, key);
     if (holding.member.user !== undefined) this.#byUser.set(holding.member.user, holding.member.key);
     return holding;
   }
 
   #unhold(holding: Holding<S>): void {
-    this.#holdings.delete(holding.member.key);
+    const { key, name } = holding.member;
+    this.#holdings.delete(key);
+    const [, folded, skeletal] = nameKeys(name);
+    for (const alias of [`1:${folded}`, `2:${skeletal}`]) {
+      if (this.#aliases.get(alias) === key) this.#aliases.delete(alias);
+    }
     if (holding.member.user !== undefined) this.#byUser.delete(holding.member.user);
     if (holding.awayUntil !== undefined) this.#away.delete(holding.member.key);
   }

@@ -7,7 +7,7 @@
  * Every action that succeeds writes one audit line to the log: who, what,
  * on whom, until when. Never a message's text, never a token.
  */
-import { nameKey } from "../shared/names";
+import { nameKey, nameKeys } from "../shared/names";
 import { CLOSE_KICKED, type ModerationFrame, type Role } from "../shared/protocol";
 import { encode, errorFrame, person } from "../shared/server-frames";
 import type { ChatCore } from "./core";
@@ -43,7 +43,7 @@ export class Moderator<S extends object> {
       case "unmute":
         return this.#lift(actor, frame.type === "unban" ? "ban" : "mute", frame.name);
       default: {
-        const target = this.#core.members.holder(nameKey(frame.name.trim()));
+        const target = this.#core.members.holder(nameKeys(frame.name.trim()));
         if (!target) return refuse("no_such_user", "Nobody of that name is in this room.");
         if (!mayActOn(actor, target.member.role ?? "member", target === actor.holding)) return rankRefusal();
         if (frame.type === "kick") return this.#remove(actor, target, "kick", frame.reason, undefined);

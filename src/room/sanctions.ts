@@ -15,6 +15,7 @@
  * compares with the clock); the room's alarm then deletes it and tells the
  * room, without anyone's help.
  */
+import { type NameKeys, nameKeys, sameName } from "../shared/names";
 import type { Role } from "../shared/protocol";
 
 export type SanctionKind = "ban" | "mute";
@@ -37,7 +38,10 @@ export interface Sanction {
 }
 
 /** What a sanction is checked against: a verified user by `sub` alone, a guest by name key and address. */
-export type Subject = { user: string } | { user?: undefined; key: string; address: string };
+export type Subject =
+  | { user: string }
+  /** `keys`: a joining guest's name's keys, so a look-alike of a banned name is banned too (§2.1). */
+  | { user?: undefined; key: string; keys?: NameKeys; address: string };
 
 export interface SanctionStore {
   load(): { sanctions: Sanction[]; slowmode: number };
@@ -54,6 +58,8 @@ export function sanctionId(s: Pick<Sanction, "key" | "user">): string {
 export class Sanctions {
   readonly #store: SanctionStore;
   #book: { byId: Map<string, Sanction>; slowmode: number } | undefined;
+  /** Each guest sanction's name keys, computed once: a join compares against all of them. */
+  readonly #keys = new WeakMap<Sanction, NameKeys>();
 
   constructor(store: SanctionStore) {
     this.#store = store;
@@ -94,7 +100,7 @@ export class Sanctions {
       const match =
         who.user !== undefined
           ? s.user === who.user
-          : s.user === undefined && (s.key === who.key || s.address === who.address);
+          : s.user === undefined && (s.key === who.key || s.address === who.address || this.#sameName(s, who.keys));
       if (match) return s;
     }
     return undefined;
@@ -119,6 +125,16 @@ export class Sanctions {
       if (s.until !== null && (next === undefined || s.until < next)) next = s.until;
     }
     return next;
+  }
+
+  #sameName(s: Sanction, keys: NameKeys | undefined): boolean {
+    if (keys === undefined) return false;
+    let own = this.#keys.get(s);
+    if (!own) {
+      own = nameKeys(s.name);
+      this.#keys.set(s, own);
+    }
+    return sameName(own, keys);
   }
 
   #load(): { byId: Map<string, Sanction>; slowmode: number } {

@@ -43,7 +43,12 @@ export interface Session {
   address: string;
   /** Since when the socket has held no name (opened, or left): JOIN_TIMEOUT_MS counts from here. */
   idleSince: number;
+  /** The protocol version its join asked for (§9.1); absent: version 2's frames. */
+  protocol?: number;
 }
+
+/** §9.1: a socket that joined with `protocol: 3` or higher gets version 3's frames. */
+export const PROTOCOL_V3 = 3;
 
 export interface SessionLimits {
   rateBurst: number;
@@ -68,6 +73,7 @@ export function newSession(limits: SessionLimits, address: string, now: number):
 export function isSession(value: unknown): value is Session {
   if (!isRecord(value) || !isBucket(value.bucket) || !isBucket(value.joins)) return false;
   if (typeof value.address !== "string" || typeof value.idleSince !== "number") return false;
+  if (value.protocol !== undefined && typeof value.protocol !== "number") return false;
   return value.member === undefined || isMember(value.member);
 }
 

@@ -91,7 +91,7 @@ export class SqlRingStore implements RingStore {
       row.frame,
       row.author,
       row.clientId,
-      row.reactors === null ? null : JSON.stringify(row.reactors),
+      row.reactors === null ? null : JSON.stringify(Object.fromEntries(row.reactors)),
       row.evicted,
     ];
     if (replacing === undefined) {
@@ -138,11 +138,15 @@ export class SqlRingStore implements RingStore {
 function parseReactors(text: string): Reactors | null {
   const value: unknown = JSON.parse(text);
   if (typeof value !== "object" || value === null) return null;
-  const reactors: Reactors = {};
+  const reactors: Reactors = new Map();
+  // JSON.parse and Object.entries treat `__proto__` as an ordinary own key.
   for (const [emoji, who] of Object.entries(value)) {
     if (!Array.isArray(who)) continue;
-    reactors[emoji] = who.filter(
-      (w): w is [string, string] => Array.isArray(w) && typeof w[0] === "string" && typeof w[1] === "string",
+    reactors.set(
+      emoji,
+      who.filter(
+        (w): w is [string, string] => Array.isArray(w) && typeof w[0] === "string" && typeof w[1] === "string",
+      ),
     );
   }
   return reactors;

@@ -7,8 +7,13 @@
 import type { Bucket } from "../shared/rate-limit";
 import type { Member } from "./session";
 
-/** Who reacted to a message with what (§7.2): per emoji, [member id, name] in reaction order. */
-export type Reactors = Record<string, Array<[string, string]>>;
+/**
+ * Who reacted to a message with what (§7.2): per emoji, [member id, name] in
+ * reaction order. A Map, because an emoji is any short string a client
+ * sends: `toString` or `__proto__` as a key of a plain object would hit its
+ * prototype (§7.2: "any such string is an ordinary key").
+ */
+export type Reactors = Map<string, Array<[string, string]>>;
 
 /** One stored message in its latest state (src/room/history.ts says why the layout is what it is). */
 export interface MessageRow {

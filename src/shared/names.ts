@@ -23,7 +23,15 @@ const FORBIDDEN_IN_NAME = /[\p{Cc}\p{Cf}\p{Cs}\p{Co}\p{Cn}\p{Default_Ignorable_C
 /** A letter, digit, punctuation or symbol: what makes a name visible at all. */
 const VISIBLE = /[\p{L}\p{N}\p{P}\p{S}]/u;
 
-export type NameResult = { ok: true; name: string; key: string } | { ok: false; message: string };
+export type NameResult = { ok: true; name: string; key: string; keys: NameKeys } | { ok: false; message: string };
+
+/**
+ * Every key a name is compared by (§2.1). Two names conflict when any of
+ * their keys at the same position are equal: `[0]` is the name's identity
+ * (`key`, what members, budgets and sanctions are stored under), the others
+ * exist only to find conflicts the identity key misses.
+ */
+export type NameKeys = readonly [key: string, foldThenSkeleton: string, skeletonThenFold: string];
 
 /**
  * Applies the join rules: trim, NFC, 1..maxChars code points, nothing
@@ -39,9 +47,9 @@ export function normalizeName(raw: string, maxChars: number): NameResult {
     return { ok: false, message: "A name may not hold control or invisible characters." };
   }
   if (!VISIBLE.test(name)) return { ok: false, message: "A name needs at least one visible character." };
-  const key = nameKey(name);
-  if (key === SYSTEM_KEY) return { ok: false, message: "The name `system` is reserved." };
-  return { ok: true, name, key };
+  const keys = nameKeys(name);
+  if (sameName(keys, SYSTEM_KEYS)) return { ok: false, message: "The name `system` is reserved." };
+  return { ok: true, name, key: keys[0], keys };
 }
 
 /**
@@ -65,9 +73,43 @@ export function nameKey(name: string): string {
   return skeleton(skeleton(lower.toUpperCase()).toLowerCase());
 }
 
+/**
+ * A name's identity key and the two comparisons §2.1 (version 3) names:
+ * case folding then skeleton, and skeleton then case folding (then the
+ * skeleton again). The identity
+ * key alone misses capitals whose lower case is a small capital the
+ * skeleton leaves alone: Cyrillic `В` lower-cases to `в`, whose prototype is
+ * `ʙ`, not `b`, so `Воb` met `Bob` only through the skeleton of the capital
+ * itself. No NFKC before these two skeletons: it can remove a confusable
+ * mapping (`ϲ`, lunate sigma, looks like `c` but NFKC makes it `ς`).
+ * test/node/names.test.ts checks every single-character confusable of every
+ * Latin letter and digit in the data, in both cases.
+ */
+export function nameKeys(name: string): NameKeys {
+  // The last skeleton makes the second key blind to case as well: the
+  // prototypes of some letters exist in one case only (`m` is `rn`, `M` is
+  // `M`), so `SYSТЕМ` → `SYSTEM` → `system` must be taken once more to meet
+  // `system` → `systern`. It only adds conflicts to the rule's.
+  return [nameKey(name), skeleton(caseFold(name)), skeleton(caseFold(skeleton(name)))];
+}
+
+/** Whether two names conflict: equal at any position of their keys. */
+export function sameName(a: NameKeys, b: NameKeys): boolean {
+  return a[0] === b[0] || a[1] === b[1] || a[2] === b[2];
+}
+
+/**
+ * Unicode full case folding, as near as JavaScript gets: upper then lower
+ * case folds `ß` to `ss`, the Kelvin sign to `k` and `ǅ` to `ǆ`, and the
+ * final NFD keeps the result comparable with a skeleton.
+ */
+function caseFold(s: string): string {
+  return s.toUpperCase().toLowerCase().normalize("NFD");
+}
+
 /** UTS #39 skeleton: NFD, map each confusable to its prototype, NFD again. */
 function skeleton(s: string): string {
   return unhomoglyph(s.normalize("NFD")).normalize("NFD");
 }
 
-const SYSTEM_KEY = nameKey("system");
+const SYSTEM_KEYS = nameKeys("system");

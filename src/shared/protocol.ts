@@ -81,8 +81,12 @@ export const MAX_REACTION_EMOJI = 20;
  * reactors on one message: past SQLite's 2 MB row, and ~1 GB over a ring.
  */
 export const MAX_REACTIONS_PER_MESSAGE = 1000;
-/** §7.3: a reaction summary names at most this many reactors per emoji. */
-export const REACTION_NAMES = 50;
+/**
+ * §7.3 (version 3): a reaction summary names at most this many reactors per
+ * emoji, so a message's stored form, and every version-2 `update` of its
+ * reactions, stays small however many react (50 made 132 KB frames).
+ */
+export const REACTION_NAMES = 10;
 /** §7.2: an emoji is 1 to this many code points. */
 export const MAX_EMOJI_CHARS = 8;
 
@@ -109,12 +113,19 @@ const ReasonSchema = v.pipe(
   v.check((r) => codePointLength(r) <= MAX_REASON_CHARS, `reason may be at most ${MAX_REASON_CHARS} characters`),
 );
 const MessageSeqSchema = v.pipe(v.number(), v.safeInteger(), v.minValue(1));
+/**
+ * Bidirectional controls (U+200E–U+200F, U+202A–U+202E, U+2066–U+2069):
+ * one in an emoji or a `sub` would reorder whatever a client draws after it
+ * ("evil 1" as "1 live"), so §5.1 and §7.2 refuse them outright.
+ */
+export const BIDI_CONTROL = /[\u200e\u200f\u202a-\u202e\u2066-\u2069]/u;
+
 const EmojiSchema = v.pipe(
   v.string(),
   v.check((e) => {
     const n = codePointLength(e);
-    return n >= 1 && n <= MAX_EMOJI_CHARS && !/\s/u.test(e);
-  }, `emoji must be 1 to ${MAX_EMOJI_CHARS} characters without white space`),
+    return n >= 1 && n <= MAX_EMOJI_CHARS && !/[\s\p{Cc}]/u.test(e) && !BIDI_CONTROL.test(e);
+  }, `emoji must be 1 to ${MAX_EMOJI_CHARS} characters without white space, control or direction characters`),
 );
 const MinutesSchema = v.pipe(v.number(), v.safeInteger(), v.minValue(1), v.maxValue(MAX_SANCTION_MINUTES));
 
@@ -127,6 +138,8 @@ export const ClientFrameSchema = v.variant("type", [
     token: v.optional(v.string()),
     /** An identity token (§5.2); with it, `name` is ignored and may be absent. */
     auth: v.optional(v.string()),
+    /** §9.1: 3 (or higher) opts this socket into version 3's frames. */
+    protocol: v.optional(v.pipe(v.number(), v.safeInteger(), v.minValue(1))),
   }),
   v.object({
     type: v.literal("chat"),

@@ -56,6 +56,10 @@ export const UpdateFrameSchema = v.looseObject({
   edited: v.optional(v.number()),
   deleted: v.optional(v.literal(true)),
   reactions: v.optional(ReactionsSchema),
+  /** §7.3, version-3 sockets: the one reaction change instead of the summary. */
+  reaction: v.optional(
+    v.looseObject({ emoji: v.string(), name: v.string(), user: User, added: v.boolean(), count: Count }),
+  ),
 });
 
 /** §6.3: a moderation action, as everyone in the room sees it. */
@@ -138,6 +142,15 @@ export const ServerFrameSchema = v.variant("type", [
   ModerationFrameSchema,
 ]);
 
+/** GET /api/rooms/:room/messages (§4, §7.4): messages in their stored form. */
+export const MessagesPageSchema = v.looseObject({ room: v.string(), messages: v.array(ChatFrameSchema) });
+
+/** A messages page from the HTTP API, validated; undefined for anything else. */
+export function parseMessagesPage(json: unknown): v.InferOutput<typeof MessagesPageSchema> | undefined {
+  const result = v.safeParse(MessagesPageSchema, json);
+  return result.success ? result.output : undefined;
+}
+
 export type ChatFrame = v.InferOutput<typeof ChatFrameSchema>;
 export type UpdateFrame = v.InferOutput<typeof UpdateFrameSchema>;
 export type Reactions = v.InferOutput<typeof ReactionsSchema>;
@@ -203,14 +216,18 @@ export function encodeChat(message: StoredChat): string {
 
 /** An update frame in one fixed key order, with only the fields of its kind of change. */
 export function encodeUpdate(
-  update: Pick<UpdateFrame, "room" | "seq" | "target" | "v" | "text" | "edited" | "deleted" | "reactions">,
+  update: Pick<UpdateFrame, "room" | "seq" | "target" | "v" | "text" | "edited" | "deleted" | "reactions" | "reaction">,
 ): string {
-  const { room, seq, target, v: version, text, edited, deleted, reactions } = update;
+  const { room, seq, target, v: version, text, edited, deleted, reactions, reaction } = update;
   const frame: UpdateFrame = { type: "update", room, seq, target, v: version };
   if (text !== undefined) frame.text = text;
   if (edited !== undefined) frame.edited = edited;
   if (deleted) frame.deleted = true;
   if (reactions !== undefined) frame.reactions = reactions;
+  if (reaction !== undefined) {
+    const { emoji, name, user, added, count } = reaction;
+    frame.reaction = { emoji, ...person({ name, user }), added, count };
+  }
   return encode(frame);
 }
 

@@ -1,10 +1,11 @@
 /**
- * The browser client against hostile input (hardening findings 5 and 8), in
- * Chromium: a flood of joins and leaves, more notices than a page should
- * keep, a malformed address, and a page whose script never runs.
+ * The browser client against hostile input, in Chromium: a flood of joins
+ * and leaves, more notices than a page should keep, right-to-left and
+ * direction-control text, a malformed address, and a page whose script
+ * never runs.
  */
 import { describe, expect, it } from "vitest";
-import { browserSuite, join, person, texts } from "../support/browser";
+import { browserSuite, join, person, say, texts } from "../support/browser";
 import { ChatClient, freshRoom } from "../support/client";
 import { ONE_MACHINE_LOAD } from "../support/server";
 
@@ -60,6 +61,40 @@ describe("hostile input", () => {
     await ann.page.getByRole("button", { name: "Join" }).click();
     await expect.poll(() => ann.page.getByRole("status").textContent()).toContain("Live");
     expect(ann.errors).toEqual([]);
+  });
+
+  it("isolates user strings: a right-to-left emoji is drawn before its count, and a direction control is refused", async () => {
+    const room = freshRoom("e2e");
+    const ann = await person(suite.browser, suite.server.origin);
+    await join(ann.page, room, "Ann");
+    await expect.poll(() => ann.page.getByRole("status").textContent()).toContain("Live");
+    const bot = await ChatClient.connect(suite.server.wsUrl(room));
+    await bot.join("\u05e9\u05dc\u05d5\u05dd");
+    await say(ann.page, "react to this");
+    const chat = await bot.next("chat");
+    bot.send({ type: "react", seq: chat.seq, emoji: "evil\u202e1" });
+    expect(await bot.next("error")).toMatchObject({ code: "bad_message" });
+    // Hebrew alef then " 1": without isolation the bidi algorithm draws "1 א".
+    bot.send({ type: "react", seq: chat.seq, emoji: "\u05d0" });
+    const chip = ann.page.locator(".reaction", { hasText: "\u05d0" });
+    await chip.waitFor();
+    const order = await chip.evaluate((button) => {
+      const emoji = button.querySelector("bdi");
+      const count = Array.from(button.childNodes).find(
+        (n) => n.nodeType === Node.TEXT_NODE && /\d/.test(n.textContent ?? ""),
+      );
+      if (!emoji || !count) return "no isolated emoji";
+      const range = document.createRange();
+      range.selectNodeContents(count);
+      return emoji.getBoundingClientRect().right <= range.getBoundingClientRect().left
+        ? "emoji, then count"
+        : "count first";
+    });
+    expect(order).toBe("emoji, then count");
+    // The joiner's right-to-left name sits in its own <bdi> in the notice line.
+    expect(await ann.page.locator("#messages .notice bdi").allTextContents()).toContain("\u05e9\u05dc\u05d5\u05dd");
+    expect(ann.errors).toEqual([]);
+    await bot.close();
   });
 
   it("never submits the join form to the server, even when its script does not run", async () => {

@@ -4,6 +4,7 @@
  * name rules between guests and verified users. The key set for RS256 and
  * ES256 tokens is served by this test through Miniflare's outbound fetch.
  */
+import { generateKeyPair, SignJWT } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ChatClient, freshRoom } from "../support/client";
 import { type ChatServer, startChat } from "../support/server";
@@ -218,6 +219,67 @@ describe("the key set (§5.1)", () => {
       expect(meanwhile.type).toBe("welcome");
     } finally {
       keyServer.mode = "serve";
+    }
+  });
+});
+
+describe("a flood of made-up key ids (§5.1)", () => {
+  it("fetches the key set at most once per 5 s while 20 sockets join with random kids every 50 ms, and good joins get in", async () => {
+    let fetches = 0;
+    // A rate-limited key server: it serves the first fetch and refuses the rest.
+    const flooded = await startChat({
+      vars: { AUTH_JWKS_URL: JWKS_URL },
+      outbound: async () => {
+        fetches++;
+        return fetches === 1 ? Response.json(keySet(rsa)) : new Response("slow down", { status: 429 });
+      },
+    });
+    try {
+      const room = freshRoom();
+      const forger = await generateKeyPair("ES256");
+      const forged = () =>
+        new SignJWT({ sub: "mallory", aud: "edge-chat" })
+          .setProtectedHeader({ alg: "ES256", kid: crypto.randomUUID() })
+          .setExpirationTime("1h")
+          .sign(forger.privateKey);
+      const attackers = await Promise.all(
+        Array.from({ length: 20 }, () => ChatClient.connect(flooded.wsUrl(room), {}, "127.0.0.2")),
+      );
+      const started = Date.now();
+      const refusals: string[] = [];
+      const welcomed: string[] = [];
+      for (let round = 0; round < 120; round++) {
+        const answers = await Promise.all(attackers.map(async (a) => a.attempt({ auth: await forged() })));
+        for (const answer of answers) refusals.push(answer.type === "error" ? answer.code : answer.type);
+        if (round % 20 === 0) {
+          const good = await ChatClient.connect(flooded.wsUrl(room), {}, "127.0.0.3");
+          welcomed.push(
+            (await good.attempt({ auth: await rsa.sign({ sub: `good-${round}`, name: `Good ${round}` }) })).type,
+          );
+          await good.close();
+        }
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      const elapsed = Date.now() - started;
+      // One fetch per started 5 s at the most, whatever the flood sent.
+      expect(fetches).toBeLessThanOrEqual(1 + Math.ceil(elapsed / 5000));
+      expect(welcomed.every((t) => t === "welcome")).toBe(true);
+      // A refused token costs a join: the flood soon runs out of them and gets no check at all.
+      expect(refusals).not.toContain("welcome");
+      expect(refusals.filter((c) => c === "rate_limited").length).toBeGreaterThan(refusals.length / 2);
+    } finally {
+      await flooded.stop();
+    }
+  });
+});
+
+describe("the claims (§5.1)", () => {
+  it("refuses a `sub` with a control character or a direction control: NUL, newline, U+202E", async () => {
+    for (const sub of ["a\u0000b", "line\nbreak", "evil\u202e1", "\u2066x\u2069"]) {
+      expect(await answerTo(await hs256({ sub, name: "Sub" })), JSON.stringify(sub)).toMatchObject({
+        type: "error",
+        code: "auth_invalid",
+      });
     }
   });
 });

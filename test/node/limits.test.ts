@@ -11,8 +11,10 @@
  */
 import * as v from "valibot";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { WebSocket } from "ws";
 import { ChatClient, freshRoom } from "../support/client";
 import { type ChatServer, startChat } from "../support/server";
+import { hs256, TEST_AUTH_SECRET } from "../support/tokens";
 
 const SLOW = { RATE_PER_SEC: 0.01, ADDRESS_RATE_PER_SEC: 0.01 };
 
@@ -168,23 +170,41 @@ describe("joins", () => {
     }
   });
 
-  it("refuses more than MAX_UNJOINED_SOCKETS sockets that have not joined, until one joins", async () => {
-    const strict = await startChat({ vars: { MAX_UNJOINED_SOCKETS: 2 } });
+  it("closes the longest-waiting unjoined socket when MAX_UNJOINED_SOCKETS wait, so a newcomer always gets in", async () => {
+    const strict = await startChat({ vars: { MAX_UNJOINED_SOCKETS: 3, AUTH_SECRET: TEST_AUTH_SECRET } });
     try {
-      const room = freshRoom();
-      const [a, b] = await Promise.all([1, 2].map(() => ChatClient.connect(strict.wsUrl(room))));
-      expect(await strict.handshake(`/chat/${room}`)).toMatchObject({
-        status: 429,
-        body: { error: "too_many_sockets" },
-      });
-      await a?.join("Ann");
-      const c = await ChatClient.connect(strict.wsUrl(room));
-      await Promise.all([a, b, c].map((s) => s?.close()));
+      const room = `private-${freshRoom()}`;
+      const squatters: ChatClient[] = [];
+      for (let i = 0; i < 3; i++) squatters.push(await ChatClient.connect(strict.wsUrl(room), {}, ATTACKER));
+      // The cap is held by one address; a member from another gets in, again and again.
+      const stillOpen: boolean[][] = [];
+      for (let round = 0; round < 3; round++) {
+        // The attacker tops the cap up again before each newcomer.
+        if (round > 0) squatters.push(await ChatClient.connect(strict.wsUrl(room), {}, ATTACKER));
+        const member = await ChatClient.connect(strict.wsUrl(room), {}, BYSTANDER);
+        const welcome = await member.signIn(await hs256({ sub: `u-${round}`, name: `Member ${round}`, rooms: [room] }));
+        expect(welcome.room).toBe(room);
+        // The room's close frame arrives at once; the TCP close only later, so the state is what tells.
+        await closing(squatters[round]);
+        stillOpen.push(squatters.map((q) => q.ws.readyState === WebSocket.OPEN));
+        await member.close();
+      }
+      // Each newcomer closed the socket that had waited longest, and only that one.
+      expect(stillOpen).toEqual([
+        [false, true, true],
+        [false, false, true, true],
+        [false, false, false, true, true],
+      ]);
     } finally {
       await strict.stop();
     }
   });
 });
+
+/** Resolves once the client has received the server's close frame (its state leaves OPEN). */
+async function closing(client: ChatClient | undefined): Promise<void> {
+  while (client && client.ws.readyState === WebSocket.OPEN) await new Promise((r) => setTimeout(r, 10));
+}
 
 describe("typing", () => {
   it("relays one typing per user per 2 s and drops the rest without an answer", async () => {

@@ -82,6 +82,16 @@ describe("private rooms over HTTP (§5.2)", () => {
     // The right token is refused too while the address is throttled: a guess cannot be confirmed.
     expect((await read(`/api/rooms/${room}`, API_TOKEN, "192.0.2.77")).status).toBe(429);
   });
+
+  it("answers a valid identity token that does not cover the room with 404, without spending the address's guard", async () => {
+    const room = await privateRoom();
+    const plain = await hs256({ sub: "u-colleague" });
+    const statuses = [];
+    for (let i = 0; i < 6; i++) statuses.push((await read(`/api/rooms/${room}`, plain, "192.0.2.88")).status);
+    expect(statuses).toEqual([404, 404, 404, 404, 404, 404]);
+    // The admin behind the same address still reads with the API token.
+    expect((await read(`/api/rooms/${room}`, API_TOKEN, "192.0.2.88")).status).toBe(200);
+  });
 });
 
 describe("GET /api/config", () => {

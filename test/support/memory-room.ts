@@ -87,8 +87,9 @@ export class MemorySanctionStore implements SanctionStore {
 }
 
 /** The HS256 secret of the memory room's identity tokens (test/support/tokens.ts signs with it). */
+export const MEMORY_SECRET = "memory-room-secret-of-at-least-32-bytes";
 export const MEMORY_AUTH: AuthConfig = {
-  secret: new TextEncoder().encode("memory-room-secret-of-at-least-32-bytes"),
+  secret: new TextEncoder().encode(MEMORY_SECRET),
   audience: "edge-chat",
 };
 

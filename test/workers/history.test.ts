@@ -102,10 +102,11 @@ describe("history ring", () => {
     withSql("ring-tombstone", (sql) => {
       const ring = new HistoryRing(new SqlRingStore(sql), 5);
       ring.append(message("a secret I regret"), "ann");
-      ring.change(1, (_m, r) => Object.assign(r, { "😮": [["ben", "Ben"]] }));
+      ring.change(1, (_m, r) => r.set("😮", [["ben", "Ben"]]));
+      expect(JSON.stringify(sql.exec("SELECT * FROM messages").toArray())).toContain("Ben");
       ring.change(1, (m, r) => {
         Object.assign(m, { text: "", deleted: true });
-        for (const k of Object.keys(r)) delete r[k];
+        r.clear();
       });
       const dump = JSON.stringify(sql.exec("SELECT * FROM messages").toArray());
       expect(dump).not.toContain("secret");
