@@ -1,20 +1,21 @@
 /**
  * The edge-chat page: a lobby (room, name, active rooms) and a room view
- * (conversation, people, composer). The session logic (reconnect, outbox,
+ * (conversation, people, composer). The connection logic (reconnect, outbox,
  * heartbeat) is in connection.ts; the conversation and the people list
- * render in their own modules; this file wires the page to the session.
+ * render in their own modules; this file wires the page to the connection.
  * wrangler's [build] bundles it, with the protocol's rules from
  * src/shared/, into public/app.js.
  */
+
+import { MessagesPageSchema, parseBody, RoomListSchema } from "../shared/http";
 import { DEFAULT_LIMITS } from "../shared/limits";
 import { ROOM_NAME, ROOM_NAME_RULE, TYPING_INTERVAL_MS } from "../shared/protocol";
-import { parseMessagesPage } from "../shared/server-frames";
 import { codePointLength } from "../shared/text";
 import { ChatConnection, type Handlers, type State } from "./connection";
 import { clearConversation, notice, presenceNotice, showDm, showOutbox } from "./conversation";
 import { bdi, muted, type Sentence, ui } from "./dom";
 import { endpointTokens, loadConfig, pastedToken, peek, type TokenSource } from "./identity";
-import { applyUpdate, clearMessages, excerpt, lastOwnMessage, messageOf, setViewer, showMessage } from "./messages";
+import { clearMessages, excerpt, lastOwnMessage, messageOf, setViewer, showMessage, showUpdate } from "./messages";
 import { describeModeration, duration, setModerator, showSlowmode, until } from "./moderation";
 import { closeDm, dmTarget, joined, left, redrawRoster, setRoster, someoneTyping, stoppedTyping } from "./people";
 
@@ -24,7 +25,7 @@ const MAX_MESSAGE_CHARS = DEFAULT_LIMITS.maxMessageChars;
 const TYPING_SENT_EVERY_MS = TYPING_INTERVAL_MS + 500;
 const ROOMS_REFRESH_MS = 15_000;
 
-let session: ChatConnection | undefined;
+let connection: ChatConnection | undefined;
 let roomName = "";
 let lastTypingSent = 0;
 let countdown: ReturnType<typeof setInterval> | undefined;
@@ -36,10 +37,10 @@ let roomTokens: TokenSource | undefined;
 /** Whether the endpoint said this visitor is signed in. */
 let signedInAs: string | undefined;
 let verifiedOnly = false;
-/** The `user` of this session's welcome: set while signed in. */
+/** The `user` of this connection's welcome: set while signed in. */
 let verifiedAs: string | undefined;
 
-const me = () => session?.name;
+const me = () => connection?.name;
 const AUTH_KEY = "edge-chat:auth";
 
 // ---------------------------------------------------------------------------
@@ -69,7 +70,7 @@ function roomFromHash(): void {
   } catch {
     // Not valid percent-encoding: keep it as typed; the join form checks it.
   }
-  if (room && !session) ui.room.value = room;
+  if (room && !connection) ui.room.value = room;
 }
 
 ui.joinForm.addEventListener("submit", (event) => {
@@ -126,8 +127,8 @@ async function refreshRooms(): Promise<void> {
   try {
     const res = await fetch("/api/rooms");
     if (!res.ok) throw new Error(String(res.status));
-    const body: unknown = await res.json();
-    const rooms = roomList(body);
+    const rooms = parseBody(RoomListSchema, await res.json())?.rooms;
+    if (!rooms) throw new Error("not a room list");
     const items = rooms.slice(0, 50).map(({ room, users }) => {
       const link = document.createElement("a");
       link.href = `#${room}`;
@@ -146,19 +147,6 @@ async function refreshRooms(): Promise<void> {
   }
 }
 
-/** The rooms of a GET /api/rooms answer that are well formed; anything else is skipped. */
-function roomList(body: unknown): Array<{ room: string; users: number }> {
-  const rooms = typeof body === "object" && body !== null && "rooms" in body ? body.rooms : undefined;
-  if (!Array.isArray(rooms)) throw new Error("not a room list");
-  return rooms.flatMap((r: unknown) =>
-    typeof r === "object" && r !== null && "room" in r && "users" in r
-      ? typeof r.room === "string" && ROOM_NAME.test(r.room) && typeof r.users === "number"
-        ? [{ room: r.room, users: r.users }]
-        : []
-      : [],
-  );
-}
-
 /**
  * A welcome whose history was cut to its byte budget (§2.1): the ring's
  * messages over HTTP, paged by `v` (§7.4), each shown unless the page
@@ -172,7 +160,7 @@ async function fillGap(room: string, tokens: TokenSource | undefined): Promise<v
   for (let page = 0; page < 20 && room === roomName; page++) {
     const res = await fetch(`/api/rooms/${encodeURIComponent(room)}/messages?since=${since}`, { headers });
     if (!res.ok || room !== roomName) return;
-    const body = parseMessagesPage(await res.json());
+    const body = parseBody(MessagesPageSchema, await res.json());
     if (!body || body.messages.length === 0) return;
     for (const chat of body.messages) {
       if ((messageOf(chat.seq)?.v ?? -1) < chat.v) showMessage(chat);
@@ -199,11 +187,11 @@ function enterRoom(room: string, name: string, getToken: TokenSource | undefined
   url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
   // A token from this tab's earlier visit reclaims the name after a reload.
   const token = sessionStorage.getItem(tokenKey(room, name)) ?? undefined;
-  session = new ChatConnection({ url: url.href, name, token, getToken, on: handlers });
+  connection = new ChatConnection({ url: url.href, name, token, getToken, on: handlers });
 }
 
 function backToLobby(): void {
-  session = undefined;
+  connection = undefined;
   ui.chat.hidden = true;
   ui.lobby.hidden = false;
   refreshRooms();
@@ -211,23 +199,23 @@ function backToLobby(): void {
 }
 
 ui.leave.addEventListener("click", () => {
-  session?.leave();
+  connection?.leave();
   backToLobby();
 });
 
 const tokenKey = (room: string, name: string) => `edge-chat:token:${room}:${name.toLowerCase()}`;
 
-window.addEventListener("online", () => session?.retryNow());
-window.addEventListener("offline", () => session?.wentOffline());
+window.addEventListener("online", () => connection?.retryNow());
+window.addEventListener("offline", () => connection?.wentOffline());
 
 // ---------------------------------------------------------------------------
-// What the session reports
+// What the connection reports
 // ---------------------------------------------------------------------------
 
 const handlers: Handlers = {
   status: showStatus,
   welcome(welcome, history, rejoin) {
-    if (session) sessionStorage.setItem(tokenKey(roomName, welcome.name), welcome.token);
+    if (connection) sessionStorage.setItem(tokenKey(roomName, welcome.name), welcome.token);
     if (!rejoin) {
       ui.lobby.hidden = true;
       ui.chat.hidden = false;
@@ -243,14 +231,14 @@ const handlers: Handlers = {
     }
     setRoster(welcome.members, me());
     verifiedAs = welcome.user;
-    setModerator(welcome.role, (frame) => session?.moderate(frame) ?? false, welcome.settings.slowmode);
+    setModerator(welcome.role, (frame) => connection?.moderate(frame) ?? false, welcome.settings.slowmode);
     redrawRoster(me());
   },
   chat(chat) {
     stoppedTyping(chat.name);
     showMessage(chat);
   },
-  update: applyUpdate,
+  update: showUpdate,
   presence(frame) {
     if (frame.type === "joined") joined(frame.user === undefined ? { name: frame.name } : frame, me());
     else left(frame.name, me());
@@ -311,7 +299,7 @@ function showStatus(state: State, detail: { retryAt?: number; reason?: string })
       case "connecting":
         return "Connecting…";
       case "live":
-        return `Live in ${roomName} as ${session?.name ?? ""}${verifiedAs === undefined ? "" : " ✓"}`;
+        return `Live in ${roomName} as ${connection?.name ?? ""}${verifiedAs === undefined ? "" : " ✓"}`;
       case "reconnecting": {
         if (detail.retryAt === undefined) return "Reconnecting…";
         const seconds = Math.max(0, Math.ceil((detail.retryAt - Date.now()) / 1000));
@@ -355,9 +343,9 @@ ui.message.addEventListener("input", () => {
   updateCounter();
   ui.sendError.textContent = "";
   const now = Date.now();
-  if (session && dmTarget() === undefined && ui.message.value && now - lastTypingSent > TYPING_SENT_EVERY_MS) {
+  if (connection && dmTarget() === undefined && ui.message.value && now - lastTypingSent > TYPING_SENT_EVERY_MS) {
     lastTypingSent = now;
-    session.typing();
+    connection.typing();
   }
 });
 
@@ -391,11 +379,11 @@ const messageActions = {
   reply: (seq: number) => setComposing({ kind: "reply", seq }),
   edit: (seq: number) => setComposing({ kind: "edit", seq }),
   remove(seq: number) {
-    if (!session || !window.confirm("Delete this message for everyone? This cannot be undone.")) return;
-    if (!session.remove(seq)) offline("deletions");
+    if (!connection || !window.confirm("Delete this message for everyone? This cannot be undone.")) return;
+    if (!connection.remove(seq)) offline("deletions");
   },
   react(seq: number, emoji: string) {
-    if (session && !session.react(seq, emoji)) offline("reactions");
+    if (connection && !connection.react(seq, emoji)) offline("reactions");
   },
 };
 
@@ -421,7 +409,7 @@ ui.message.addEventListener("keydown", (event) => {
 
 ui.sendForm.addEventListener("submit", (event) => {
   event.preventDefault();
-  if (!session) return;
+  if (!connection) return;
   const text = ui.message.value;
   if (!text.trim()) return;
   if (updateCounter()) {
@@ -429,7 +417,7 @@ ui.sendForm.addEventListener("submit", (event) => {
     return;
   }
   if (composing?.kind === "edit") {
-    if (!session.edit(composing.seq, text)) return offline("edits");
+    if (!connection.edit(composing.seq, text)) return offline("edits");
     ui.message.value = "";
     setComposing(undefined);
     updateCounter();
@@ -437,11 +425,11 @@ ui.sendForm.addEventListener("submit", (event) => {
   }
   const to = dmTarget();
   if (to !== undefined) {
-    if (!session.dm(to, text)) {
+    if (!connection.dm(to, text)) {
       ui.sendError.textContent = "Direct messages need a live connection; try again in a moment.";
       return;
     }
-  } else if (!session.chat(text, composing?.kind === "reply" ? composing.seq : undefined)) {
+  } else if (!connection.chat(text, composing?.kind === "reply" ? composing.seq : undefined)) {
     ui.sendError.textContent = "Too many messages are waiting to be sent; wait for the connection.";
     return;
   }

@@ -1,5 +1,5 @@
 /**
- * One person's session in one room, kept alive across dropped connections.
+ * One person's connection in one room, kept alive across dropped connections.
  * No DOM here: the page (app.ts) renders what this reports, and the tests
  * drive it in Node with the `ws` package as the WebSocket.
  *
@@ -36,9 +36,9 @@ import {
   type ServerFrameOf,
   type WelcomeFrame,
 } from "../shared/server-frames";
-import type { ConnectionOptions, ErrorFrame, Handlers, Pending, State } from "./session-types";
+import type { ConnectionOptions, ErrorFrame, Handlers, Pending, State } from "./connection-types";
 
-export type { ConnectionOptions, Handlers, Pending, State } from "./session-types";
+export type { ConnectionOptions, Handlers, Pending, State } from "./connection-types";
 
 export const OUTBOX_LIMIT = 50;
 export const HEARTBEAT_MS = 25_000;
@@ -341,7 +341,7 @@ export class ChatConnection {
   #error(error: ErrorFrame): void {
     if (!this.#joined) {
       // name_taken, name_invalid, room_full, auth_invalid, forbidden, …:
-      // retrying the same join cannot succeed, so the session ends and the
+      // retrying the same join cannot succeed, so the connection ends and the
       // person picks again (or signs in again).
       this.#end(error.code);
       this.on.error(error, "join");

@@ -3,10 +3,10 @@
  * site vouches for its visitor; edge-chat only checks the signature. Like
  * Liveblocks' and Pusher's `authEndpoint`, the page asks a same-origin
  * endpoint of the host site for a fresh token before every (re)connect, so
- * a short-lived token never goes stale in a long session. For trying it
+ * a short-lived token never goes stale in a long connection. For trying it
  * out, a token can also be pasted (`npm run token` prints one).
  */
-import type { ClientConfig } from "../shared/protocol";
+import { type ClientConfig, ClientConfigSchema, parseBody } from "../shared/http";
 
 /** Gives a fresh identity token, or undefined for a visitor who is not signed in (a guest). */
 export type TokenSource = () => Promise<string | undefined>;
@@ -18,11 +18,7 @@ export async function loadConfig(): Promise<ClientConfig> {
   try {
     const res = await fetch("/api/config");
     if (!res.ok) return OPEN;
-    const body: unknown = await res.json();
-    if (typeof body !== "object" || body === null) return OPEN;
-    const access = "access" in body && body.access === "verified" ? "verified" : "open";
-    const endpoint = "authEndpoint" in body && typeof body.authEndpoint === "string" ? body.authEndpoint : null;
-    return { access, authEndpoint: endpoint };
+    return parseBody(ClientConfigSchema, await res.json()) ?? OPEN;
   } catch {
     return OPEN;
   }
@@ -32,7 +28,7 @@ export async function loadConfig(): Promise<ClientConfig> {
  * Tokens from the host site's endpoint: GET with the visitor's cookies,
  * answering `{"token": "..."}`, or `{"token": null}` (or 401/403) for a
  * visitor who is not signed in, a guest. Any other failure throws, and the
- * session retries later rather than joining as someone it is not.
+ * connection retries later rather than joining as someone it is not.
  */
 export function endpointTokens(endpoint: string): TokenSource {
   return async () => {

@@ -8,6 +8,7 @@
  */
 import { MAX_REACTION_EMOJI } from "../shared/protocol";
 import type { ChatFrame, UpdateFrame } from "../shared/server-frames";
+import { applyUpdate } from "../shared/updates";
 import { append, messageItem } from "./conversation";
 import { bdi, isolate, ui } from "./dom";
 import { verifiedMark } from "./people";
@@ -69,26 +70,11 @@ export function showMessage(chat: ChatFrame): void {
   else append(item);
 }
 
-/** Applies one change (§7.3) to the message it is about. */
-export function applyUpdate(update: UpdateFrame): void {
+/** Applies one change (§7.3) to the message it is about, by the protocol's one rule (src/shared/updates.ts). */
+export function showUpdate(update: UpdateFrame): void {
   const chat = shown.get(update.target);
   if (!chat) return; // a message this page never showed (it left the history before we came)
-  const next: ChatFrame = { ...chat, v: update.v };
-  if (update.deleted) {
-    next.text = "";
-    next.deleted = true;
-    delete next.edited;
-    delete next.replyTo;
-    delete next.reactions;
-  }
-  if (update.text !== undefined) {
-    next.text = update.text;
-    if (update.edited !== undefined) next.edited = update.edited;
-  }
-  if (update.reactions !== undefined) {
-    if (Object.keys(update.reactions).length > 0) next.reactions = update.reactions;
-    else delete next.reactions;
-  }
+  const next = applyUpdate(chat, update);
   shown.set(next.seq, next);
   redraw(next);
   // Replies quote it: their quotes follow the change.

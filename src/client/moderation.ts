@@ -13,7 +13,7 @@ type Send = (frame: ModerationFrame) => boolean;
 
 let send: Send | undefined;
 
-/** Shows or hides the moderator's controls for this session's role. */
+/** Shows or hides the moderator's controls for this connection's role. */
 export function setModerator(role: Role, sender: Send | undefined, slowmode: number): void {
   send = role === "member" ? undefined : sender;
   ui.slowmodeBox.hidden = send === undefined;

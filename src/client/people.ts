@@ -66,7 +66,7 @@ export function verifiedMark(user: string): HTMLElement {
   return mark;
 }
 
-/** Draws the roster again (after the session's role is known). */
+/** Draws the roster again (after the connection's role is known). */
 export function redrawRoster(me: string | undefined): void {
   setRoster(roster, me);
 }

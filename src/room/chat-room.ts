@@ -8,7 +8,7 @@
  * What lives where, and why:
  * - Per socket (name, token, join order, rate and join buckets, address):
  *   the socket attachment, which the runtime keeps while the object is
- *   evicted (session.ts). The address is also the socket's tag.
+ *   evicted (state.ts). The address is also the socket's tag.
  * - The room (seq and the last HISTORY_LIMIT messages, budgets that follow
  *   a person, members away within their presence grace, bans, mutes and
  *   slow mode): SQLite (stores.ts, sanctions.ts).
@@ -22,23 +22,18 @@ import { isPrivateRoom } from "../auth/access";
 import { readAuth, verifyIdentity } from "../auth/identity";
 import { openDirectory } from "../directory/directory";
 import { CountReporter } from "../directory/reporter";
+import { httpErrorBody, type ModerationState, type PublishResult, type RoomSnapshot } from "../shared/http";
 import { type Limits, readLimits } from "../shared/limits";
-import {
-  httpErrorBody,
-  type ModerationFrame,
-  PING_TEXT,
-  PONG_TEXT,
-  type PublishResult,
-  type RoomSnapshot,
-} from "../shared/protocol";
+import { type ModerationFrame, PING_TEXT, PONG_TEXT } from "../shared/protocol";
 import { ADDRESS_HEADER, UNKNOWN_ADDRESS } from "../worker/address";
-import { RoomBudgets } from "./budgets";
-import { ChatCore, errorName, type ModerationState, type RoomIO } from "./core";
-import { HistoryRing } from "./history";
-import type { Outcome } from "./moderation";
-import { Sanctions } from "./sanctions";
-import { isSession, newSession, type Session } from "./session";
-import { SqlAwayStore, SqlBucketStore, SqlRingStore, SqlSanctionStore } from "./sql-stores";
+import { ChatCore, errorName, type RoomIO } from "./core";
+import { messagesSince, publish, snapshot } from "./features/messages";
+import { moderate, moderationState, type Outcome } from "./features/moderation";
+import { RoomBudgets } from "./state/budgets";
+import { HistoryRing } from "./state/history";
+import { Sanctions } from "./state/sanctions";
+import { isSocketState, newSocketState, type SocketState } from "./state/socket-state";
+import { SqlAwayStore, SqlBucketStore, SqlRingStore, SqlSanctionStore } from "./storage/sql-stores";
 
 export class ChatRoom extends DurableObject<Env> {
   readonly #core: ChatCore<WebSocket>;
@@ -145,23 +140,24 @@ export class ChatRoom extends DurableObject<Env> {
   // so a publish is ordered with chats exactly as another frame would be.
 
   snapshot(): RoomSnapshot {
-    return this.#core.snapshot();
+    return snapshot(this.#core);
   }
 
   messages(since: number, limit: number): string[] {
-    return this.#core.messages(since, limit);
+    return messagesSince(this.#core, since, limit);
   }
 
   publish(name: string, text: string): PublishResult {
-    return this.#core.publish(name, text);
+    return publish(this.#core, name, text);
   }
 
+  /** The HTTP API's moderation (§6.4) acts as an admin named "system". */
   moderate(frame: ModerationFrame): Outcome {
-    return this.#core.moderate(frame);
+    return moderate(this.#core, { name: "system", role: "admin" }, frame);
   }
 
   moderation(): ModerationState {
-    return this.#core.moderation();
+    return moderationState(this.#core);
   }
 }
 
@@ -187,13 +183,13 @@ function close(ws: WebSocket, code: number, reason: string): void {
 }
 
 /** Attachments are kept by the runtime while the object is evicted (at most 16 KiB, structured-cloned). */
-function saveSession(ws: WebSocket, session: Session): void {
-  ws.serializeAttachment(session);
+function saveSession(ws: WebSocket, state: SocketState): void {
+  ws.serializeAttachment(state);
 }
 
-function loadSession(ws: WebSocket, limits: Limits, now: number): Session {
+function loadSession(ws: WebSocket, limits: Limits, now: number): SocketState {
   const value: unknown = ws.deserializeAttachment();
-  return isSession(value) ? value : newSession(limits, UNKNOWN_ADDRESS, now);
+  return isSocketState(value) ? value : newSocketState(limits, UNKNOWN_ADDRESS, now);
 }
 
 const encoder = new TextEncoder();

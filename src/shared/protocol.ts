@@ -60,6 +60,13 @@ export const CLOSE_JOIN_TIMEOUT = 1008;
 /** Protocol §5.1, §6.1: what a member may do. Guests are `member`s. */
 export const ROLES = ["member", "moderator", "admin"] as const;
 export type Role = (typeof ROLES)[number];
+/** A token without `role`, and every guest (§5.1, §6.1). */
+export const DEFAULT_ROLE: Role = "member";
+
+/** §6.1: moderators and admins may moderate; members and guests may not. An absent role is a member's. */
+export function isStaff(role: Role | undefined): boolean {
+  return role === "moderator" || role === "admin";
+}
 
 /** §6.2: the longest moderation `reason`, in code points. */
 export const MAX_REASON_CHARS = 200;
@@ -246,36 +253,4 @@ function describeIssue(json: unknown, issue: v.BaseIssue<unknown> | undefined): 
     return "Unknown or missing `type`.";
   }
   return `Field \`${path}\`: ${issue?.message ?? "invalid"}.`;
-}
-
-// ---------------------------------------------------------------------------
-// HTTP API (protocol §4)
-// ---------------------------------------------------------------------------
-
-/** Body of POST /api/rooms/:room/messages. Name and text rules are the room's, as for join and chat. */
-export const PublishBodySchema = v.object({ name: v.string(), text: v.string() });
-export type PublishBody = v.InferOutput<typeof PublishBodySchema>;
-
-export type PublishResult =
-  | { ok: true; frame: string }
-  | { ok: false; code: "name_invalid" | "name_taken" | "bad_message" | "too_long"; message: string };
-
-/** The JSON body of every HTTP error (§1, §4), also the room's refusals of an upgrade. */
-export function httpErrorBody(code: string, message: string): { error: string; message: string } {
-  return { error: code, message };
-}
-
-/** GET /api/config: what the browser client needs before it connects (edge-chat's own route). */
-export interface ClientConfig {
-  access: "open" | "verified";
-  /** Where the page gets an identity token for the signed-in visitor (a path on this origin), or null. */
-  authEndpoint: string | null;
-}
-
-/** GET /api/rooms/:room, minus the room name the Worker already knows. */
-export interface RoomSnapshot {
-  users: string[];
-  seq: number;
-  /** Messages in the ring now. */
-  history: number;
 }

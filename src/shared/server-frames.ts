@@ -142,15 +142,6 @@ export const ServerFrameSchema = v.variant("type", [
   ModerationFrameSchema,
 ]);
 
-/** GET /api/rooms/:room/messages (§4, §7.4): messages in their stored form. */
-export const MessagesPageSchema = v.looseObject({ room: v.string(), messages: v.array(ChatFrameSchema) });
-
-/** A messages page from the HTTP API, validated; undefined for anything else. */
-export function parseMessagesPage(json: unknown): v.InferOutput<typeof MessagesPageSchema> | undefined {
-  const result = v.safeParse(MessagesPageSchema, json);
-  return result.success ? result.output : undefined;
-}
-
 export type ChatFrame = v.InferOutput<typeof ChatFrameSchema>;
 export type UpdateFrame = v.InferOutput<typeof UpdateFrameSchema>;
 export type Reactions = v.InferOutput<typeof ReactionsSchema>;

@@ -14,16 +14,9 @@ import * as v from "valibot";
 import { admits, isPrivateRoom } from "../auth/access";
 import { readAuth, verifyIdentity } from "../auth/identity";
 import { openDirectory } from "../directory/directory";
+import { type ClientConfig, type PublishBody, PublishBodySchema } from "../shared/http";
 import { readLimits } from "../shared/limits";
-import {
-  type ClientConfig,
-  isModerationFrame,
-  MODERATION_ACTIONS,
-  type ModerationFrame,
-  type PublishBody,
-  PublishBodySchema,
-  parseClientFrame,
-} from "../shared/protocol";
+import { isModerationFrame, MODERATION_ACTIONS, type ModerationFrame, parseClientFrame } from "../shared/protocol";
 import { addressKey } from "./address";
 import { ApiError, methodNotAllowed } from "./http-error";
 import { roomParam, roomStub } from "./rooms";

@@ -5,7 +5,8 @@
 import type { Context } from "hono";
 import { HTTPException } from "hono/http-exception";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
-import { httpErrorBody, ROOM_NAME_RULE } from "../shared/protocol";
+import { httpErrorBody } from "../shared/http";
+import { ROOM_NAME_RULE } from "../shared/protocol";
 
 export class ApiError extends HTTPException {
   constructor(

@@ -7,7 +7,7 @@
  */
 import { SignJWT } from "jose";
 import { describe, expect, it } from "vitest";
-import { EVICTION_IDLE_MS } from "../../src/room/budgets";
+import { EVICTION_IDLE_MS } from "../../src/room/state/budgets";
 import { DEFAULT_LIMITS } from "../../src/shared/limits";
 import { MAX_REACTION_EMOJI, MAX_REACTIONS_PER_MESSAGE } from "../../src/shared/protocol";
 import { MEMORY_AUTH, MemoryRoom } from "../support/memory-room";
@@ -142,7 +142,7 @@ describe("the chat core", () => {
     expect(old.closed?.code).toBe(4001);
     room.core.closed(old, true);
     expect(room.take(ben)).toEqual([]);
-    expect(room.core.snapshot().users).toEqual(["Ann", "Ben"]);
+    expect(room.snapshot().users).toEqual(["Ann", "Ben"]);
   });
   it("announces `left` once when a socket errors and then closes, even after its name was taken again", () => {
     const room = new MemoryRoom({ ...DEFAULT_LIMITS, presenceGraceMs: 0 });
@@ -156,7 +156,7 @@ describe("the chat core", () => {
     room.send(again, { type: "join", name: "Ann" });
     room.core.closed(ann, false); // then webSocketClose for the same socket
     expect(types(room.take(ben))).toEqual(["left", "joined"]);
-    expect(room.core.snapshot().users).toEqual(["Ben", "Ann"]);
+    expect(room.snapshot().users).toEqual(["Ben", "Ann"]);
   });
 
   it("keeps a member who dropped until the grace's alarm rings, across a rebuild, then announces `left`", () => {
@@ -169,7 +169,7 @@ describe("the chat core", () => {
     ann.closed = { code: 1006, reason: "" };
     expect(room.alarm).toBe(room.clock + DEFAULT_LIMITS.presenceGraceMs);
     room.rebuild();
-    expect(room.core.snapshot().users).toEqual(["Ann", "Ben"]);
+    expect(room.snapshot().users).toEqual(["Ann", "Ben"]);
     room.clock += DEFAULT_LIMITS.presenceGraceMs - 1;
     room.core.alarm();
     expect(room.take(ben)).toEqual([]);

@@ -148,7 +148,7 @@ describe("a restart while clients are sending", () => {
   }, 60_000);
 });
 
-/** Session handlers that record every chat a client is shown. */
+/** SocketState handlers that record every chat a client is shown. */
 function recorder(name: string, seen: Map<string, ChatFrame[]>, live: Set<string>, reconnected: Set<string>): Handlers {
   const frames = seen.get(name) ?? [];
   return handlers({

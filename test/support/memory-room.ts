@@ -3,14 +3,23 @@
  * objects as sockets, a clock the test moves, and every frame each socket
  * was sent. No workerd: this is what "the core works on plain values" buys.
  */
+
 import { timingSafeEqual } from "node:crypto";
 import { type AuthConfig, verifyIdentity } from "../../src/auth/identity";
-import { RoomBudgets } from "../../src/room/budgets";
 import { ChatCore, type RoomIO } from "../../src/room/core";
-import { HistoryRing } from "../../src/room/history";
-import { type Sanction, type SanctionKind, type SanctionStore, Sanctions, sanctionId } from "../../src/room/sanctions";
-import { newSession, type Session } from "../../src/room/session";
-import type { AwayRow, AwayStore, BucketStore, MessageRow, RingStore } from "../../src/room/stores";
+import { snapshot } from "../../src/room/features/messages";
+import { RoomBudgets } from "../../src/room/state/budgets";
+import { HistoryRing } from "../../src/room/state/history";
+import {
+  type Sanction,
+  type SanctionKind,
+  type SanctionStore,
+  Sanctions,
+  sanctionId,
+} from "../../src/room/state/sanctions";
+import { newSocketState, type SocketState } from "../../src/room/state/socket-state";
+import type { AwayRow, AwayStore, BucketStore, MessageRow, RingStore } from "../../src/room/storage/stores";
+import type { RoomSnapshot } from "../../src/shared/http";
 import { DEFAULT_LIMITS, type Limits } from "../../src/shared/limits";
 import type { Bucket } from "../../src/shared/rate-limit";
 import { parseServerFrame, type ServerFrame } from "../../src/shared/server-frames";
@@ -19,7 +28,7 @@ export interface FakeSocket {
   name: string;
   sent: ServerFrame[];
   closed?: { code: number; reason: string };
-  attachment?: Session;
+  attachment?: SocketState;
 }
 
 export class MemoryRingStore implements RingStore {
@@ -133,6 +142,11 @@ export class MemoryRoom {
     return this.core.message(socket, JSON.stringify(frame));
   }
 
+  /** What GET /api/rooms/:room would answer now. */
+  snapshot(): RoomSnapshot {
+    return snapshot(this.core);
+  }
+
   /** Takes everything a socket was sent so far. */
   take(socket: FakeSocket): ServerFrame[] {
     return socket.sent.splice(0);
@@ -149,11 +163,11 @@ export class MemoryRoom {
       close: (socket, code, reason) => {
         socket.closed = { code, reason };
       },
-      save: (socket, session) => {
+      save: (socket, state) => {
         this.saves++;
-        socket.attachment = structuredClone(session);
+        socket.attachment = structuredClone(state);
       },
-      load: (socket) => socket.attachment ?? newSession(this.limits, "unknown", this.clock),
+      load: (socket) => socket.attachment ?? newSocketState(this.limits, "unknown", this.clock),
       setAlarm: (at) => {
         this.alarm = at;
       },
@@ -176,7 +190,7 @@ export class MemoryRoom {
         sameToken: (a, b) => a.length === b.length && timingSafeEqual(Buffer.from(a), Buffer.from(b)),
         now: () => this.clock,
       },
-      restored.map((s) => [s, s.attachment ?? newSession(this.limits, "unknown", this.clock)] as const),
+      restored.map((s) => [s, s.attachment ?? newSocketState(this.limits, "unknown", this.clock)] as const),
     );
   }
 }

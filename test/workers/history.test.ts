@@ -9,8 +9,8 @@
 import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { HistoryRing } from "../../src/room/history";
-import { SqlRingStore } from "../../src/room/sql-stores";
+import { HistoryRing } from "../../src/room/state/history";
+import { SqlRingStore } from "../../src/room/storage/sql-stores";
 
 /** Runs `body` with the SQL storage of a fresh room object. */
 function withSql<T>(room: string, body: (sql: SqlStorage) => T): Promise<T> {
@@ -61,7 +61,7 @@ describe("history ring", () => {
       const costs = {
         chat: cost(() => ring.append(message("m", "id"), "ann")),
         edit: cost(() => ring.change(ring.latestSeq, (m) => Object.assign(m, { text: "fixed", edited: 2 }))),
-        react: cost(() => ring.change(ring.latestSeq - 1, (_m, r) => Object.assign(r, { "👍": [["ann", "Ann"]] }))),
+        react: cost(() => ring.change(ring.latestSeq - 1, (m, r) => r.set("👍", [["ann", "Ann"]]) && m)),
         delete: cost(() => ring.change(ring.latestSeq - 2, (m) => Object.assign(m, { text: "", deleted: true }))),
       };
       expect(Object.values(costs).every((n) => n >= 1 && n <= 2)).toBe(true);
@@ -102,11 +102,11 @@ describe("history ring", () => {
     withSql("ring-tombstone", (sql) => {
       const ring = new HistoryRing(new SqlRingStore(sql), 5);
       ring.append(message("a secret I regret"), "ann");
-      ring.change(1, (_m, r) => r.set("😮", [["ben", "Ben"]]));
+      ring.change(1, (m, r) => r.set("😮", [["ben", "Ben"]]) && m);
       expect(JSON.stringify(sql.exec("SELECT * FROM messages").toArray())).toContain("Ben");
       ring.change(1, (m, r) => {
-        Object.assign(m, { text: "", deleted: true });
         r.clear();
+        return Object.assign(m, { text: "", deleted: true });
       });
       const dump = JSON.stringify(sql.exec("SELECT * FROM messages").toArray());
       expect(dump).not.toContain("secret");

@@ -11,12 +11,12 @@ import { env } from "cloudflare:workers";
 import { SignJWT } from "jose";
 import { describe, expect, it } from "vitest";
 import { ChatRoom } from "../../src/room/chat-room";
-import { isSession } from "../../src/room/session";
+import { isSocketState } from "../../src/room/state/socket-state";
 import { connect, inRoom, last, type Socket, until } from "./fixtures";
 
 function attachmentName(ws: WebSocket): string | undefined {
   const value: unknown = ws.deserializeAttachment();
-  return isSession(value) ? value.member?.name : undefined;
+  return isSocketState(value) ? value.member?.name : undefined;
 }
 
 describe("a room rebuilt over the same state", () => {

@@ -1,13 +1,13 @@
 /**
- * What a session (connection.ts) tells the page, and how it is set up: the
- * contract between the session logic, which has no DOM, and whoever renders
+ * What a connection (connection.ts) tells the page, and how it is set up: the
+ * contract between the connection logic, which has no DOM, and whoever renders
  * it (app.ts in the browser, the tests in Node).
  */
 import type { ChatFrame, ServerFrameOf, WelcomeFrame } from "../shared/server-frames";
 
 export type State = "connecting" | "live" | "reconnecting" | "offline" | "ended";
 /**
- * Something the session sends and waits to see confirmed, one at a time:
+ * Something the connection sends and waits to see confirmed, one at a time:
  * a chat (confirmed by its echo, matched by `id`), or a change to a message
  * (§7, confirmed by the matching `update`).
  */
@@ -19,7 +19,7 @@ export type Pending =
 export type PresenceFrame = ServerFrameOf<"joined" | "left">;
 export type ErrorFrame = ServerFrameOf<"error">;
 
-/** What the page is told; the session never touches the DOM. */
+/** What the page is told; the connection never touches the DOM. */
 export interface Handlers {
   status(state: State, detail: { retryAt?: number; reason?: string }): void;
   /** `history`: every message the welcome carries, new or changed while away (§7.4). */
@@ -46,7 +46,7 @@ export interface ConnectionOptions {
   /**
    * Where identity tokens come from (§5), asked before every join, so each
    * reconnect presents a fresh one. Undefined, or a source that gives
-   * undefined: the session joins as a guest under `name`.
+   * undefined: the connection joins as a guest under `name`.
    */
   getToken?: (() => Promise<string | undefined>) | undefined;
   on: Handlers;

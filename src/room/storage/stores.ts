@@ -4,8 +4,8 @@
  * runs unchanged over in-memory stores in Node tests and over the Durable
  * Object's SQLite in production (sql-stores.ts).
  */
-import type { Bucket } from "../shared/rate-limit";
-import type { Member } from "./session";
+import type { Bucket } from "../../shared/rate-limit";
+import type { Member } from "../state/socket-state";
 
 /**
  * Who reacted to a message with what (§7.2): per emoji, [member id, name] in

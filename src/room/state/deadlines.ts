@@ -2,13 +2,13 @@
  * What the room must do later, without a timer: close a socket that has
  * held no name for JOIN_TIMEOUT_MS (§2.4), end the grace of a member who
  * dropped (§5.4), and end a timed ban or mute (§6.2). The first two are
- * read off the members (sessions' `idleSince`, away members' `awayUntil`),
+ * read off the members (states' `idleSince`, away members' `awayUntil`),
  * the last is asked of the sanctions, and the room's one Durable Object
  * alarm is set for the earliest. The alarm is the only clock a room has (an evicted object
  * has none), and setting it is a storage write, so it is set only when the
  * earliest deadline moves earlier.
  */
-import type { Holding, Members } from "./members";
+import type { Members, Membership } from "./members";
 
 export class Deadlines<S> {
   readonly #set: (at: number) => void;
@@ -49,14 +49,14 @@ export class Deadlines<S> {
    * members past their grace, still in the room (the caller closes and
    * announces them); the alarm is set again for what remains.
    */
-  due(now: number): { sockets: S[]; away: Holding<S>[] } {
+  due(now: number): { sockets: S[]; away: Membership<S>[] } {
     const sockets: S[] = [];
-    for (const [socket, session] of this.#members.entries()) {
-      if (!session.member && session.idleSince + this.#joinTimeoutMs <= now) sockets.push(socket);
+    for (const [socket, state] of this.#members.entries()) {
+      if (!state.member && state.idleSince + this.#joinTimeoutMs <= now) sockets.push(socket);
     }
-    const away: Holding<S>[] = [];
-    for (const holding of this.#members.all()) {
-      if (holding.awayUntil !== undefined && holding.awayUntil <= now) away.push(holding);
+    const away: Membership<S>[] = [];
+    for (const membership of this.#members.all()) {
+      if (membership.awayUntil !== undefined && membership.awayUntil <= now) away.push(membership);
     }
     return { sockets, away };
   }
@@ -73,11 +73,11 @@ export class Deadlines<S> {
     const consider = (at: number) => {
       if (earliest === undefined || at < earliest) earliest = at;
     };
-    for (const [, session] of this.#members.entries()) {
-      if (!session.member) consider(session.idleSince + this.#joinTimeoutMs);
+    for (const [, state] of this.#members.entries()) {
+      if (!state.member) consider(state.idleSince + this.#joinTimeoutMs);
     }
-    for (const holding of this.#members.all()) {
-      if (holding.awayUntil !== undefined) consider(holding.awayUntil);
+    for (const membership of this.#members.all()) {
+      if (membership.awayUntil !== undefined) consider(membership.awayUntil);
     }
     const more = this.#more();
     if (more !== undefined) consider(more);

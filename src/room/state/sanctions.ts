@@ -15,8 +15,8 @@
  * compares with the clock); the room's alarm then deletes it and tells the
  * room, without anyone's help.
  */
-import { type NameKeys, nameKeys, sameName } from "../shared/names";
-import type { Role } from "../shared/protocol";
+import { type NameKeys, nameKeys, sameName } from "../../shared/names";
+import type { Role } from "../../shared/protocol";
 
 export type SanctionKind = "ban" | "mute";
 
@@ -82,7 +82,7 @@ export class Sanctions {
   /** The ban or mute in force on a name (a guest's, or the name a user had), for unban/unmute. */
   onName(kind: SanctionKind, key: string, now: number): Sanction | undefined {
     for (const s of this.#load().byId.values()) {
-      if (s.kind === kind && s.key === key && inForce(s, now)) return s;
+      if (s.kind === kind && s.key === key && isActive(s, now)) return s;
     }
     return undefined;
   }
@@ -94,9 +94,9 @@ export class Sanctions {
   }
 
   /** The ban or mute in force on this person, if any. */
-  holding(kind: SanctionKind, who: Subject, now: number): Sanction | undefined {
+  inForce(kind: SanctionKind, who: Subject, now: number): Sanction | undefined {
     for (const s of this.#load().byId.values()) {
-      if (s.kind !== kind || !inForce(s, now)) continue;
+      if (s.kind !== kind || !isActive(s, now)) continue;
       const match =
         who.user !== undefined
           ? s.user === who.user
@@ -108,12 +108,12 @@ export class Sanctions {
 
   /** Everything in force, for GET /api/rooms/:room/moderation. */
   list(kind: SanctionKind, now: number): Sanction[] {
-    return [...this.#load().byId.values()].filter((s) => s.kind === kind && inForce(s, now));
+    return [...this.#load().byId.values()].filter((s) => s.kind === kind && isActive(s, now));
   }
 
   /** Removes and returns every sanction that has run out by `now`. */
   expire(now: number): Sanction[] {
-    const gone = [...this.#load().byId.values()].filter((s) => !inForce(s, now));
+    const gone = [...this.#load().byId.values()].filter((s) => !isActive(s, now));
     for (const s of gone) this.lift(s);
     return gone;
   }
@@ -146,6 +146,6 @@ export class Sanctions {
   }
 }
 
-function inForce(s: Sanction, now: number): boolean {
+function isActive(s: Sanction, now: number): boolean {
   return s.until === null || s.until > now;
 }

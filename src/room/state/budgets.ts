@@ -21,10 +21,10 @@
  * Nothing here creates storage until a join writes: a room that is only
  * read (HTTP API) stays without a database file.
  */
-import { ADDRESS_JOINS_FACTOR, type Limits } from "../shared/limits";
-import { TYPING_INTERVAL_MS } from "../shared/protocol";
-import { type Bucket, fullAt, fullBucket, type Rate, spend, tokensAt } from "../shared/rate-limit";
-import type { BucketStore } from "./stores";
+import { ADDRESS_JOINS_FACTOR, type Limits } from "../../shared/limits";
+import { TYPING_INTERVAL_MS } from "../../shared/protocol";
+import { type Bucket, fullAt, fullBucket, type Rate, spend, tokensAt } from "../../shared/rate-limit";
+import type { BucketStore } from "../storage/stores";
 
 /**
  * How long a hibernatable object goes without any event before the runtime

@@ -15,7 +15,7 @@ import { utf8Length } from "../shared/text";
  * eviction (after ~10 s of silence) refilling it costs little, because the
  * join budget in the attachment still bounds the large answers.
  */
-export class AnswerBudget<S extends object> {
+export class ReplyBudget<S extends object> {
   readonly #rate: Rate;
   readonly #left = new WeakMap<S, Bucket>();
 
@@ -32,7 +32,7 @@ export class AnswerBudget<S extends object> {
   }
 
   /** Whether the socket may be answered at all now. */
-  left(socket: S, now: number): boolean {
+  canReply(socket: S, now: number): boolean {
     return spendIntoDebt(this.#bucket(socket, now), this.#rate, now, 0) !== null;
   }
 

@@ -4,10 +4,10 @@
  * on a read path gave every room name anyone ever looked up a database of
  * its own (hardening finding 2). Each table appears with its first write.
  */
-import { ROLES } from "../shared/protocol";
-import { type Bucket, isBucket } from "../shared/rate-limit";
-import { type Sanction, type SanctionKind, type SanctionStore, sanctionId } from "./sanctions";
-import { isMember } from "./session";
+import { ROLES } from "../../shared/protocol";
+import { type Bucket, isBucket } from "../../shared/rate-limit";
+import { type Sanction, type SanctionKind, type SanctionStore, sanctionId } from "../state/sanctions";
+import { isMember } from "../state/socket-state";
 import type { AwayRow, AwayStore, BucketStore, MessageRow, Reactors, RingStore } from "./stores";
 
 export function tableExists(sql: SqlStorage, name: string): boolean {

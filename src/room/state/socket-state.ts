@@ -4,8 +4,8 @@
  * structured-cloned) is kept by the runtime and handed back on wake-up, so
  * everything a socket needs to be recognised again lives here.
  */
-import { ROLES, type Role } from "../shared/protocol";
-import { type Bucket, fullBucket, isBucket } from "../shared/rate-limit";
+import { ROLES, type Role } from "../../shared/protocol";
+import { type Bucket, fullBucket, isBucket } from "../../shared/rate-limit";
 
 /**
  * A member of the room: a held name as shown, its key (src/shared/names.ts),
@@ -32,7 +32,7 @@ export function memberId(member: Pick<Member, "key" | "user">): string {
   return member.user === undefined ? `name:${member.key}` : `user:${member.user}`;
 }
 
-export interface Session {
+export interface SocketState {
   /** Present while the socket holds a name in the room. */
   member?: Member;
   /** The chat/dm rate bucket; kept across leave/join so leaving does not refill it. */
@@ -55,7 +55,7 @@ export interface SessionLimits {
   joinsPerMinute: number;
 }
 
-export function newSession(limits: SessionLimits, address: string, now: number): Session {
+export function newSocketState(limits: SessionLimits, address: string, now: number): SocketState {
   return {
     bucket: fullBucket(limits.rateBurst, now),
     joins: fullBucket(limits.joinsPerMinute, now),
@@ -67,10 +67,10 @@ export function newSession(limits: SessionLimits, address: string, now: number):
 /**
  * The one type guard an attachment is read through. An attachment this code
  * does not recognise (written by an older deployment, or none at all) is
- * not a session: the shell then starts the socket afresh, unjoined, rather
+ * not a state: the shell then starts the socket afresh, unjoined, rather
  * than crashing on every frame.
  */
-export function isSession(value: unknown): value is Session {
+export function isSocketState(value: unknown): value is SocketState {
   if (!isRecord(value) || !isBucket(value.bucket) || !isBucket(value.joins)) return false;
   if (typeof value.address !== "string" || typeof value.idleSince !== "number") return false;
   if (value.protocol !== undefined && typeof value.protocol !== "number") return false;

@@ -32,10 +32,10 @@
  */
 
 import * as v from "valibot";
-import { REACTION_NAMES } from "../shared/protocol";
-import { ChatFrameSchema, encodeChat, type Reactions, type StoredChat } from "../shared/server-frames";
-import { utf8Length } from "../shared/text";
-import type { MessageRow, Reactors, RingStore } from "./stores";
+import { REACTION_NAMES } from "../../shared/protocol";
+import { ChatFrameSchema, encodeChat, type Reactions, type StoredChat } from "../../shared/server-frames";
+import { utf8Length } from "../../shared/text";
+import type { MessageRow, Reactors, RingStore } from "../storage/stores";
 
 interface Entry extends MessageRow {
   /** UTF-8 length of `frame`, for the welcome's byte cap. */
@@ -124,16 +124,21 @@ export class HistoryRing {
 
   /**
    * Applies one change to a message under the next seq, stores it, and
-   * returns the message's new state and the change's seq. `change` edits a
-   * copy of the message's fields and reactors.
+   * returns the message's new state and the change's seq. `change` gets a
+   * copy of the message's fields and reactors, and returns the message's
+   * next fields (src/shared/updates.ts) or edits the copy in place. The
+   * reaction summary is always made again from the reactors.
    */
-  change(seq: number, change: (message: StoredChat, reactors: Reactors) => void): { seq: number; message: StoredChat } {
+  change(
+    seq: number,
+    change: (message: StoredChat, reactors: Reactors) => StoredChat | undefined,
+  ): { seq: number; message: StoredChat } {
     const entry = this.#bySeq.get(seq);
     if (!entry) throw new Error(`history: no message ${seq}`);
     const next = this.#latestSeq + 1;
-    const message = parseStored(entry.frame);
+    const before = parseStored(entry.frame);
     const reactors: Reactors = new Map(Array.from(entry.reactors ?? [], ([emoji, who]) => [emoji, who.slice()]));
-    change(message, reactors);
+    const message = change(before, reactors) ?? before;
     message.v = next;
     const summary = summarize(reactors);
     if (summary) message.reactions = summary;

@@ -1,0 +1,81 @@
+/**
+ * What a room feature may use: the one seam between the core (core.ts,
+ * which implements it) and the features (features/*.ts, one module per
+ * part of the protocol). A feature exports its handlers keyed by frame
+ * type, `(ctx, sender, frame) => Answer`, imports this file and the room's
+ * state classes, and never the core: no import circle, no reaching into
+ * the core's internals, and every feature is driven by the same plain
+ * Node tests (test/support/memory-room.ts).
+ *
+ * Every handler is synchronous (SQLite calls in a Durable Object are), so
+ * one frame is handled completely before the next starts. The one
+ * exception is a join with an identity token (features/join.ts).
+ */
+import type { Verified } from "../auth/identity";
+import type { Limits } from "../shared/limits";
+import type { RoomBudgets } from "./state/budgets";
+import type { HistoryRing } from "./state/history";
+import type { Members, Membership } from "./state/members";
+import type { Sanctions } from "./state/sanctions";
+import type { SocketState } from "./state/socket-state";
+
+export interface RoomContext<S> {
+  readonly room: string;
+  readonly limits: Limits;
+  now(): number;
+  /** Who is here: sockets, members, their buckets (state/members.ts). */
+  readonly members: Members<S>;
+  /** The ring and the room's event sequence, loaded on first use. */
+  readonly history: HistoryRing;
+  readonly budgets: RoomBudgets;
+  /** Bans, mutes and slow mode (§6), in storage. */
+  readonly sanctions: Sanctions;
+  /** Checks an identity token (src/auth/identity.ts); never rejects. */
+  identify(token: string): Promise<Verified>;
+  /** Compares a reclaim token in constant time. */
+  sameToken(given: string, expected: string): boolean;
+
+  /** Sends to an open socket; one that closed meanwhile is skipped. */
+  send(socket: S, frame: string): void;
+  close(socket: S, code: number, reason: string): void;
+  /** One already-serialized frame to every joined socket, except those of `except`. */
+  broadcast(frame: string, except?: Membership<S>): void;
+  /** The version-3 form to sockets that joined with `protocol: 3` (§9.1), the version-2 form to the rest. */
+  broadcastByVersion(v2: string, v3: string): void;
+  /** Whether the socket may still be sent answers at all (§2.5). */
+  mayAnswer(socket: S): boolean;
+
+  /** A new member is here: the others hear `joined`, the directory the count. */
+  arrived(membership: Membership<S>): void;
+  /** A member is gone: its bucket is remembered, the others hear `left` (and why, if removed). */
+  departed(membership: Membership<S>, reason?: "kicked" | "banned"): void;
+  /** Removes a member at once: each socket is told `told` and closed with `code`; the others hear `left`. */
+  expel(membership: Membership<S>, told: string, code: number, reason: "replaced" | "kicked" | "banned"): void;
+  /** A socket holds no name from `since` on (it left): the join timeout counts from then. */
+  unjoined(since: number): void;
+  /** Makes sure the alarm fires by `at` (a ban or mute that ends then). */
+  wantAlarm(at: number): void;
+
+  /** Spends one chat/dm token of the sender's and its address's buckets; false when either is empty. */
+  spend(sender: Sender<S>): boolean;
+  /** The `muted` error (§6.2) when the member is muted now. */
+  mutedError(membership: Membership<S>): string | undefined;
+}
+
+/** The joined socket a frame came from, and its member. */
+export interface Sender<S> {
+  socket: S;
+  state: SocketState;
+  membership: Membership<S>;
+}
+
+/** A socket that has not joined (yet): what a join starts from. */
+export interface Newcomer<S> {
+  socket: S;
+  state: SocketState;
+}
+
+/** What a handler answers its sender: a frame, or nothing (its answer, if any, was part of a broadcast). */
+export type Answer = string | undefined;
+
+export type Handler<S, F> = (ctx: RoomContext<S>, sender: Sender<S>, frame: F) => Answer;
