@@ -8,26 +8,20 @@
  */
 
 import { MessagesPageSchema, parseBody, RoomListSchema } from "../shared/http";
-import { DEFAULT_LIMITS } from "../shared/limits";
-import { ROOM_NAME, ROOM_NAME_RULE, TYPING_INTERVAL_MS } from "../shared/protocol";
-import { codePointLength } from "../shared/text";
+import { ROOM_NAME, ROOM_NAME_RULE } from "../shared/protocol";
+import { mountComposer } from "./composer";
 import { ChatConnection, type Handlers, type State } from "./connection";
 import { clearConversation, notice, presenceNotice, showDm, showOutbox } from "./conversation";
 import { bdi, muted, type Sentence, ui } from "./dom";
 import { endpointTokens, loadConfig, pastedToken, peek, type TokenSource } from "./identity";
-import { clearMessages, excerpt, lastOwnMessage, messageOf, setViewer, showMessage, showUpdate } from "./messages";
+import { clearMessages, messageOf, setViewer, showMessage, showUpdate } from "./messages";
 import { describeModeration, duration, setModerator, showSlowmode, until } from "./moderation";
-import { closeDm, dmTarget, joined, left, redrawRoster, setRoster, someoneTyping, stoppedTyping } from "./people";
+import { closeDm, joined, left, redrawRoster, setRoster, someoneTyping, stoppedTyping } from "./people";
 
-/** The server's default; it enforces its own configured limit either way. */
-const MAX_MESSAGE_CHARS = DEFAULT_LIMITS.maxMessageChars;
-/** A little over the room's relay window, so every `typing` sent is relayed. */
-const TYPING_SENT_EVERY_MS = TYPING_INTERVAL_MS + 500;
 const ROOMS_REFRESH_MS = 15_000;
 
 let connection: ChatConnection | undefined;
 let roomName = "";
-let lastTypingSent = 0;
 let countdown: ReturnType<typeof setInterval> | undefined;
 let sendCountdown: ReturnType<typeof setInterval> | undefined;
 /** The host site's token endpoint (GET /api/config), if the deployment names one. */
@@ -41,6 +35,7 @@ let verifiedOnly = false;
 let verifiedAs: string | undefined;
 
 const me = () => connection?.name;
+const { setComposing, messageActions } = mountComposer(() => connection);
 const AUTH_KEY = "edge-chat:auth";
 
 // ---------------------------------------------------------------------------
@@ -325,118 +320,6 @@ function showStatus(state: State, detail: { retryAt?: number; reason?: string })
     notice("This name was taken over by another tab or device.");
   }
 }
-
-// ---------------------------------------------------------------------------
-// Composer
-// ---------------------------------------------------------------------------
-
-function updateCounter(): boolean {
-  const n = codePointLength(ui.message.value);
-  const over = n > MAX_MESSAGE_CHARS;
-  ui.counter.textContent = n > MAX_MESSAGE_CHARS * 0.8 ? `${n} / ${MAX_MESSAGE_CHARS}` : "";
-  ui.counter.classList.toggle("over", over);
-  ui.message.setAttribute("aria-invalid", String(over));
-  return over;
-}
-
-ui.message.addEventListener("input", () => {
-  updateCounter();
-  ui.sendError.textContent = "";
-  const now = Date.now();
-  if (connection && dmTarget() === undefined && ui.message.value && now - lastTypingSent > TYPING_SENT_EVERY_MS) {
-    lastTypingSent = now;
-    connection.typing();
-  }
-});
-
-// ---------------------------------------------------------------------------
-// Replying and editing (§7): the composer says what it is doing, Esc stops.
-// ---------------------------------------------------------------------------
-
-type Composing = { kind: "reply" | "edit"; seq: number } | undefined;
-let composing: Composing;
-
-function setComposing(next: Composing): void {
-  composing = next;
-  const target = next ? messageOf(next.seq) : undefined;
-  ui.composeContext.hidden = !next || !target;
-  if (!next || !target) return;
-  ui.composeWhat.textContent =
-    next.kind === "edit" ? "Editing your message" : `Replying to ${target.name}: “${excerpt(target.text)}”`;
-  if (next.kind === "edit") {
-    ui.message.value = target.text;
-    updateCounter();
-  }
-  ui.message.focus();
-}
-
-/** Offline changes are refused where the person sees it, never dropped quietly. */
-function offline(what: string): void {
-  ui.sendError.textContent = `You are offline: ${what} need a connection; try again in a moment.`;
-}
-
-const messageActions = {
-  reply: (seq: number) => setComposing({ kind: "reply", seq }),
-  edit: (seq: number) => setComposing({ kind: "edit", seq }),
-  remove(seq: number) {
-    if (!connection || !window.confirm("Delete this message for everyone? This cannot be undone.")) return;
-    if (!connection.remove(seq)) offline("deletions");
-  },
-  react(seq: number, emoji: string) {
-    if (connection && !connection.react(seq, emoji)) offline("reactions");
-  },
-};
-
-ui.composeCancel.addEventListener("click", () => {
-  if (composing?.kind === "edit") ui.message.value = "";
-  setComposing(undefined);
-});
-
-ui.message.addEventListener("keydown", (event) => {
-  if (event.key === "Escape" && composing) {
-    if (composing.kind === "edit") ui.message.value = "";
-    setComposing(undefined);
-    event.stopPropagation();
-  } else if (event.key === "ArrowUp" && ui.message.value === "" && !composing) {
-    // ↑ in an empty composer edits your last message, as in Slack and Discord.
-    const last = lastOwnMessage();
-    if (last) {
-      event.preventDefault();
-      setComposing({ kind: "edit", seq: last.seq });
-    }
-  }
-});
-
-ui.sendForm.addEventListener("submit", (event) => {
-  event.preventDefault();
-  if (!connection) return;
-  const text = ui.message.value;
-  if (!text.trim()) return;
-  if (updateCounter()) {
-    ui.sendError.textContent = `A message may be at most ${MAX_MESSAGE_CHARS} characters.`;
-    return;
-  }
-  if (composing?.kind === "edit") {
-    if (!connection.edit(composing.seq, text)) return offline("edits");
-    ui.message.value = "";
-    setComposing(undefined);
-    updateCounter();
-    return;
-  }
-  const to = dmTarget();
-  if (to !== undefined) {
-    if (!connection.dm(to, text)) {
-      ui.sendError.textContent = "Direct messages need a live connection; try again in a moment.";
-      return;
-    }
-  } else if (!connection.chat(text, composing?.kind === "reply" ? composing.seq : undefined)) {
-    ui.sendError.textContent = "Too many messages are waiting to be sent; wait for the connection.";
-    return;
-  }
-  ui.message.value = "";
-  setComposing(undefined);
-  updateCounter();
-});
 
 /** ": <reason>." after a moderator's action on the viewer, or "." without one. */
 function because(reason: string | undefined): Sentence {

@@ -28,49 +28,18 @@
  */
 
 import type { ClientFrame, ModerationFrame } from "../shared/protocol";
-import { CLOSE_KICKED, CLOSE_REPLACED, PING_TEXT } from "../shared/protocol";
-import {
-  type ChatFrame,
-  parseServerFrame,
-  type ServerFrame,
-  type ServerFrameOf,
-  type WelcomeFrame,
-} from "../shared/server-frames";
+import { CLOSE_KICKED, CLOSE_REPLACED } from "../shared/protocol";
+import { type ChatFrame, parseServerFrame, type ServerFrame, type WelcomeFrame } from "../shared/server-frames";
 import type { ConnectionOptions, ErrorFrame, Handlers, Pending, State } from "./connection-types";
+import { backoffMs, HEARTBEAT_MS, Heartbeat, PONG_TIMEOUT_MS, STABLE_MS } from "./liveness";
+import { Outbox } from "./outbox";
 
 export type { ConnectionOptions, Handlers, Pending, State } from "./connection-types";
+export { backoffMs, HEARTBEAT_MS, PONG_TIMEOUT_MS, STABLE_MS } from "./liveness";
+export { OUTBOX_LIMIT } from "./outbox";
 
-export const OUTBOX_LIMIT = 50;
-export const HEARTBEAT_MS = 25_000;
-export const PONG_TIMEOUT_MS = 10_000;
-/** A connection live this long counts as healthy again, and the backoff starts over. */
-export const STABLE_MS = 10_000;
 /** Protocol §2.2 allows ids of 1 to 64 characters; a UUID is 36. */
 const newId = () => crypto.randomUUID();
-
-/**
- * Delay before reconnect attempt `attempt` (0-based): doubling from 500 ms up
- * to 30 s, and a random point in the upper half of that ("equal jitter"), so
- * clients spread out but none retries instantly forever.
- */
-export function backoffMs(attempt: number, random: () => number = Math.random): number {
-  const ceiling = Math.min(30_000, 500 * 2 ** attempt);
-  return ceiling / 2 + random() * (ceiling / 2);
-}
-
-/** The frame a pending entry is sent as. */
-function frameOf(p: Pending): ClientFrame {
-  switch (p.kind) {
-    case "chat":
-      return { type: "chat", text: p.text, id: p.id, ...(p.replyTo === undefined ? {} : { replyTo: p.replyTo }) };
-    case "edit":
-      return { type: "edit", seq: p.seq, text: p.text };
-    case "delete":
-      return { type: "delete", seq: p.seq };
-    case "react":
-      return { type: "react", seq: p.seq, emoji: p.emoji };
-  }
-}
 
 export class ChatConnection {
   state: State = "connecting";
@@ -85,18 +54,13 @@ export class ChatConnection {
   readonly stableMs: number;
   readonly #Socket: typeof WebSocket;
   readonly #getToken: (() => Promise<string | undefined>) | undefined;
-  #outbox: Pending[] = [];
-  /** The outbox head has been sent on the current socket. */
-  #inFlight = false;
-  /** The outbox head has been sent on some socket (maybe one that died since). */
-  #headSent = false;
+  readonly #outbox: Outbox;
   #ws: WebSocket | undefined;
   #joined = false;
   #everJoined = false;
   #attempt = 0;
   #retryTimer: ReturnType<typeof setTimeout> | undefined;
-  #heartbeat: ReturnType<typeof setInterval> | undefined;
-  #pongDeadline: ReturnType<typeof setTimeout> | undefined;
+  readonly #heartbeat: Heartbeat;
   #rateRetry: ReturnType<typeof setTimeout> | undefined;
   #stableTimer: ReturnType<typeof setTimeout> | undefined;
 
@@ -118,6 +82,8 @@ export class ChatConnection {
     this.token = token;
     this.on = on;
     this.#Socket = Socket;
+    this.#outbox = new Outbox((entries) => on.outbox(entries));
+    this.#heartbeat = new Heartbeat(this.heartbeatMs, this.pongTimeoutMs);
     this.#open();
   }
 
@@ -183,11 +149,14 @@ export class ChatConnection {
     ws.addEventListener("open", () => {
       if (ws !== this.#ws) return;
       void this.#join(ws);
-      this.#startHeartbeat(ws);
+      this.#heartbeat.start(ws, () => {
+        this.#drop();
+        this.#scheduleRetry();
+      });
     });
     ws.addEventListener("message", (event) => {
       if (ws !== this.#ws) return;
-      this.#alive();
+      this.#heartbeat.alive();
       // Checked against the protocol's schemas; anything else is ignored.
       const frame = typeof event.data === "string" ? parseServerFrame(event.data) : undefined;
       if (frame) this.#handle(frame);
@@ -229,37 +198,19 @@ export class ChatConnection {
   }
 
   #handle(frame: ServerFrame): void {
-    switch (frame.type) {
-      case "welcome":
-        this.#welcome(frame);
-        break;
-      case "chat":
-        this.#chat(frame);
-        break;
-      case "update":
-        this.lastSeq = Math.max(this.lastSeq, frame.seq);
-        this.on.update(frame);
-        if (this.#confirms(frame)) this.#settleHead();
-        break;
-      case "joined":
-      case "left":
-        this.on.presence(frame);
-        break;
-      case "typing":
-        this.on.typing(frame);
-        break;
-      case "dm":
-        this.on.dm(frame);
-        break;
-      case "error":
-        this.#error(frame);
-        break;
-      case "moderation":
-        this.on.moderation(frame);
-        break;
-      case "pong":
-        break;
-    }
+    const on = this.on;
+    if (frame.type === "welcome") this.#welcome(frame);
+    else if (frame.type === "chat") this.#chat(frame);
+    else if (frame.type === "error") this.#error(frame);
+    else if (frame.type === "update") {
+      this.lastSeq = Math.max(this.lastSeq, frame.seq);
+      on.update(frame);
+      if (this.#outbox.confirms(frame)) this.#settleHead();
+    } else if (frame.type === "joined" || frame.type === "left") on.presence(frame);
+    else if (frame.type === "typing") on.typing(frame);
+    else if (frame.type === "dm") on.dm(frame);
+    else if (frame.type === "moderation") on.moderation(frame);
+    // `pong`: any frame already counted as a sign of life.
   }
 
   #welcome(welcome: WelcomeFrame): void {
@@ -274,66 +225,37 @@ export class ChatConnection {
     this.name = welcome.name;
     // On a rejoin the history holds exactly what was missed: new messages
     // and those changed meanwhile, each in its latest state (§7.4).
-    for (const m of welcome.history) this.#settle(m);
+    for (const m of welcome.history) this.#outbox.settle(m, this.name);
     this.lastSeq = Math.max(this.lastSeq, welcome.seq);
     // A reaction sent on the dead connection is not sent again: the
     // history above shows whether it arrived.
-    if (this.#headSent && this.#outbox[0]?.kind === "react") this.#shift();
+    if (this.#outbox.headSent && this.#outbox.head?.kind === "react") this.#outbox.shift();
     this.on.welcome(welcome, welcome.history, rejoin);
     this.#setState("live", {});
-    this.#inFlight = false;
+    this.#outbox.inFlight = false;
     this.#flush();
   }
 
   #chat(chat: ChatFrame): void {
-    const mine = this.#settle(chat);
+    const mine = this.#outbox.settle(chat, this.name);
     if (chat.seq > this.lastSeq) {
       this.lastSeq = chat.seq;
       this.on.chat(chat);
     }
     if (mine) {
-      this.#inFlight = false;
+      this.#outbox.inFlight = false;
       this.#flush();
     }
   }
 
-  /** Removes the outbox entry this chat confirms, if any. True when it was the one in flight. */
-  #settle(chat: ChatFrame): boolean {
-    if (chat.id === undefined || chat.name !== this.name) return false;
-    const i = this.#outbox.findIndex((p) => p.kind === "chat" && p.id === chat.id);
-    if (i < 0) return false;
-    if (i === 0) this.#headSent = false;
-    this.#outbox.splice(i, 1);
-    this.on.outbox(this.#outbox);
-    return i === 0;
-  }
-
-  /** Whether an update is the room's answer to the change in flight. */
-  #confirms(update: ServerFrameOf<"update">): boolean {
-    const head = this.#outbox[0];
-    if (!this.#inFlight || !head || head.kind === "chat" || head.seq !== update.target) return false;
-    if (head.kind === "edit") return update.text === head.text;
-    if (head.kind === "delete") return update.deleted === true;
-    return update.reactions !== undefined;
-  }
-
   #settleHead(): void {
-    this.#shift();
-    this.#inFlight = false;
+    this.#outbox.shift();
+    this.#outbox.inFlight = false;
     this.#flush();
   }
 
-  /** Drops the outbox head: confirmed, refused for good, or not to be sent again. */
-  #shift(): void {
-    this.#outbox.shift();
-    this.#headSent = false;
-    this.on.outbox(this.#outbox);
-  }
-
   #queue(pending: Pending): boolean {
-    if (this.#outbox.length >= OUTBOX_LIMIT) return false;
-    this.#outbox.push(pending);
-    this.on.outbox(this.#outbox);
+    if (!this.#outbox.push(pending)) return false;
     this.#flush();
     return true;
   }
@@ -348,12 +270,12 @@ export class ChatConnection {
       return;
     }
     // `replaced` comes right before the CLOSE_REPLACED close, and belongs to no message.
-    if (!this.#inFlight || error.code === "replaced") {
+    if (!this.#outbox.inFlight || error.code === "replaced") {
       this.on.error(error, "other");
       return;
     }
-    this.#inFlight = false;
-    const head = this.#outbox[0];
+    this.#outbox.inFlight = false;
+    const head = this.#outbox.head;
     const during = head?.kind ?? "other";
     const retryable = error.code === "rate_limited" || error.code === "internal_error" || error.code === "slow_mode";
     // A reaction is a toggle: sent twice it undoes itself, so it is never resent.
@@ -367,18 +289,14 @@ export class ChatConnection {
       return;
     }
     // too_long, not_found, forbidden, …: resending cannot help; drop it and go on.
-    this.#shift();
+    this.#outbox.shift();
     this.on.error(error, during);
     this.#flush();
   }
 
   #flush(): void {
-    const head = this.#outbox[0];
-    if (!head || this.#inFlight || !this.#joined) return;
-    if (this.#send(frameOf(head))) {
-      this.#inFlight = true;
-      this.#headSent = true;
-    }
+    const frame = this.#joined ? this.#outbox.next() : undefined;
+    if (frame && this.#send(frame)) this.#outbox.sent();
   }
 
   #send(frame: ClientFrame): boolean {
@@ -388,36 +306,15 @@ export class ChatConnection {
     return true;
   }
 
-  #startHeartbeat(ws: WebSocket): void {
-    clearInterval(this.#heartbeat);
-    this.#heartbeat = setInterval(() => {
-      if (ws.readyState !== ws.OPEN) return;
-      // The exact text the runtime answers itself: no wake-up of the room.
-      ws.send(PING_TEXT);
-      this.#pongDeadline ??= setTimeout(() => {
-        // Nothing came back: the connection is dead even if the browser has
-        // not noticed (a sleeping laptop, a proxy that dropped it).
-        this.#drop();
-        this.#scheduleRetry();
-      }, this.pongTimeoutMs);
-    }, this.heartbeatMs);
-  }
-
-  #alive(): void {
-    clearTimeout(this.#pongDeadline);
-    this.#pongDeadline = undefined;
-  }
-
   /** Forgets the current socket (closing it if need be); the outbox stays. */
   #drop(): void {
     const ws = this.#ws;
     this.#ws = undefined;
     this.#joined = false;
-    this.#inFlight = false;
-    clearInterval(this.#heartbeat);
+    this.#outbox.inFlight = false;
+    this.#heartbeat.stop();
     clearTimeout(this.#rateRetry);
     clearTimeout(this.#stableTimer);
-    this.#alive();
     if (ws && ws.readyState !== ws.CLOSED) {
       try {
         ws.close(1000);

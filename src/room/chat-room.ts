@@ -26,14 +26,16 @@ import { httpErrorBody, type ModerationState, type PublishResult, type RoomSnaps
 import { type Limits, readLimits } from "../shared/limits";
 import { type ModerationFrame, PING_TEXT, PONG_TEXT } from "../shared/protocol";
 import { ADDRESS_HEADER, UNKNOWN_ADDRESS } from "../worker/address";
-import { ChatCore, errorName, type RoomIO } from "./core";
+import { ChatCore } from "./core";
 import { messagesSince, publish, snapshot } from "./features/messages";
 import { moderate, moderationState, type Outcome } from "./features/moderation";
+import { errorName, type RoomIO } from "./io";
 import { RoomBudgets } from "./state/budgets";
 import { HistoryRing } from "./state/history";
 import { Sanctions } from "./state/sanctions";
 import { isSocketState, newSocketState, type SocketState } from "./state/socket-state";
-import { SqlAwayStore, SqlBucketStore, SqlRingStore, SqlSanctionStore } from "./storage/sql-stores";
+import { SqlRingStore } from "./storage/sql-ring";
+import { SqlAwayStore, SqlBucketStore, SqlSanctionStore } from "./storage/sql-stores";
 
 export class ChatRoom extends DurableObject<Env> {
   readonly #core: ChatCore<WebSocket>;

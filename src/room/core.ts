@@ -12,15 +12,15 @@
  */
 import type { Verified } from "../auth/identity";
 import type { Limits } from "../shared/limits";
-import { CLOSE_JOIN_TIMEOUT, type ClientFrame, PONG_TEXT, parseClientFrame } from "../shared/protocol";
+import { CLOSE_JOIN_TIMEOUT, PONG_TEXT, parseClientFrame } from "../shared/protocol";
 import { type Rate, spend } from "../shared/rate-limit";
 import { encodePresence, errorFrame } from "../shared/server-frames";
-import type { Answer, Handler, RoomContext, Sender } from "./context";
-import { edit, react, remove } from "./features/edits";
+import type { Answer, RoomContext, Sender } from "./context";
+import { dispatch, handlers } from "./dispatch";
 import { join } from "./features/join";
-import { chat, dm, leave, typing } from "./features/messages";
-import { expired, moderationFrame } from "./features/moderation";
+import { expired } from "./features/moderation";
 import { Inbox } from "./inbox";
+import { type CoreParts, errorName, type Refusal, type RoomIO } from "./io";
 import { ReplyBudget } from "./reply-budget";
 import { type RoomBudgets, refillsBeforeEviction } from "./state/budgets";
 import { Deadlines } from "./state/deadlines";
@@ -28,75 +28,6 @@ import type { HistoryRing } from "./state/history";
 import { Members, type Membership } from "./state/members";
 import type { Sanctions } from "./state/sanctions";
 import { memberId, newSocketState, PROTOCOL_V3, type SocketState } from "./state/socket-state";
-import type { AwayStore } from "./storage/stores";
-
-/** What the core needs from the runtime. */
-export interface RoomIO<S> {
-  /** Sends to an open socket; one that closed meanwhile is skipped. */
-  send(socket: S, frame: string): void;
-  close(socket: S, code: number, reason: string): void;
-  /** Writes a socket's state where hibernation keeps it (the attachment). */
-  save(socket: S, state: SocketState): void;
-  /** Reads it back, for a socket this instance has not seen (accepted before a rebuild). */
-  load(socket: S): SocketState;
-  setAlarm(at: number): void;
-  /** The room's joined-user count changed (or may be stale): tell the directory. */
-  reportCount(users: number): void;
-}
-
-export interface CoreParts<S> {
-  room: string;
-  limits: Limits;
-  io: RoomIO<S>;
-  /** Loaded on first use: most wake-ups (a close, a typing frame) never need it. */
-  history: () => HistoryRing;
-  budgets: RoomBudgets;
-  sanctions: Sanctions;
-  /** Members away within their presence grace (§5.4), who have no socket to keep them. */
-  away: AwayStore;
-  identify: (token: string) => Promise<Verified>;
-  /** The runtime's constant-time comparison (Node's in tests). */
-  sameToken: (given: string, expected: string) => boolean;
-  now?: () => number;
-}
-
-/** Why an upgrade is refused before the socket is accepted (§2.4). */
-export type Refusal = { code: "too_many_sockets"; message: string } | undefined;
-
-/** Every frame a joined socket may send, by type. */
-type MemberFrame = Exclude<ClientFrame, { type: "join" | "ping" }>;
-type FrameOf = { [T in MemberFrame["type"]]: Extract<MemberFrame, { type: T }> };
-type Handlers<S> = { [T in MemberFrame["type"]]: Handler<S, FrameOf[T]> };
-
-/** The dispatch table: each frame type's handler, in the feature that owns it. */
-function handlers<S>(): Handlers<S> {
-  return {
-    chat,
-    dm,
-    typing: (ctx, sender) => typing(ctx, sender),
-    leave: (ctx, sender) => leave(ctx, sender),
-    edit,
-    delete: remove,
-    react,
-    kick: moderationFrame,
-    ban: moderationFrame,
-    unban: moderationFrame,
-    mute: moderationFrame,
-    unmute: moderationFrame,
-    slowmode: moderationFrame,
-  };
-}
-
-/** Looks the handler up by the frame's own type; the mapped types keep frame and handler in step. */
-function dispatch<S, T extends MemberFrame["type"]>(
-  table: Handlers<S>,
-  ctx: RoomContext<S>,
-  sender: Sender<S>,
-  frame: FrameOf[T],
-): Answer {
-  const handler: Handler<S, FrameOf[T]> = table[frame.type as T];
-  return handler(ctx, sender, frame);
-}
 
 export class ChatCore<S extends object> implements RoomContext<S> {
   readonly room: string;
@@ -362,9 +293,4 @@ export class ChatCore<S extends object> implements RoomContext<S> {
   #answer(socket: S, frame: string): void {
     if (this.#replies.spend(socket, frame, this.now())) this.#io.send(socket, frame);
   }
-}
-
-/** An error as one log line: its name and message, never a stack, never a frame's text. */
-export function errorName(err: unknown): string {
-  return err instanceof Error ? `${err.name}: ${err.message}` : String(err);
 }

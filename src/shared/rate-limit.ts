@@ -3,6 +3,8 @@
  * is a plain value, not a class, because it lives in socket attachments and
  * SQLite rows and must survive hibernation as JSON-able data.
  */
+import * as v from "valibot";
+
 export interface Bucket {
   /** Tokens left at time `at` (fractional while refilling; negative while in debt). */
   tokens: number;
@@ -61,13 +63,9 @@ export function emptier(a: Bucket, b: Bucket, rate: Rate, now: number): Bucket {
 }
 
 /** The type guard for a bucket read back from an attachment or storage. */
+/** A bucket as storage or an attachment holds it. */
+export const BucketSchema = v.looseObject({ tokens: v.number(), at: v.number() });
+
 export function isBucket(value: unknown): value is Bucket {
-  return (
-    typeof value === "object" &&
-    value !== null &&
-    "tokens" in value &&
-    typeof value.tokens === "number" &&
-    "at" in value &&
-    typeof value.at === "number"
-  );
+  return v.is(BucketSchema, value);
 }

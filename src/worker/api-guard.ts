@@ -1,6 +1,6 @@
 /**
  * ApiGuard: throttles wrong API tokens, one Durable Object per client
- * address (idFromName of the address key, src/address.ts).
+ * address (`getByName` of the address key, src/worker/address.ts).
  *
  * An API token compared in constant time still falls to enough guesses, so
  * each address may present API_FAILURES_PER_MINUTE wrong tokens a minute

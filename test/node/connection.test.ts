@@ -139,8 +139,8 @@ describe("the heartbeat", () => {
 
 describe("reconnecting", () => {
   it("keeps backing off from a server that welcomes and then drops every connection", async () => {
-    // Hardening finding 7: the backoff used to start over on every welcome,
-    // so such a server got a reconnect every ~0.5 s from every tab.
+    // The backoff once started over on every welcome, so such a server got
+    // a reconnect every ~0.5 s from every tab.
     const url = await scriptedRoom({ joined: (ws) => ws.close(1011) });
     const scheduled = delays();
     connect(url, scheduled.record);

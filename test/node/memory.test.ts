@@ -1,5 +1,5 @@
 /**
- * Hardening finding 1: one socket made the runtime grow without bound.
+ * §2.5 (edge-chat's bounds on one socket): one socket once made the runtime grow without bound.
  * With the ring full of large messages, every `welcome` was ~1 MB in answer
  * to a 29-byte `join`; a socket that sent leave/join pairs and never read
  * its end made workerd buffer every welcome (94 MB to 4.1 GB in 6.4 s).
@@ -24,7 +24,7 @@ const ATTACKER = "127.0.0.2";
 const PAIRS = 300;
 const BOUND = 32 * 1024 * 1024;
 const FAST_FILLER = { RATE_BURST: 200, RATE_PER_SEC: 200, ADDRESS_RATE_BURST: 200, ADDRESS_RATE_PER_SEC: 200 };
-/** The limits finding 1 asked for, switched off. */
+/** The bounds of §2.5 (joins, welcome bytes, reply bytes), switched off. */
 const UNBOUNDED = { JOINS_PER_MINUTE: 100_000, WELCOME_HISTORY_BYTES: 100_000_000, REPLY_BYTES_PER_MINUTE: 1e12 };
 
 /** Fills a fresh room's ring, then lets a non-reading socket churn joins; returns the RSS growth and what the filler heard. */

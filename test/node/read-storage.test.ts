@@ -1,5 +1,5 @@
 /**
- * Hardening finding 2: reading a room over HTTP must not create storage.
+ * §8.4 ("reads never write"): reading a room over HTTP must not create storage.
  * Each GET of a never-used room once created the ring's table, leaving a
  * ~12 KB SQLite database per name anyone looked up (6,000 reads, 112 MB).
  *

@@ -6,8 +6,9 @@
 
 import { timingSafeEqual } from "node:crypto";
 import { type AuthConfig, verifyIdentity } from "../../src/auth/identity";
-import { ChatCore, type RoomIO } from "../../src/room/core";
+import { ChatCore } from "../../src/room/core";
 import { snapshot } from "../../src/room/features/messages";
+import type { RoomIO } from "../../src/room/io";
 import { RoomBudgets } from "../../src/room/state/budgets";
 import { HistoryRing } from "../../src/room/state/history";
 import {

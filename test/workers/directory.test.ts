@@ -74,8 +74,8 @@ describe("the directory", () => {
   it("keeps established rooms when a flood of rooms with names that sort first arrives", {
     timeout: 60_000,
   }, async () => {
-    // Hardening finding 9: names that sort first used to win every tie at
-    // the cap, so a flood of small rooms pushed established ones out.
+    // Names that sort first once won every tie at the cap, so a flood of
+    // small rooms pushed established ones out.
     // Bigger than anything earlier tests left, so the held rooms fill the directory.
     const users = 1_000_000;
     const directory = openDirectory(env.DIRECTORY);

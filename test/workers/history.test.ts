@@ -10,7 +10,7 @@ import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { HistoryRing } from "../../src/room/state/history";
-import { SqlRingStore } from "../../src/room/storage/sql-stores";
+import { SqlRingStore } from "../../src/room/storage/sql-ring";
 
 /** Runs `body` with the SQL storage of a fresh room object. */
 function withSql<T>(room: string, body: (sql: SqlStorage) => T): Promise<T> {

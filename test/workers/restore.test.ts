@@ -61,7 +61,7 @@ describe("a room rebuilt over the same state", () => {
     ann.ws.send(JSON.stringify({ type: "join", name: "Ann" }));
     await until(last(ann, "welcome"), "welcome");
     // 0.01 tokens/s: 1,000 s to refill, so every spend is written through
-    // (with the default 2 s it is not: src/room/budgets.ts, test/hibernation).
+    // (with the default 2 s it is not: src/room/state/budgets.ts, test/hibernation).
     const slow = { ...env, RATE_PER_SEC: 0.01 };
     await runInDurableObject(env.ROOMS.get(env.ROOMS.idFromName(room)), async (_live, state) => {
       const [annWs] = state.getWebSockets();

@@ -16,7 +16,7 @@ import { normalizeName } from "../../shared/names";
 import type { ClientFrameOf } from "../../shared/protocol";
 import { CLOSE_REPLACED } from "../../shared/protocol";
 import { type Bucket, emptier, type Rate, spend } from "../../shared/rate-limit";
-import { encodePresence, encodeWelcome, errorFrame, person } from "../../shared/server-frames";
+import { encodeWelcome, errorFrame, person } from "../../shared/server-frames";
 import type { Answer, Newcomer, RoomContext } from "../context";
 import type { Membership } from "../state/members";
 import { type Member, memberId, type SocketState } from "../state/socket-state";
@@ -159,7 +159,7 @@ function newMember<S>(
 ): string {
   const now = ctx.now();
   // The member's bucket follows it: one that left with an empty bucket
-  // comes back to the same bucket on any socket (src/room/budgets.ts).
+  // comes back to the same bucket on any socket (src/room/state/budgets.ts).
   const left = ctx.budgets.recall(memberId(member));
   const membership = ctx.members.join(socket, member, left ? merge(ctx, state.bucket, left) : state.bucket);
   ctx.budgets.joined(state.address, member.user, now);

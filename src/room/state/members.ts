@@ -13,43 +13,21 @@
  * objects as sockets. The room rebuilds it on every wake-up from the
  * attachments and the away rows.
  */
-import { type NameKeys, nameKeys } from "../../shared/names";
+import type { NameKeys } from "../../shared/names";
 import type { Role } from "../../shared/protocol";
 import type { Bucket } from "../../shared/rate-limit";
 import type { AwayRow, AwayStore } from "../storage/stores";
+import { type Departure, type Membership, Roster } from "./roster";
 import type { Member, SocketState } from "./socket-state";
 
-export interface Membership<S> {
-  member: Member;
-  /** The member's sockets, oldest first; empty while the member is away. */
-  sockets: S[];
-  /** The chat/dm bucket all the member's sockets spend from (§5.3: more tabs, no more budget). */
-  bucket: Bucket;
-  /** The address of the member's latest socket: what a guest's ban or mute also holds (§6.2). */
-  address: string;
-  /** While away (§5.4): when the grace ends and the others hear `left`. */
-  awayUntil?: number;
-}
-
-/** What a closed socket meant for its member. */
-export type Departure<S> =
-  | { kind: "none" }
-  | { kind: "left"; membership: Membership<S> }
-  | { kind: "away"; membership: Membership<S>; until: number };
+export type { Departure, Membership };
 
 export class Members<S> {
   readonly #save: (socket: S, state: SocketState) => void;
   readonly #away: AwayStore;
   readonly #states = new Map<S, SocketState>();
-  /** name key → member. A Map iterates in insertion order: join order, since members are only appended. */
-  readonly #memberships = new Map<string, Membership<S>>();
-  /**
-   * A held name's other keys (§2.1: fold then skeleton, skeleton then fold)
-   * → its identity key, so a look-alike that only those keys catch is taken.
-   */
-  readonly #aliases = new Map<string, string>();
-  /** sub → name key, for verified members. */
-  readonly #byUser = new Map<string, string>();
+  /** The members by name and by user, in join order. */
+  readonly #roster = new Roster<S>();
   /** Every socket that belongs to a member: the broadcast's list. */
   readonly #joined = new Set<S>();
   /** Sockets per client address, joined or not (protocol §2.4). */
@@ -77,14 +55,14 @@ export class Members<S> {
     for (const row of away) claims.push({ member: row.member, row });
     claims.sort((a, b) => a.member.order - b.member.order);
     for (const { member, socket, state, row } of claims) {
-      const held = this.#memberships.get(member.key);
+      const held = this.#roster.get(member.key);
       if (row) {
         // A socket of the member came back before the row was deleted: the socket wins.
         if (held) this.#away.delete(member.key);
-        else this.#hold({ member, sockets: [], bucket: row.bucket, address: row.address, awayUntil: row.until });
+        else this.#roster.add({ member, sockets: [], bucket: row.bucket, address: row.address, awayUntil: row.until });
       } else if (socket !== undefined && state) {
         if (!held) {
-          this.#hold({ member, sockets: [socket], bucket: state.bucket, address: state.address });
+          this.#roster.add({ member, sockets: [socket], bucket: state.bucket, address: state.address });
         } else if (member.user !== undefined && held.member.user === member.user && held.awayUntil === undefined) {
           held.sockets.push(socket);
           // The socket that spent last holds the member's current bucket.
@@ -143,8 +121,8 @@ export class Members<S> {
   join(socket: S, member: Omit<Member, "order">, bucket: Bucket): Membership<S> {
     const state = this.#states.get(socket);
     if (!state) throw new Error("members: join on a socket that is not open");
-    if (this.#memberships.has(member.key)) throw new Error("members: the name is held");
-    const membership = this.#hold({
+    if (this.#roster.has(member.key)) throw new Error("members: the name is held");
+    const membership = this.#roster.add({
       member: { ...member, order: this.#nextOrder++ },
       sockets: [],
       bucket,
@@ -234,28 +212,23 @@ export class Members<S> {
    * (`nameKeys`), which also finds a member whose name merely conflicts.
    */
   holder(key: string | NameKeys): Membership<S> | undefined {
-    if (typeof key === "string") return this.#memberships.get(key);
-    const primary = this.#memberships.get(key[0]);
-    if (primary) return primary;
-    const alias = this.#aliases.get(`1:${key[1]}`) ?? this.#aliases.get(`2:${key[2]}`);
-    return alias === undefined ? undefined : this.#memberships.get(alias);
+    return this.#roster.get(key);
   }
 
   /** The member a verified user is, under whatever name. */
   ofUser(user: string): Membership<S> | undefined {
-    const key = this.#byUser.get(user);
-    return key === undefined ? undefined : this.#memberships.get(key);
+    return this.#roster.ofUser(user);
   }
 
   /** The member a socket belongs to. */
   of(socket: S): Membership<S> | undefined {
     const key = this.#states.get(socket)?.member?.key;
-    return key === undefined ? undefined : this.#memberships.get(key);
+    return key === undefined ? undefined : this.#roster.get(key);
   }
 
   /** Members, away ones included. */
   get size(): number {
-    return this.#memberships.size;
+    return this.#roster.size;
   }
 
   /** Open sockets, joined or not. */
@@ -283,11 +256,11 @@ export class Members<S> {
 
   /** Members in join order. */
   all(): IterableIterator<Membership<S>> {
-    return this.#memberships.values();
+    return this.#roster.values();
   }
 
   names(): string[] {
-    return Array.from(this.#memberships.values(), (h) => h.member.name);
+    return Array.from(this.#roster.values(), (h) => h.member.name);
   }
 
   /** Every socket that belongs to a member. */
@@ -305,24 +278,8 @@ export class Members<S> {
     this.#perAddress.set(state.address, (this.#perAddress.get(state.address) ?? 0) + 1);
   }
 
-  #hold(membership: Membership<S>): Membership<S> {
-    const { key, name } = membership.member;
-    this.#memberships.set(key, membership);
-    const [, folded, skeletal] = nameKeys(name);
-    this.#aliases.set(`1:${folded}`, key);
-    this.#aliases.set(`2:${skeletal}`, key);
-    if (membership.member.user !== undefined) this.#byUser.set(membership.member.user, membership.member.key);
-    return membership;
-  }
-
   #unhold(membership: Membership<S>): void {
-    const { key, name } = membership.member;
-    this.#memberships.delete(key);
-    const [, folded, skeletal] = nameKeys(name);
-    for (const alias of [`1:${folded}`, `2:${skeletal}`]) {
-      if (this.#aliases.get(alias) === key) this.#aliases.delete(alias);
-    }
-    if (membership.member.user !== undefined) this.#byUser.delete(membership.member.user);
+    this.#roster.delete(membership);
     if (membership.awayUntil !== undefined) this.#away.delete(membership.member.key);
   }
 
@@ -341,7 +298,7 @@ export class Members<S> {
     if (!member) return { kind: "none" };
     state.member = undefined;
     this.#joined.delete(socket);
-    const membership = this.#memberships.get(member.key);
+    const membership = this.#roster.get(member.key);
     // A name handed over to another socket is no longer this one's to give up.
     if (!membership?.sockets.includes(socket)) return { kind: "none" };
     membership.sockets = membership.sockets.filter((s) => s !== socket);

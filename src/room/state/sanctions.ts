@@ -17,6 +17,7 @@
  */
 import { type NameKeys, nameKeys, sameName } from "../../shared/names";
 import type { Role } from "../../shared/protocol";
+import { memberId } from "./socket-state";
 
 export type SanctionKind = "ban" | "mute";
 
@@ -50,10 +51,11 @@ export interface SanctionStore {
   setSlowmode(seconds: number): void;
 }
 
-/** One sanction of a kind per target: a user's `sub`, or a guest's name. */
-export function sanctionId(s: Pick<Sanction, "key" | "user">): string {
-  return s.user === undefined ? `name:${s.key}` : `user:${s.user}`;
-}
+/**
+ * One sanction of a kind per target, under the target's member id
+ * (socket-state.ts): a user's `sub`, or a guest's name.
+ */
+export const sanctionId: (s: Pick<Sanction, "key" | "user">) => string = memberId;
 
 export class Sanctions {
   readonly #store: SanctionStore;

@@ -4,8 +4,10 @@
  * structured-cloned) is kept by the runtime and handed back on wake-up, so
  * everything a socket needs to be recognised again lives here.
  */
+
+import * as v from "valibot";
 import { ROLES, type Role } from "../../shared/protocol";
-import { type Bucket, fullBucket, isBucket } from "../../shared/rate-limit";
+import { type Bucket, BucketSchema, fullBucket } from "../../shared/rate-limit";
 
 /**
  * A member of the room: a held name as shown, its key (src/shared/names.ts),
@@ -64,32 +66,31 @@ export function newSocketState(limits: SessionLimits, address: string, now: numb
   };
 }
 
+/** A member as an attachment or an `away` row holds it. */
+export const MemberSchema = v.looseObject({
+  name: v.string(),
+  key: v.string(),
+  token: v.string(),
+  order: v.number(),
+  user: v.optional(v.string()),
+  role: v.optional(v.picklist(ROLES)),
+});
+
+const SocketStateSchema = v.looseObject({
+  member: v.optional(MemberSchema),
+  bucket: BucketSchema,
+  joins: BucketSchema,
+  address: v.string(),
+  idleSince: v.number(),
+  protocol: v.optional(v.number()),
+});
+
 /**
  * The one type guard an attachment is read through. An attachment this code
  * does not recognise (written by an older deployment, or none at all) is
- * not a state: the shell then starts the socket afresh, unjoined, rather
- * than crashing on every frame.
+ * not a socket's state: the shell then starts the socket afresh, unjoined,
+ * rather than crashing on every frame.
  */
 export function isSocketState(value: unknown): value is SocketState {
-  if (!isRecord(value) || !isBucket(value.bucket) || !isBucket(value.joins)) return false;
-  if (typeof value.address !== "string" || typeof value.idleSince !== "number") return false;
-  if (value.protocol !== undefined && typeof value.protocol !== "number") return false;
-  return value.member === undefined || isMember(value.member);
-}
-
-/** A member as read back from an attachment or the `away` table. */
-export function isMember(m: unknown): m is Member {
-  return (
-    isRecord(m) &&
-    typeof m.name === "string" &&
-    typeof m.key === "string" &&
-    typeof m.token === "string" &&
-    typeof m.order === "number" &&
-    (m.user === undefined || typeof m.user === "string") &&
-    (m.role === undefined || ROLES.some((r) => r === m.role))
-  );
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null;
+  return v.is(SocketStateSchema, value);
 }

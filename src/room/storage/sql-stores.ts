@@ -2,157 +2,24 @@
  * The room's stores on the Durable Object's SQLite: the only code that
  * speaks SQL. No table is created by a read: `CREATE TABLE IF NOT EXISTS`
  * on a read path gave every room name anyone ever looked up a database of
- * its own (hardening finding 2). Each table appears with its first write.
+ * its own. Each table appears with its first write. The history ring's
+ * table is in sql-ring.ts. Rows are read back through valibot schemas: a
+ * row this code does not recognise is skipped, never cast.
  */
+import * as v from "valibot";
 import { ROLES } from "../../shared/protocol";
-import { type Bucket, isBucket } from "../../shared/rate-limit";
+import { type Bucket, BucketSchema } from "../../shared/rate-limit";
 import { type Sanction, type SanctionKind, type SanctionStore, sanctionId } from "../state/sanctions";
-import { isMember } from "../state/socket-state";
-import type { AwayRow, AwayStore, BucketStore, MessageRow, Reactors, RingStore } from "./stores";
+import { MemberSchema } from "../state/socket-state";
+import type { AwayRow, AwayStore, BucketStore } from "./stores";
 
 export function tableExists(sql: SqlStorage, name: string): boolean {
   return sql.exec("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", name).toArray().length > 0;
 }
 
-type SqlMessage = {
-  v: number;
-  seq: number;
-  frame: string;
-  author: string | null;
-  client_id: string | null;
-  reactors: string | null;
-  evicted: number;
-};
+const BucketRowSchema = v.object({ key: v.string(), tokens: v.number(), at: v.number() });
 
-/**
- * The history (src/room/history.ts explains the layout): a `messages`
- * table keyed by `v`, one row per message in its latest state, written one
- * row per event. Rooms from before §7 kept a slot-keyed `ring` table (and
- * before that a seq-keyed `history` table); their rows come back as legacy
- * and the ring writes them again in this layout, once.
- */
-export class SqlRingStore implements RingStore {
-  readonly #sql: SqlStorage;
-  #created: boolean;
-
-  constructor(sql: SqlStorage) {
-    this.#sql = sql;
-    this.#created = tableExists(sql, "messages");
-  }
-
-  load(): { rows: MessageRow[]; legacy: boolean } {
-    const legacy: MessageRow[] = [];
-    for (const table of ["history", "ring"]) {
-      if (!tableExists(this.#sql, table)) continue;
-      const old = this.#sql
-        .exec<{ seq: number; frame: string; author: string | null; client_id: string | null }>(
-          `SELECT seq, frame, author, client_id FROM ${table} ORDER BY seq`,
-        )
-        .toArray();
-      for (const r of old) {
-        legacy.push({
-          seq: r.seq,
-          v: r.seq,
-          frame: r.frame,
-          author: r.author,
-          clientId: r.client_id,
-          reactors: null,
-          evicted: 0,
-        });
-      }
-    }
-    if (legacy.length > 0 || this.#legacyTables()) {
-      legacy.sort((a, b) => a.seq - b.seq);
-      return { rows: legacy, legacy: true };
-    }
-    if (!this.#created) return { rows: [], legacy: false };
-    const rows = this.#sql
-      .exec<SqlMessage>("SELECT v, seq, frame, author, client_id, reactors, evicted FROM messages ORDER BY seq")
-      .toArray()
-      .map(
-        (r): MessageRow => ({
-          seq: r.seq,
-          v: r.v,
-          frame: r.frame,
-          author: r.author,
-          clientId: r.client_id,
-          reactors: r.reactors === null ? null : parseReactors(r.reactors),
-          evicted: r.evicted,
-        }),
-      );
-    return { rows, legacy: false };
-  }
-
-  write(row: MessageRow, replacing?: number): void {
-    if (!this.#created) this.#create();
-    const values = [
-      row.v,
-      row.seq,
-      row.frame,
-      row.author,
-      row.clientId,
-      row.reactors === null ? null : JSON.stringify(Object.fromEntries(row.reactors)),
-      row.evicted,
-    ];
-    if (replacing === undefined) {
-      this.#sql.exec(
-        "INSERT INTO messages (v, seq, frame, author, client_id, reactors, evicted) VALUES (?, ?, ?, ?, ?, ?, ?)",
-        ...values,
-      );
-    } else {
-      this.#sql.exec(
-        `UPDATE messages SET v = ?, seq = ?, frame = ?, author = ?, client_id = ?, reactors = ?, evicted = ?
-         WHERE v = ?`,
-        ...values,
-        replacing,
-      );
-    }
-  }
-
-  replaceAll(rows: readonly MessageRow[]): void {
-    if (this.#created) this.#sql.exec("DELETE FROM messages");
-    for (const row of rows) this.write(row);
-    for (const table of ["history", "ring"]) this.#sql.exec(`DROP TABLE IF EXISTS ${table}`);
-  }
-
-  #legacyTables(): boolean {
-    return tableExists(this.#sql, "ring") || tableExists(this.#sql, "history");
-  }
-
-  #create(): void {
-    this.#sql.exec(
-      `CREATE TABLE IF NOT EXISTS messages (
-        v INTEGER PRIMARY KEY,
-        seq INTEGER NOT NULL,
-        frame TEXT NOT NULL,
-        author TEXT,
-        client_id TEXT,
-        reactors TEXT,
-        evicted INTEGER NOT NULL
-      )`,
-    );
-    this.#created = true;
-  }
-}
-
-function parseReactors(text: string): Reactors | null {
-  const value: unknown = JSON.parse(text);
-  if (typeof value !== "object" || value === null) return null;
-  const reactors: Reactors = new Map();
-  // JSON.parse and Object.entries treat `__proto__` as an ordinary own key.
-  for (const [emoji, who] of Object.entries(value)) {
-    if (!Array.isArray(who)) continue;
-    reactors.set(
-      emoji,
-      who.filter(
-        (w): w is [string, string] => Array.isArray(w) && typeof w[0] === "string" && typeof w[1] === "string",
-      ),
-    );
-  }
-  return reactors;
-}
-
-/** Budgets that must outlive an eviction (src/room/budgets.ts), a row each. */
+/** Budgets that must outlive an eviction (src/room/state/budgets.ts), a row each. */
 export class SqlBucketStore implements BucketStore {
   readonly #sql: SqlStorage;
   #created: boolean | undefined;
@@ -169,9 +36,12 @@ export class SqlBucketStore implements BucketStore {
   load(): Iterable<[string, Bucket]> {
     if (!this.exists()) return [];
     return this.#sql
-      .exec<{ key: string; tokens: number; at: number }>("SELECT key, tokens, at FROM buckets")
+      .exec("SELECT key, tokens, at FROM buckets")
       .toArray()
-      .map((r): [string, Bucket] => [r.key, { tokens: r.tokens, at: r.at }]);
+      .flatMap((r): Array<[string, Bucket]> => {
+        const row = v.safeParse(BucketRowSchema, r);
+        return row.success ? [[row.output.key, { tokens: row.output.tokens, at: row.output.at }]] : [];
+      });
   }
 
   put(key: string, bucket: Bucket, fullAt: number): void {
@@ -246,23 +116,19 @@ export class SqlAwayStore implements AwayStore {
   }
 }
 
+const AwayRowSchema = v.looseObject({
+  member: MemberSchema,
+  bucket: BucketSchema,
+  address: v.string(),
+  until: v.number(),
+});
+
 function isAwayRow(value: unknown): value is AwayRow {
-  return (
-    typeof value === "object" &&
-    value !== null &&
-    "member" in value &&
-    isMember(value.member) &&
-    "bucket" in value &&
-    isBucket(value.bucket) &&
-    "until" in value &&
-    typeof value.until === "number" &&
-    "address" in value &&
-    typeof value.address === "string"
-  );
+  return v.is(AwayRowSchema, value);
 }
 
 /**
- * Bans, mutes and slow mode (src/room/sanctions.ts): a row each, written
+ * Bans, mutes and slow mode (src/room/state/sanctions.ts): a row each, written
  * only by a moderator's action or an expiry. The whole table is read once
  * per wake-up, by the first frame that needs it.
  */
@@ -317,15 +183,18 @@ export class SqlSanctionStore implements SanctionStore {
 
 const SLOWMODE_ID = "settings:slowmode";
 
+const SanctionSchema = v.looseObject({
+  kind: v.picklist(["ban", "mute"]),
+  name: v.string(),
+  key: v.string(),
+  user: v.optional(v.string()),
+  address: v.optional(v.string()),
+  role: v.picklist(ROLES),
+  until: v.nullable(v.number()),
+  by: v.string(),
+  reason: v.optional(v.string()),
+});
+
 function isSanction(value: unknown): value is Sanction {
-  if (typeof value !== "object" || value === null) return false;
-  const s = value as Record<string, unknown>;
-  return (
-    (s.kind === "ban" || s.kind === "mute") &&
-    typeof s.name === "string" &&
-    typeof s.key === "string" &&
-    (s.until === null || typeof s.until === "number") &&
-    typeof s.by === "string" &&
-    ROLES.some((r) => r === s.role)
-  );
+  return v.is(SanctionSchema, value);
 }

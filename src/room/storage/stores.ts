@@ -15,7 +15,7 @@ import type { Member } from "../state/socket-state";
  */
 export type Reactors = Map<string, Array<[string, string]>>;
 
-/** One stored message in its latest state (src/room/history.ts says why the layout is what it is). */
+/** One stored message in its latest state (src/room/state/history.ts says why the layout is what it is). */
 export interface MessageRow {
   /** The message's own number. */
   seq: number;

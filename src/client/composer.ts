@@ -1,0 +1,144 @@
+/**
+ * The composer: the message box, its character counter, typing notices,
+ * replying and editing (§7: the composer says what it is doing, Esc
+ * stops), and sending a chat, a dm or an edit through the connection.
+ */
+import { DEFAULT_LIMITS } from "../shared/limits";
+import { TYPING_INTERVAL_MS } from "../shared/protocol";
+import { codePointLength } from "../shared/text";
+import type { ChatConnection } from "./connection";
+import { bdi, ui } from "./dom";
+import { excerpt, lastOwnMessage, messageOf } from "./messages";
+import { dmTarget } from "./people";
+
+/** The server's default; it enforces its own configured limit either way. */
+const MAX_MESSAGE_CHARS = DEFAULT_LIMITS.maxMessageChars;
+/** A little over the room's relay window, so every `typing` sent is relayed. */
+const TYPING_SENT_EVERY_MS = TYPING_INTERVAL_MS + 500;
+
+type Composing = { kind: "reply" | "edit"; seq: number } | undefined;
+
+export interface Composer {
+  /** Starts or stops replying to or editing a message. */
+  setComposing(next: Composing): void;
+  /** What a message's buttons do (messages.ts draws them). */
+  messageActions: {
+    reply(seq: number): void;
+    edit(seq: number): void;
+    remove(seq: number): void;
+    react(seq: number, emoji: string): void;
+  };
+}
+
+/** Wires the composer to the page's current connection (none while in the lobby). */
+export function mountComposer(current: () => ChatConnection | undefined): Composer {
+  let lastTypingSent = 0;
+  let composing: Composing;
+
+  function updateCounter(): boolean {
+    const n = codePointLength(ui.message.value);
+    const over = n > MAX_MESSAGE_CHARS;
+    ui.counter.textContent = n > MAX_MESSAGE_CHARS * 0.8 ? `${n} / ${MAX_MESSAGE_CHARS}` : "";
+    ui.counter.classList.toggle("over", over);
+    ui.message.setAttribute("aria-invalid", String(over));
+    return over;
+  }
+
+  ui.message.addEventListener("input", () => {
+    updateCounter();
+    ui.sendError.textContent = "";
+    const now = Date.now();
+    const connection = current();
+    if (connection && dmTarget() === undefined && ui.message.value && now - lastTypingSent > TYPING_SENT_EVERY_MS) {
+      lastTypingSent = now;
+      connection.typing();
+    }
+  });
+
+  function setComposing(next: Composing): void {
+    composing = next;
+    const target = next ? messageOf(next.seq) : undefined;
+    ui.composeContext.hidden = !next || !target;
+    if (!next || !target) return;
+    if (next.kind === "edit") ui.composeWhat.textContent = "Editing your message";
+    else ui.composeWhat.replaceChildren("Replying to ", bdi(target.name), ": “", bdi(excerpt(target.text)), "”");
+    if (next.kind === "edit") {
+      ui.message.value = target.text;
+      updateCounter();
+    }
+    ui.message.focus();
+  }
+
+  /** Offline changes are refused where the person sees it, never dropped quietly. */
+  function offline(what: string): void {
+    ui.sendError.textContent = `You are offline: ${what} need a connection; try again in a moment.`;
+  }
+
+  const messageActions = {
+    reply: (seq: number) => setComposing({ kind: "reply", seq }),
+    edit: (seq: number) => setComposing({ kind: "edit", seq }),
+    remove(seq: number) {
+      const connection = current();
+      if (!connection || !window.confirm("Delete this message for everyone? This cannot be undone.")) return;
+      if (!connection.remove(seq)) offline("deletions");
+    },
+    react(seq: number, emoji: string) {
+      const connection = current();
+      if (connection && !connection.react(seq, emoji)) offline("reactions");
+    },
+  };
+
+  ui.composeCancel.addEventListener("click", () => {
+    if (composing?.kind === "edit") ui.message.value = "";
+    setComposing(undefined);
+  });
+
+  ui.message.addEventListener("keydown", (event) => {
+    if (event.key === "Escape" && composing) {
+      if (composing.kind === "edit") ui.message.value = "";
+      setComposing(undefined);
+      event.stopPropagation();
+    } else if (event.key === "ArrowUp" && ui.message.value === "" && !composing) {
+      // ↑ in an empty composer edits your last message, as in Slack and Discord.
+      const last = lastOwnMessage();
+      if (last) {
+        event.preventDefault();
+        setComposing({ kind: "edit", seq: last.seq });
+      }
+    }
+  });
+
+  ui.sendForm.addEventListener("submit", (event) => {
+    event.preventDefault();
+    const connection = current();
+    if (!connection) return;
+    const text = ui.message.value;
+    if (!text.trim()) return;
+    if (updateCounter()) {
+      ui.sendError.textContent = `A message may be at most ${MAX_MESSAGE_CHARS} characters.`;
+      return;
+    }
+    if (composing?.kind === "edit") {
+      if (!connection.edit(composing.seq, text)) return offline("edits");
+      ui.message.value = "";
+      setComposing(undefined);
+      updateCounter();
+      return;
+    }
+    const to = dmTarget();
+    if (to !== undefined) {
+      if (!connection.dm(to, text)) {
+        ui.sendError.textContent = "Direct messages need a live connection; try again in a moment.";
+        return;
+      }
+    } else if (!connection.chat(text, composing?.kind === "reply" ? composing.seq : undefined)) {
+      ui.sendError.textContent = "Too many messages are waiting to be sent; wait for the connection.";
+      return;
+    }
+    ui.message.value = "";
+    setComposing(undefined);
+    updateCounter();
+  });
+
+  return { setComposing, messageActions };
+}

@@ -1,0 +1,50 @@
+/**
+ * The room core's side of the runtime: what it needs from the Durable
+ * Object shell (chat-room.ts implements RoomIO over real sockets; the Node
+ * tests over plain objects), and what it is built from.
+ */
+import type { Verified } from "../auth/identity";
+import type { Limits } from "../shared/limits";
+import type { RoomBudgets } from "./state/budgets";
+import type { HistoryRing } from "./state/history";
+import type { Sanctions } from "./state/sanctions";
+import type { SocketState } from "./state/socket-state";
+import type { AwayStore } from "./storage/stores";
+
+/** What the core needs from the runtime. */
+export interface RoomIO<S> {
+  /** Sends to an open socket; one that closed meanwhile is skipped. */
+  send(socket: S, frame: string): void;
+  close(socket: S, code: number, reason: string): void;
+  /** Writes a socket's state where hibernation keeps it (the attachment). */
+  save(socket: S, state: SocketState): void;
+  /** Reads it back, for a socket this instance has not seen (accepted before a rebuild). */
+  load(socket: S): SocketState;
+  setAlarm(at: number): void;
+  /** The room's joined-user count changed (or may be stale): tell the directory. */
+  reportCount(users: number): void;
+}
+
+export interface CoreParts<S> {
+  room: string;
+  limits: Limits;
+  io: RoomIO<S>;
+  /** Loaded on first use: most wake-ups (a close, a typing frame) never need it. */
+  history: () => HistoryRing;
+  budgets: RoomBudgets;
+  sanctions: Sanctions;
+  /** Members away within their presence grace (§5.4), who have no socket to keep them. */
+  away: AwayStore;
+  identify: (token: string) => Promise<Verified>;
+  /** The runtime's constant-time comparison (Node's in tests). */
+  sameToken: (given: string, expected: string) => boolean;
+  now?: () => number;
+}
+
+/** Why an upgrade is refused before the socket is accepted (§2.4). */
+export type Refusal = { code: "too_many_sockets"; message: string } | undefined;
+
+/** An error as one log line: its name and message, never a stack, never a frame's text. */
+export function errorName(err: unknown): string {
+  return err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+}
