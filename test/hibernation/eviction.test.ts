@@ -7,29 +7,25 @@
  * It does not prove behaviour under Cloudflare's production eviction policy,
  * which may wait longer, but never shorter, before evicting.
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { ChatClient, freshRoom } from "../support/client";
-import { type ChatServer, startChat } from "../support/server";
+import { chatSuite } from "../support/server";
 import { hs256, TEST_AUTH_SECRET } from "../support/tokens";
 
 const IDLE_MS = 13_000;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-let server: ChatServer;
-beforeAll(async () => {
-  // A refill too slow to matter over the test (0.01 tokens/s), so the rate
-  // bucket's state after each eviction is exact.
-  server = await startChat({ vars: { RATE_PER_SEC: 0.01 } });
-});
-afterAll(() => server?.stop());
+// A refill too slow to matter over the test (0.01 tokens/s), so the rate
+// bucket's state after each eviction is exact.
+const suite = chatSuite({ vars: { RATE_PER_SEC: 0.01 } });
 
-const wakeUps = () => server.logs.filter((line) => line.includes("woke from hibernation")).length;
+const wakeUps = () => suite.server.logs.filter((line) => line.includes("woke from hibernation")).length;
 
 it("keeps chat, presence, seq and rate buckets right across two real evictions", async () => {
   const room = freshRoom("hib");
-  const ann = await ChatClient.connect(server.wsUrl(room));
-  const ben = await ChatClient.connect(server.wsUrl(room));
-  const cat = await ChatClient.connect(server.wsUrl(room));
+  const ann = await ChatClient.connect(suite.server.wsUrl(room));
+  const ben = await ChatClient.connect(suite.server.wsUrl(room));
+  const cat = await ChatClient.connect(suite.server.wsUrl(room));
   const annWelcome = await ann.join("Ann");
   await ben.join("Ben");
   await cat.join("Cat");
@@ -68,7 +64,7 @@ it("keeps chat, presence, seq and rate buckets right across two real evictions",
   await sleep(IDLE_MS);
 
   // After a second eviction, the roster, the name rules and history are intact.
-  const dan = await ChatClient.connect(server.wsUrl(room));
+  const dan = await ChatClient.connect(suite.server.wsUrl(room));
   dan.send({ type: "join", name: "ann" });
   expect(await dan.next("error")).toMatchObject({ code: "name_taken" });
   const welcome = await dan.join("Dan", { since: 10 });
@@ -78,7 +74,7 @@ it("keeps chat, presence, seq and rate buckets right across two real evictions",
   expect(wakeUps()).toBe(wakesBefore + 2);
 
   // And the token issued before both evictions still reclaims the name.
-  const annAgain = await ChatClient.connect(server.wsUrl(room));
+  const annAgain = await ChatClient.connect(suite.server.wsUrl(room));
   expect((await annAgain.join("Ann", { token: annWelcome.token })).users).toEqual(["Ann", "Ben", "Dan"]);
   expect((await ann.closed).code).toBe(4001);
 
@@ -86,19 +82,15 @@ it("keeps chat, presence, seq and rate buckets right across two real evictions",
 });
 
 describe("the join timeout", () => {
-  let quick: ChatServer;
-  beforeAll(async () => {
-    // Longer than the ~10 s the runtime waits before it evicts an idle room.
-    quick = await startChat({ vars: { JOIN_TIMEOUT_MS: 15_000 } });
-  });
-  afterAll(() => quick?.stop());
+  // Longer than the ~10 s the runtime waits before it evicts an idle room.
+  const quickSuite = chatSuite({ vars: { JOIN_TIMEOUT_MS: 15_000 } });
 
   it("closes a socket that never joined with 1008 from an alarm that wakes the evicted room", async () => {
     const room = freshRoom("hib");
-    const member = await ChatClient.connect(quick.wsUrl(room));
+    const member = await ChatClient.connect(quickSuite.server.wsUrl(room));
     await member.join("Member");
-    const idle = await ChatClient.connect(quick.wsUrl(room));
-    const woke = () => quick.logs.filter((line) => line.includes("woke from hibernation")).length;
+    const idle = await ChatClient.connect(quickSuite.server.wsUrl(room));
+    const woke = () => quickSuite.server.logs.filter((line) => line.includes("woke from hibernation")).length;
     const before = woke();
     expect((await idle.closed).code).toBe(1008);
     // The room had been evicted, and the alarm woke it to close the socket.
@@ -112,19 +104,15 @@ describe("the join timeout", () => {
 
 describe("the presence grace (§5.4)", () => {
   const GRACE_MS = 20_000;
-  let graceful: ChatServer;
-  beforeAll(async () => {
-    // A grace longer than the ~10 s the runtime waits before it evicts an idle room.
-    graceful = await startChat({ vars: { AUTH_SECRET: TEST_AUTH_SECRET, PRESENCE_GRACE_MS: GRACE_MS } });
-  });
-  afterAll(() => graceful?.stop());
-  const woke = () => graceful.logs.filter((line) => line.includes("woke from hibernation")).length;
+  // A grace longer than the ~10 s the runtime waits before it evicts an idle room.
+  const gracefulSuite = chatSuite({ vars: { AUTH_SECRET: TEST_AUTH_SECRET, PRESENCE_GRACE_MS: GRACE_MS } });
+  const woke = () => gracefulSuite.server.logs.filter((line) => line.includes("woke from hibernation")).length;
 
   it("ends from an alarm that wakes the evicted room: `left` for the others", async () => {
     const room = freshRoom("hib");
-    const ben = await ChatClient.connect(graceful.wsUrl(room));
+    const ben = await ChatClient.connect(gracefulSuite.server.wsUrl(room));
     await ben.join("Ben");
-    const ann = await ChatClient.connect(graceful.wsUrl(room));
+    const ann = await ChatClient.connect(gracefulSuite.server.wsUrl(room));
     await ann.signIn(await hs256({ sub: "u-ann", name: "Ann" }));
     await ben.sync();
     const before = woke();
@@ -136,15 +124,15 @@ describe("the presence grace (§5.4)", () => {
 
   it("lets a member return to an evicted room within the grace, and nobody hears a thing", async () => {
     const room = freshRoom("hib");
-    const ben = await ChatClient.connect(graceful.wsUrl(room));
+    const ben = await ChatClient.connect(gracefulSuite.server.wsUrl(room));
     await ben.join("Ben");
-    const gus = await ChatClient.connect(graceful.wsUrl(room));
+    const gus = await ChatClient.connect(gracefulSuite.server.wsUrl(room));
     const { token } = await gus.join("Gus");
     await ben.sync();
     const before = woke();
     gus.terminate();
     await sleep(IDLE_MS);
-    const back = await ChatClient.connect(graceful.wsUrl(room));
+    const back = await ChatClient.connect(gracefulSuite.server.wsUrl(room));
     expect((await back.join("Gus", { token })).users).toEqual(["Ben", "Gus"]);
     expect(woke()).toBe(before + 1);
     // Past the end of the grace the member is still here, and nobody heard a thing.
@@ -154,21 +142,17 @@ describe("the presence grace (§5.4)", () => {
 });
 
 describe("a timed mute (§6.2)", () => {
-  let moderated: ChatServer;
-  beforeAll(async () => {
-    moderated = await startChat({ vars: { AUTH_SECRET: TEST_AUTH_SECRET } });
-  });
-  afterAll(() => moderated?.stop());
+  const moderatedSuite = chatSuite({ vars: { AUTH_SECRET: TEST_AUTH_SECRET } });
 
   it("ends from an alarm that wakes the evicted room, with nobody's help", async () => {
     const room = freshRoom("hib");
-    const mod = await ChatClient.connect(moderated.wsUrl(room));
+    const mod = await ChatClient.connect(moderatedSuite.server.wsUrl(room));
     await mod.signIn(await hs256({ sub: "u-mod", name: "Mod", role: "moderator" }));
-    const gus = await ChatClient.connect(moderated.wsUrl(room));
+    const gus = await ChatClient.connect(moderatedSuite.server.wsUrl(room));
     await gus.join("Gus");
     mod.send({ type: "mute", name: "Gus", minutes: 1 });
     const { until } = await gus.next("moderation");
-    const woke = () => moderated.logs.filter((line) => line.includes("woke from hibernation")).length;
+    const woke = () => moderatedSuite.server.logs.filter((line) => line.includes("woke from hibernation")).length;
     const before = woke();
     // Nobody sends anything: the room is evicted after ~10 s, and the alarm wakes it at `until`.
     const ended = await gus.next("moderation", 75_000);
@@ -183,15 +167,11 @@ describe("a timed mute (§6.2)", () => {
 });
 
 describe("a member's chat bucket under the default limits (10 tokens, 5/s: full in 2 s)", () => {
-  let defaults: ChatServer;
-  beforeAll(async () => {
-    defaults = await startChat();
-  });
-  afterAll(() => defaults?.stop());
-  const woke = () => defaults.logs.filter((line) => line.includes("woke from hibernation")).length;
+  const defaultsSuite = chatSuite();
+  const woke = () => defaultsSuite.server.logs.filter((line) => line.includes("woke from hibernation")).length;
 
   it("is full again long before the room can be evicted, so it is not written per chat", async () => {
-    const ann = await ChatClient.connect(defaults.wsUrl(freshRoom("hib")));
+    const ann = await ChatClient.connect(defaultsSuite.server.wsUrl(freshRoom("hib")));
     await ann.join("Ann");
     /** RATE_BURST + 1 chats at once: what came back. */
     const burst = async () => {
@@ -218,8 +198,8 @@ describe("a member's chat bucket under the default limits (10 tokens, 5/s: full 
 
 it("continues a mixed stream of chats, edits, deletes and reactions across a real eviction", async () => {
   const room = freshRoom("hib");
-  const ann = await ChatClient.connect(server.wsUrl(room));
-  const ben = await ChatClient.connect(server.wsUrl(room));
+  const ann = await ChatClient.connect(suite.server.wsUrl(room));
+  const ben = await ChatClient.connect(suite.server.wsUrl(room));
   await ann.join("Ann");
   await ben.join("Ben");
   ann.send({ type: "chat", text: "one" }); // 1
@@ -243,7 +223,7 @@ it("continues a mixed stream of chats, edits, deletes and reactions across a rea
   expect(await ben.next("error")).toMatchObject({ code: "forbidden" });
   ann.send({ type: "delete", seq: 3 });
   expect(await ben.next("update")).toMatchObject({ seq: 6, target: 3, deleted: true });
-  const late = await ChatClient.connect(server.wsUrl(room));
+  const late = await ChatClient.connect(suite.server.wsUrl(room));
   const welcome = await late.join("Late", { since: 4 });
   expect(welcome.history.map((m) => [m.seq, m.v])).toEqual([
     [1, 5],

@@ -5,21 +5,17 @@
  * throttle on wrong tokens. HISTORY_LIMIT is 5 here, as in api.test.ts.
  */
 import { request } from "node:http";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { ChatClient, freshRoom } from "../support/client";
-import { type ChatServer, startChat } from "../support/server";
+import { chatSuite, startChat } from "../support/server";
 
 const TOKEN = "test-api-token-0123456789-abcdefghij";
 const HISTORY_LIMIT = 5;
 
-let server: ChatServer;
-beforeAll(async () => {
-  server = await startChat({ vars: { API_TOKEN: TOKEN, HISTORY_LIMIT, MAX_FRAME_BYTES: 4096 } });
-});
-afterAll(() => server?.stop());
+const suite = chatSuite({ vars: { API_TOKEN: TOKEN, HISTORY_LIMIT, MAX_FRAME_BYTES: 4096 } });
 
 async function getJson(path: string, init?: RequestInit): Promise<{ status: number; body: unknown; res: Response }> {
-  const res = await server.http(path, init);
+  const res = await suite.server.http(path, init);
   const body: unknown = await res.json();
   return { status: res.status, body, res };
 }
@@ -35,7 +31,7 @@ function post(room: string, body: unknown, token: string | null = TOKEN, raw?: s
 }
 
 async function joined(room: string, name: string): Promise<ChatClient> {
-  const client = await ChatClient.connect(server.wsUrl(room));
+  const client = await ChatClient.connect(suite.server.wsUrl(room));
   await client.join(name);
   return client;
 }
@@ -68,7 +64,7 @@ describe("POST /api/rooms/:room/messages", () => {
   it("lands in the welcome history of a later joiner", async () => {
     const room = freshRoom();
     const { body } = await post(room, { name: "bot", text: "hello" });
-    const ben = await ChatClient.connect(server.wsUrl(room));
+    const ben = await ChatClient.connect(suite.server.wsUrl(room));
     expect((await ben.join("Ben")).history).toEqual([body]);
     await ben.close();
   });
@@ -90,7 +86,7 @@ describe("POST /api/rooms/:room/messages", () => {
   });
 
   it("refuses a non-Bearer Authorization header with 401", async () => {
-    const res = await server.http(`/api/rooms/${freshRoom()}/messages`, {
+    const res = await suite.server.http(`/api/rooms/${freshRoom()}/messages`, {
       method: "POST",
       headers: { Authorization: `Basic ${btoa(`bot:${TOKEN}`)}` },
       body: JSON.stringify({ name: "bot", text: "x" }),
@@ -153,13 +149,13 @@ describe("POST /api/rooms/:room/messages", () => {
 
 describe("CORS", () => {
   it("lets any origin read", async () => {
-    const res = await server.http("/api/rooms", { headers: { Origin: "https://dashboard.example" } });
+    const res = await suite.server.http("/api/rooms", { headers: { Origin: "https://dashboard.example" } });
     expect(res.status).toBe(200);
     expect(res.headers.get("Access-Control-Allow-Origin")).toBe("*");
   });
 
   it("answers a preflight for a POST with a token: Authorization may be sent", async () => {
-    const res = await server.http(`/api/rooms/${freshRoom()}/messages`, {
+    const res = await suite.server.http(`/api/rooms/${freshRoom()}/messages`, {
       method: "OPTIONS",
       headers: {
         Origin: "https://ci.example",
@@ -173,7 +169,7 @@ describe("CORS", () => {
   });
 
   it("still requires the token from another origin", async () => {
-    const res = await server.http(`/api/rooms/${freshRoom()}/messages`, {
+    const res = await suite.server.http(`/api/rooms/${freshRoom()}/messages`, {
       method: "POST",
       headers: { Origin: "https://evil.example" },
       body: JSON.stringify({ name: "bot", text: "hi" }),
@@ -184,15 +180,11 @@ describe("CORS", () => {
 });
 
 describe("without an API_TOKEN secret", () => {
-  let bare: ChatServer;
-  beforeAll(async () => {
-    bare = await startChat({ vars: { API_TOKEN: "" } });
-  });
-  afterAll(() => bare?.stop());
+  const bareSuite = chatSuite({ vars: { API_TOKEN: "" } });
 
   it("answers POST with 404, whatever the Authorization header", async () => {
     for (const auth of ["Bearer ", "Bearer anything", ""]) {
-      const res = await bare.http(`/api/rooms/${freshRoom()}/messages`, {
+      const res = await bareSuite.server.http(`/api/rooms/${freshRoom()}/messages`, {
         method: "POST",
         headers: auth ? { Authorization: auth } : {},
         body: JSON.stringify({ name: "bot", text: "hi" }),
@@ -208,14 +200,14 @@ describe("without an API_TOKEN secret", () => {
     // in 130 and 1 in 25 pairs in runs here), so this runs enough pairs to see it.
     const failures: string[] = [];
     for (let i = 0; i < 600; i++) {
-      const refused = await bare.http(`/api/rooms/keepalive-${i}/messages`, {
+      const refused = await bareSuite.server.http(`/api/rooms/keepalive-${i}/messages`, {
         method: "POST",
         headers: { Authorization: "Bearer anything" },
         body: JSON.stringify({ name: "bot", text: "x".repeat(i % 100) }),
       });
       await refused.text();
       try {
-        const next = await bare.http("/health");
+        const next = await bareSuite.server.http("/health");
         await next.text();
       } catch (err) {
         failures.push(`${i}: ${String(err instanceof Error ? (err.cause ?? err) : err)}`);
@@ -226,7 +218,7 @@ describe("without an API_TOKEN secret", () => {
 
   it("still serves the read routes", async () => {
     const room = freshRoom();
-    const res = await bare.http(`/api/rooms/${room}/messages`);
+    const res = await bareSuite.server.http(`/api/rooms/${room}/messages`);
     // The body is part of the comparison so a failure shows what came back.
     expect({ status: res.status, body: await res.text() }).toEqual({
       status: 200,
@@ -236,17 +228,13 @@ describe("without an API_TOKEN secret", () => {
 });
 
 describe("guessing the API token", () => {
-  let guarded: ChatServer;
-  beforeAll(async () => {
-    guarded = await startChat({ vars: { API_TOKEN: TOKEN, API_FAILURES_PER_MINUTE: 3 } });
-  });
-  afterAll(() => guarded?.stop());
+  const guardedSuite = chatSuite({ vars: { API_TOKEN: TOKEN, API_FAILURES_PER_MINUTE: 3 } });
 
   const attempt = (token: string, from?: string) =>
     new Promise<number>((resolve, reject) => {
       // node:http rather than fetch, to pick the loopback address the request comes from.
       const body = JSON.stringify({ name: "bot", text: "guess" });
-      const url = new URL(`${guarded.origin}/api/rooms/${freshRoom()}/messages`);
+      const url = new URL(`${guardedSuite.server.origin}/api/rooms/${freshRoom()}/messages`);
       const req = request(url, {
         method: "POST",
         headers: { Authorization: `Bearer ${token}`, "Content-Type": "application/json" },

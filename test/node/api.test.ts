@@ -5,9 +5,9 @@
  * HISTORY_LIMIT is 5 here so the ring's cap is reachable in a few posts.
  */
 import * as v from "valibot";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { ChatClient, freshRoom } from "../support/client";
-import { type ChatServer, startChat } from "../support/server";
+import { chatSuite } from "../support/server";
 
 const TOKEN = "test-api-token-0123456789-abcdefghij";
 const HISTORY_LIMIT = 5;
@@ -16,20 +16,16 @@ const HISTORY_LIMIT = 5;
 const RoomList = v.object({ rooms: v.array(v.object({ room: v.string(), users: v.number() })) });
 const MessageList = v.object({ messages: v.array(v.object({ seq: v.number() })) });
 
-let server: ChatServer;
-beforeAll(async () => {
-  server = await startChat({ vars: { API_TOKEN: TOKEN, HISTORY_LIMIT, MAX_FRAME_BYTES: 4096 } });
-});
-afterAll(() => server?.stop());
+const suite = chatSuite({ vars: { API_TOKEN: TOKEN, HISTORY_LIMIT, MAX_FRAME_BYTES: 4096 } });
 
 async function getJson(path: string, init?: RequestInit): Promise<{ status: number; body: unknown; res: Response }> {
-  const res = await server.http(path, init);
+  const res = await suite.server.http(path, init);
   const body: unknown = await res.json();
   return { status: res.status, body, res };
 }
 
 async function joined(room: string, name: string): Promise<ChatClient> {
-  const client = await ChatClient.connect(server.wsUrl(room));
+  const client = await ChatClient.connect(suite.server.wsUrl(room));
   await client.join(name);
   return client;
 }
@@ -61,7 +57,7 @@ describe("GET /api/rooms", () => {
       await joined(a, "x"),
       await joined(c, "x"),
       await joined(c, "y"),
-      await ChatClient.connect(server.wsUrl(`${prefix}-nobody`)),
+      await ChatClient.connect(suite.server.wsUrl(`${prefix}-nobody`)),
     ];
     await Promise.all(clients.map((cl) => cl.sync()));
     const { status, body } = await getJson("/api/rooms");

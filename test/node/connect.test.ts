@@ -5,22 +5,12 @@
  * test/workers/routes.test.ts, in process. Nothing here proves anything
  * about deployed routing in front of the Worker.
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { ChatClient, freshRoom } from "../support/client";
-import { type ChatServer, type Refusal, startChat } from "../support/server";
+import { chatSuite, type Refusal, startChat } from "../support/server";
 
-let server: ChatServer;
-let allowing: ChatServer;
-
-beforeAll(async () => {
-  [server, allowing] = await Promise.all([
-    startChat(),
-    startChat({ vars: { ALLOWED_ORIGINS: "https://friend.example, https://other.example/" } }),
-  ]);
-});
-afterAll(async () => {
-  await Promise.all([server?.stop(), allowing?.stop()]);
-});
+const suite = chatSuite();
+const allowingSuite = chatSuite({ vars: { ALLOWED_ORIGINS: "https://friend.example, https://other.example/" } });
 
 /** The status and error code of a refusal, after checking it is the protocol's JSON shape. */
 function errorOf(res: Refusal): { status: number; error: unknown } {
@@ -35,33 +25,33 @@ function errorOf(res: Refusal): { status: number; error: unknown } {
 
 describe("GET /chat/:room", () => {
   it("accepts a 64-character room name and refuses a 65-character one", async () => {
-    const ok = await ChatClient.connect(server.wsUrl(`a${"b".repeat(63)}`));
+    const ok = await ChatClient.connect(suite.server.wsUrl(`a${"b".repeat(63)}`));
     await ok.close();
-    const res = await server.handshake(`/chat/a${"b".repeat(64)}`);
+    const res = await suite.server.handshake(`/chat/a${"b".repeat(64)}`);
     expect(errorOf(res)).toMatchObject({ status: 400, error: "invalid_room" });
   });
 
   it("refuses a browser Origin of another site with 403 forbidden_origin", async () => {
-    await expect(ChatClient.connect(server.wsUrl(freshRoom()), { Origin: "https://evil.example" })).rejects.toThrow(
-      "handshake refused: 403",
-    );
-    const res = await server.handshake(`/chat/${freshRoom()}`, { Origin: "https://evil.example" });
+    await expect(
+      ChatClient.connect(suite.server.wsUrl(freshRoom()), { Origin: "https://evil.example" }),
+    ).rejects.toThrow("handshake refused: 403");
+    const res = await suite.server.handshake(`/chat/${freshRoom()}`, { Origin: "https://evil.example" });
     expect(errorOf(res)).toMatchObject({ status: 403, error: "forbidden_origin" });
   });
 
   it("refuses the opaque origin `null` (sandboxed frames, file: pages)", async () => {
-    const res = await server.handshake(`/chat/${freshRoom()}`, { Origin: "null" });
+    const res = await suite.server.handshake(`/chat/${freshRoom()}`, { Origin: "null" });
     expect(errorOf(res)).toMatchObject({ status: 403, error: "forbidden_origin" });
   });
 
   it("accepts the request's own origin", async () => {
-    const client = await ChatClient.connect(server.wsUrl(freshRoom()), { Origin: server.origin });
+    const client = await ChatClient.connect(suite.server.wsUrl(freshRoom()), { Origin: suite.server.origin });
     expect((await client.join("Ann")).name).toBe("Ann");
     await client.close();
   });
 
   it("accepts a client that sends no Origin at all", async () => {
-    const client = await ChatClient.connect(server.wsUrl(freshRoom()));
+    const client = await ChatClient.connect(suite.server.wsUrl(freshRoom()));
     expect((await client.join("Bot")).name).toBe("Bot");
     await client.close();
   });
@@ -69,19 +59,19 @@ describe("GET /chat/:room", () => {
   it("accepts origins listed in ALLOWED_ORIGINS, however the entry is spelled", async () => {
     for (const origin of ["https://friend.example", "https://other.example"]) {
       const room = freshRoom();
-      const client = await ChatClient.connect(allowing.wsUrl(room), { Origin: origin });
+      const client = await ChatClient.connect(allowingSuite.server.wsUrl(room), { Origin: origin });
       expect(await client.join("Ann")).toMatchObject({ room, name: "Ann" });
       await client.close();
     }
-    await expect(ChatClient.connect(allowing.wsUrl(freshRoom()), { Origin: "https://evil.example" })).rejects.toThrow(
-      "403",
-    );
+    await expect(
+      ChatClient.connect(allowingSuite.server.wsUrl(freshRoom()), { Origin: "https://evil.example" }),
+    ).rejects.toThrow("403");
   });
 
   it("maps one room name to one object: two sockets in the same room see each other", async () => {
     const room = freshRoom();
-    const a = await ChatClient.connect(server.wsUrl(room));
-    const b = await ChatClient.connect(server.wsUrl(room));
+    const a = await ChatClient.connect(suite.server.wsUrl(room));
+    const b = await ChatClient.connect(suite.server.wsUrl(room));
     await a.join("Ann");
     expect((await b.join("Ben")).users).toEqual(["Ann", "Ben"]);
     await Promise.all([a.close(), b.close()]);
@@ -89,8 +79,8 @@ describe("GET /chat/:room", () => {
 
   it("treats room names case-sensitively: Room and room are different rooms", async () => {
     const base = freshRoom("Case");
-    const upper = await ChatClient.connect(server.wsUrl(base));
-    const lower = await ChatClient.connect(server.wsUrl(base.toLowerCase()));
+    const upper = await ChatClient.connect(suite.server.wsUrl(base));
+    const lower = await ChatClient.connect(suite.server.wsUrl(base.toLowerCase()));
     await upper.join("Ann");
     expect((await lower.join("Ann")).users).toEqual(["Ann"]);
     await Promise.all([upper.close(), lower.close()]);
@@ -126,14 +116,14 @@ describe("configuration", () => {
 
 describe("other routes", () => {
   it("serves the browser client from public/ at /", async () => {
-    const res = await server.http("/");
+    const res = await suite.server.http("/");
     expect(res.status).toBe(200);
     expect(res.headers.get("content-type")).toContain("text/html");
     expect(await res.text()).toContain("edge-chat");
   });
 
   it("serves the page with a Content-Security-Policy that forbids inline script", async () => {
-    const res = await server.http("/");
+    const res = await suite.server.http("/");
     const csp = res.headers.get("content-security-policy") ?? "";
     expect(csp).toContain("script-src 'self'");
     expect(csp).not.toContain("unsafe-inline");
@@ -141,7 +131,7 @@ describe("other routes", () => {
   });
 
   it("answers an unknown static path with 404", async () => {
-    const res = await server.http("/no-such-file.txt");
+    const res = await suite.server.http("/no-such-file.txt");
     expect(res.status).toBe(404);
   });
 });

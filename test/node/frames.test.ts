@@ -4,18 +4,14 @@
  * changes), and what closing does: `left` for the others, a close frame
  * answered promptly, an abrupt TCP drop treated like a close.
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { ChatClient, freshRoom, joinedPair } from "../support/client";
-import { type ChatServer, startChat } from "../support/server";
+import { chatSuite } from "../support/server";
 
-let server: ChatServer;
-beforeAll(async () => {
-  // A short presence grace (§5.4), so the closes without a clean code below end quickly.
-  server = await startChat({ vars: { MAX_FRAME_BYTES: 1024, PRESENCE_GRACE_MS: 300 } });
-});
-afterAll(() => server?.stop());
+// A short presence grace (§5.4), so the closes without a clean code below end quickly.
+const suite = chatSuite({ vars: { MAX_FRAME_BYTES: 1024, PRESENCE_GRACE_MS: 300 } });
 
-const pair = () => joinedPair(server.wsUrl);
+const pair = () => joinedPair(suite.server.wsUrl);
 
 describe("typing", () => {
   it("tells the others who is typing, not the typist, and stores nothing", async () => {
@@ -23,13 +19,13 @@ describe("typing", () => {
     ann.send({ type: "typing" });
     expect(await ben.next("typing")).toEqual({ type: "typing", room, name: "Ann" });
     expect(await ann.sync()).toEqual([]);
-    const late = await ChatClient.connect(server.wsUrl(room));
+    const late = await ChatClient.connect(suite.server.wsUrl(room));
     expect((await late.join("Late")).seq).toBe(0);
     await Promise.all([ann.close(), ben.close(), late.close()]);
   });
 
   it("refuses typing from a socket that has not joined with not_joined", async () => {
-    const c = await ChatClient.connect(server.wsUrl(freshRoom()));
+    const c = await ChatClient.connect(suite.server.wsUrl(freshRoom()));
     c.send({ type: "typing" });
     expect(await c.sync()).toEqual([expect.objectContaining({ code: "not_joined" })]);
     await c.close();
@@ -51,7 +47,7 @@ describe("leave", () => {
   });
 
   it("refuses leave from a socket that has not joined with not_joined", async () => {
-    const c = await ChatClient.connect(server.wsUrl(freshRoom()));
+    const c = await ChatClient.connect(suite.server.wsUrl(freshRoom()));
     c.send({ type: "leave" });
     expect(await c.sync()).toEqual([expect.objectContaining({ code: "not_joined" })]);
     await c.close();
@@ -60,7 +56,7 @@ describe("leave", () => {
 
 describe("ping", () => {
   it('answers exactly {"type":"ping"} with exactly {"type":"pong"}, joined or not', async () => {
-    const c = await ChatClient.connect(server.wsUrl(freshRoom()));
+    const c = await ChatClient.connect(suite.server.wsUrl(freshRoom()));
     const text = new Promise<string>((resolve) => c.ws.once("message", (d) => resolve(d.toString())));
     c.sendRaw('{"type":"ping"}');
     expect(await text).toBe('{"type":"pong"}');
@@ -68,7 +64,7 @@ describe("ping", () => {
   });
 
   it("answers a ping spelled with spaces or extra fields with a pong too", async () => {
-    const c = await ChatClient.connect(server.wsUrl(freshRoom()));
+    const c = await ChatClient.connect(suite.server.wsUrl(freshRoom()));
     c.sendRaw('{ "type" : "ping" }');
     expect(await c.sync()).toEqual([{ type: "pong" }]);
     await c.close();
@@ -140,7 +136,7 @@ describe("closing", () => {
   });
 
   it("answers a client's close frame at once with the same code", async () => {
-    const c = await ChatClient.connect(server.wsUrl(freshRoom()));
+    const c = await ChatClient.connect(suite.server.wsUrl(freshRoom()));
     await c.join("Ann");
     const started = Date.now();
     // ws waits 30 s for the server's close frame before giving up with 1006.
@@ -161,18 +157,18 @@ describe("closing", () => {
     const { room, ann, ben } = await pair();
     ann.terminate();
     expect(await ben.next("left")).toMatchObject({ name: "Ann", count: 1 });
-    const again = await ChatClient.connect(server.wsUrl(room));
+    const again = await ChatClient.connect(suite.server.wsUrl(room));
     expect((await again.join("Ann")).users).toEqual(["Ben", "Ann"]);
     await Promise.all([ben.close(), again.close()]);
   });
 
   it("sends nothing when a socket that never joined closes", async () => {
     const { room, ben } = await pair();
-    const lurker = await ChatClient.connect(server.wsUrl(room));
+    const lurker = await ChatClient.connect(suite.server.wsUrl(room));
     await lurker.close();
     // Cat arrives after the lurker's close was answered, so the room has
     // handled that close first: Ben hears Cat's join and nothing before it.
-    const cat = await ChatClient.connect(server.wsUrl(room));
+    const cat = await ChatClient.connect(suite.server.wsUrl(room));
     await cat.join("Cat");
     await ben.next("joined");
     expect(ben.inbox).toEqual([]);

@@ -5,9 +5,9 @@
  * ES256 tokens is served by this test through Miniflare's outbound fetch.
  */
 import { generateKeyPair, SignJWT } from "jose";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { ChatClient, freshRoom } from "../support/client";
-import { type ChatServer, startChat } from "../support/server";
+import { chatSuite, startChat } from "../support/server";
 import {
   hs256,
   hs256WithKey,
@@ -29,30 +29,28 @@ const keyServer = {
   hungUntil: Promise.resolve(0),
 };
 
-let server: ChatServer;
 let rsa: SigningKey;
 let ec: SigningKey;
 beforeAll(async () => {
   [rsa, ec] = await Promise.all([signingKey("rsa-1", "RS256"), signingKey("ec-1", "ES256")]);
   keyServer.keys = keySet(rsa, ec);
-  server = await startChat({
-    vars: { AUTH_SECRET: TEST_AUTH_SECRET, AUTH_JWKS_URL: JWKS_URL },
-    outbound: async (request) => {
-      if (request.url !== JWKS_URL) return new Response("not here", { status: 404 });
-      keyServer.fetches++;
-      if (keyServer.mode === "down") return new Response("down", { status: 503 });
-      if (keyServer.mode === "hang") {
-        const done = new Promise<number>((r) => setTimeout(() => r(Date.now()), 4000));
-        keyServer.hungUntil = done;
-        await done;
-      }
-      return Response.json(keyServer.keys);
-    },
-  });
 });
-afterAll(() => server?.stop());
+const suite = chatSuite({
+  vars: { AUTH_SECRET: TEST_AUTH_SECRET, AUTH_JWKS_URL: JWKS_URL },
+  outbound: async (request) => {
+    if (request.url !== JWKS_URL) return new Response("not here", { status: 404 });
+    keyServer.fetches++;
+    if (keyServer.mode === "down") return new Response("down", { status: 503 });
+    if (keyServer.mode === "hang") {
+      const done = new Promise<number>((r) => setTimeout(() => r(Date.now()), 4000));
+      keyServer.hungUntil = done;
+      await done;
+    }
+    return Response.json(keyServer.keys);
+  },
+});
 
-const open = (room: string) => ChatClient.connect(server.wsUrl(room));
+const open = (room: string) => ChatClient.connect(suite.server.wsUrl(room));
 
 /** The answer to one join with `auth`, on a fresh socket in a fresh room. */
 async function answerTo(auth: string, room = freshRoom()) {

@@ -4,17 +4,13 @@
  * back (`since`, reclaiming a name) is rejoin.test.ts. The room here keeps 5
  * messages and holds 3 users, so the ring and room_full are quick to reach.
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { ChatClient, freshRoom } from "../support/client";
-import { type ChatServer, ONE_MACHINE_LOAD, startChat } from "../support/server";
+import { chatSuite, ONE_MACHINE_LOAD } from "../support/server";
 
-let server: ChatServer;
-beforeAll(async () => {
-  server = await startChat({ vars: { ...ONE_MACHINE_LOAD, HISTORY_LIMIT: 5, MAX_ROOM_USERS: 3, RATE_BURST: 1000 } });
-});
-afterAll(() => server?.stop());
+const suite = chatSuite({ vars: { ...ONE_MACHINE_LOAD, HISTORY_LIMIT: 5, MAX_ROOM_USERS: 3, RATE_BURST: 1000 } });
 
-const open = (room: string) => ChatClient.connect(server.wsUrl(room));
+const open = (room: string) => ChatClient.connect(suite.server.wsUrl(room));
 
 async function posts(client: ChatClient, texts: string[]): Promise<void> {
   for (const text of texts) {

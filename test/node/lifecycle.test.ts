@@ -3,26 +3,22 @@
  * reply, and a resume that carries every change. Each rule and error code
  * once; the random interleavings are test/workers/lifecycle.test.ts.
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { ChatClient, freshRoom } from "../support/client";
-import { type ChatServer, ONE_MACHINE_LOAD, startChat } from "../support/server";
+import { chatSuite, ONE_MACHINE_LOAD, startChat } from "../support/server";
 import { hs256, TEST_AUTH_SECRET } from "../support/tokens";
 
 const API_TOKEN = "test-api-token-0123456789-abcdefghij";
 
-let server: ChatServer;
-beforeAll(async () => {
-  server = await startChat({
-    vars: { ...ONE_MACHINE_LOAD, AUTH_SECRET: TEST_AUTH_SECRET, API_TOKEN, RATE_BURST: 1000, RATE_PER_SEC: 1000 },
-  });
+const suite = chatSuite({
+  vars: { ...ONE_MACHINE_LOAD, AUTH_SECRET: TEST_AUTH_SECRET, API_TOKEN, RATE_BURST: 1000, RATE_PER_SEC: 1000 },
 });
-afterAll(() => server?.stop());
 
 /** Ann and Ben (guests) in a fresh room; Ann has said "hello" (seq 1); inboxes empty. */
 async function pair() {
   const room = freshRoom("life");
-  const ann = await ChatClient.connect(server.wsUrl(room));
-  const ben = await ChatClient.connect(server.wsUrl(room));
+  const ann = await ChatClient.connect(suite.server.wsUrl(room));
+  const ben = await ChatClient.connect(suite.server.wsUrl(room));
   await ann.join("Ann");
   await ben.join("Ben");
   ann.send({ type: "chat", text: "hello" });
@@ -75,7 +71,10 @@ describe("edit (§7.2)", () => {
   it("lets a verified user edit from any of their sockets, by `sub`", async () => {
     const room = freshRoom("life");
     const auth = await hs256({ sub: "u-ann", name: "Ann" });
-    const [one, two] = [await ChatClient.connect(server.wsUrl(room)), await ChatClient.connect(server.wsUrl(room))];
+    const [one, two] = [
+      await ChatClient.connect(suite.server.wsUrl(room)),
+      await ChatClient.connect(suite.server.wsUrl(room)),
+    ];
     await one.signIn(auth);
     await two.signIn(auth);
     one.send({ type: "chat", text: "typo" });
@@ -94,7 +93,7 @@ describe("delete (§7.2)", () => {
     expect(await errorOf(ann)).toBe("not_found");
     ben.send({ type: "react", seq: 1, emoji: "👍" });
     expect(await errorOf(ben)).toBe("not_found");
-    const late = await ChatClient.connect(server.wsUrl(room));
+    const late = await ChatClient.connect(suite.server.wsUrl(room));
     const { history } = await late.join("Late");
     expect(history).toEqual([
       { type: "chat", room, seq: 1, v: 2, name: "Ann", text: "", ts: expect.any(Number), deleted: true },
@@ -105,7 +104,7 @@ describe("delete (§7.2)", () => {
     const { room, ann, ben } = await pair();
     ben.send({ type: "delete", seq: 1 });
     expect(await errorOf(ben)).toBe("forbidden");
-    const mod = await ChatClient.connect(server.wsUrl(room));
+    const mod = await ChatClient.connect(suite.server.wsUrl(room));
     await mod.signIn(await hs256({ sub: "u-mod", name: "Mod", role: "moderator" }));
     mod.send({ type: "delete", seq: 1 });
     expect(await ann.next("update")).toMatchObject({ target: 1, deleted: true });
@@ -178,7 +177,7 @@ describe("resume with changes (§7.4)", () => {
     ann.send({ type: "react", seq: 4, emoji: "🎉" }); // 5
     ann.send({ type: "delete", seq: 2 }); // 6
     await ann.sync();
-    const back = await ChatClient.connect(server.wsUrl(room));
+    const back = await ChatClient.connect(suite.server.wsUrl(room));
     const welcome = await back.join("Ben", { since });
     expect(welcome.seq).toBe(6);
     expect(welcome.gap).toBe(false);
@@ -195,7 +194,7 @@ describe("resume with changes (§7.4)", () => {
     ann.send({ type: "chat", text: "two" }); // 2
     ann.send({ type: "edit", seq: 1, text: "one, edited" }); // 3
     await ann.sync();
-    const res = await server.http(`/api/rooms/${room}/messages?since=2`);
+    const res = await suite.server.http(`/api/rooms/${room}/messages?since=2`);
     const body = (await res.json()) as { messages: Array<{ seq: number; v: number; text: string }> };
     expect(body.messages.map((m) => [m.seq, m.v, m.text])).toEqual([[1, 3, "one, edited"]]);
   });
@@ -220,7 +219,7 @@ describe("limits and moderation", () => {
 
   it("keeps a muted member from editing and reacting, not from deleting their own message", async () => {
     const { room, ann, ben } = await pair();
-    const mod = await ChatClient.connect(server.wsUrl(room));
+    const mod = await ChatClient.connect(suite.server.wsUrl(room));
     await mod.signIn(await hs256({ sub: "u-mod", name: "Mod", role: "moderator" }));
     mod.send({ type: "mute", name: "Ann", minutes: 5 });
     await ann.next("moderation");

@@ -7,27 +7,23 @@
  *
  * Refill rates are near zero here (0.01/s) so every count is exact however
  * slow the machine: the tests count the frames other people receive, never
- * time. Refill itself is the bucket's unit test (test/node/units.test.ts).
+ * time. Refill itself is the bucket's unit test (test/node/rate-limit.test.ts).
  */
 import * as v from "valibot";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { WebSocket } from "ws";
 import { ChatClient, freshRoom } from "../support/client";
-import { type ChatServer, startChat } from "../support/server";
+import { chatSuite, startChat } from "../support/server";
 import { hs256, TEST_AUTH_SECRET } from "../support/tokens";
 
 const SLOW = { RATE_PER_SEC: 0.01, ADDRESS_RATE_PER_SEC: 0.01 };
 
-let server: ChatServer;
-beforeAll(async () => {
-  server = await startChat({ vars: SLOW });
-});
-afterAll(() => server?.stop());
+const suite = chatSuite({ vars: SLOW });
 
 const ATTACKER = "127.0.0.2";
 const BYSTANDER = "127.0.0.3";
 
-const open = (room: string, from = ATTACKER) => ChatClient.connect(server.wsUrl(room), {}, from);
+const open = (room: string, from = ATTACKER) => ChatClient.connect(suite.server.wsUrl(room), {}, from);
 const count = (frames: Array<{ type: string; code?: string }>, what: string) =>
   frames.filter((f) => (f.code ?? f.type) === what).length;
 

@@ -15,9 +15,9 @@
  * must blow past the bound, or this test proves nothing. Measured here for
  * 300 pairs: +2 MB bounded, +290 MB unbounded (600 pairs: +575 MB).
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { ChatClient, freshRoom } from "../support/client";
-import { type ChatServer, startChat } from "../support/server";
+import { type ChatServer, chatSuite } from "../support/server";
 
 const FILLER = "127.0.0.3";
 const ATTACKER = "127.0.0.2";
@@ -76,14 +76,10 @@ function randomEmoji(n: number): string {
 }
 
 describe("one socket that never reads", () => {
-  let server: ChatServer;
-  beforeAll(async () => {
-    server = await startChat({ vars: FAST_FILLER });
-  });
-  afterAll(() => server?.stop());
+  const suite = chatSuite({ vars: FAST_FILLER });
 
   it("cannot make the runtime hold more than 32 MB for it, and others hear at most JOINS_PER_MINUTE joins", async () => {
-    const { grew, joinedHeard } = await attack(server);
+    const { grew, joinedHeard } = await attack(suite.server);
     // At most 20; fewer when the socket's reply bytes run out first.
     expect(joinedHeard).toBeGreaterThan(0);
     expect(joinedHeard).toBeLessThanOrEqual(20);
@@ -92,14 +88,10 @@ describe("one socket that never reads", () => {
 });
 
 describe("the same attack with the per-socket bounds lifted (the control)", () => {
-  let server: ChatServer;
-  beforeAll(async () => {
-    server = await startChat({ vars: { ...FAST_FILLER, ...UNBOUNDED } });
-  });
-  afterAll(() => server?.stop());
+  const suite = chatSuite({ vars: { ...FAST_FILLER, ...UNBOUNDED } });
 
   it("grows the runtime past the bound: the measurement can see the attack", async () => {
-    const { grew, joinedHeard } = await attack(server);
+    const { grew, joinedHeard } = await attack(suite.server);
     expect(joinedHeard).toBe(PAIRS);
     expect(grew).toBeGreaterThan(BOUND);
   }, 60_000);

@@ -5,23 +5,19 @@
  * idempotent ids, the text rules and the shared rate limit. Refill over time
  * is covered by the bucket's unit tests, not timed here.
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { ChatClient, freshRoom, joinedPair } from "../support/client";
-import { type ChatServer, startChat } from "../support/server";
+import { chatSuite } from "../support/server";
 
-let server: ChatServer;
-beforeAll(async () => {
-  server = await startChat({ vars: { RATE_PER_SEC: 0.01 } });
-});
-afterAll(() => server?.stop());
+const suite = chatSuite({ vars: { RATE_PER_SEC: 0.01 } });
 
-const pair = () => joinedPair(server.wsUrl);
+const pair = () => joinedPair(suite.server.wsUrl);
 
 const codes = (frames: Array<{ type: string; code?: string }>) => frames.map((f) => f.code ?? f.type);
 
 describe("chat", () => {
   it("refuses chat from a socket that has not joined with not_joined", async () => {
-    const c = await ChatClient.connect(server.wsUrl(freshRoom()));
+    const c = await ChatClient.connect(suite.server.wsUrl(freshRoom()));
     c.send({ type: "chat", text: "hello" });
     expect(codes(await c.sync())).toEqual(["not_joined"]);
     await c.close();
@@ -178,11 +174,11 @@ describe("rate limit decisions", () => {
 
   it("moves the bucket with a reclaimed name, so reconnecting does not refill it", async () => {
     const room = freshRoom();
-    const ann = await ChatClient.connect(server.wsUrl(room));
+    const ann = await ChatClient.connect(suite.server.wsUrl(room));
     const { token } = await ann.join("Ann");
     for (let i = 0; i < 10; i++) ann.send({ type: "chat", text: `m${i}` });
     await ann.sync();
-    const again = await ChatClient.connect(server.wsUrl(room));
+    const again = await ChatClient.connect(suite.server.wsUrl(room));
     await again.join("Ann", { token });
     again.send({ type: "chat", text: "after reconnect" });
     expect(codes(await again.sync())).toEqual(["rate_limited"]);
@@ -193,7 +189,7 @@ describe("rate limit decisions", () => {
 describe("dm", () => {
   it("delivers to the target and echoes to the sender, and no one else", async () => {
     const { room, ann, ben } = await pair();
-    const cat = await ChatClient.connect(server.wsUrl(room));
+    const cat = await ChatClient.connect(suite.server.wsUrl(room));
     await cat.join("Cat");
     await Promise.all([ann.next("joined"), ben.next("joined")]);
     ann.send({ type: "dm", to: "ben", text: "psst" });
@@ -208,7 +204,7 @@ describe("dm", () => {
     const { room, ann, ben } = await pair();
     ann.send({ type: "dm", to: "Ben", text: "secret" });
     await ben.next("dm");
-    const late = await ChatClient.connect(server.wsUrl(room));
+    const late = await ChatClient.connect(suite.server.wsUrl(room));
     const welcome = await late.join("Late");
     expect(welcome).toMatchObject({ history: [], seq: 0 });
     await Promise.all([ann.close(), ben.close(), late.close()]);
@@ -239,7 +235,7 @@ describe("dm", () => {
 
   it("refuses dm from a socket that has not joined with not_joined", async () => {
     const { room, ann } = await pair();
-    const stranger = await ChatClient.connect(server.wsUrl(room));
+    const stranger = await ChatClient.connect(suite.server.wsUrl(room));
     stranger.send({ type: "dm", to: "Ann", text: "hi" });
     expect(codes(await stranger.sync())).toEqual(["not_joined"]);
     expect(await ann.sync()).toEqual([]);

@@ -8,22 +8,18 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { ChatClient, freshRoom } from "../support/client";
-import { type ChatServer, startChat } from "../support/server";
+import { chatSuite, startChat } from "../support/server";
 import { hs256, TEST_AUTH_SECRET } from "../support/tokens";
 
 const API_TOKEN = "test-api-token-0123456789-abcdefghij";
 const VARS = { AUTH_SECRET: TEST_AUTH_SECRET, API_TOKEN, PRESENCE_GRACE_MS: 0 };
 
-let server: ChatServer;
-beforeAll(async () => {
-  server = await startChat({ vars: VARS });
-});
-afterAll(() => server?.stop());
+const suite = chatSuite({ vars: VARS });
 
 /** A socket from `from` (a loopback address: each is another client address to the room). */
-const open = (room: string, from = "127.0.0.1") => ChatClient.connect(server.wsUrl(room), {}, from);
+const open = (room: string, from = "127.0.0.1") => ChatClient.connect(suite.server.wsUrl(room), {}, from);
 
 async function user(room: string, sub: string, name: string, role = "member", from = "127.0.0.1") {
   const c = await open(room, from);
@@ -236,7 +232,7 @@ describe("slow mode (§6.2)", () => {
 describe("the HTTP API (§6.4)", () => {
   /** POST with the API token, or with `token` ("" for none). */
   const post = (room: string, body: unknown, token = API_TOKEN) =>
-    server.http(`/api/rooms/${room}/moderation`, {
+    suite.server.http(`/api/rooms/${room}/moderation`, {
       method: "POST",
       headers: {
         "Content-Type": "application/json",
@@ -254,7 +250,7 @@ describe("the HTTP API (§6.4)", () => {
     expect(await mia.next("moderation")).toMatchObject({ action: "ban", name: "Ada", by: "system" });
     await post(room, { action: "mute", name: "Gus", minutes: 5 });
     await post(room, { action: "slowmode", seconds: 12 });
-    const listed = await server.http(`/api/rooms/${room}/moderation`, {
+    const listed = await suite.server.http(`/api/rooms/${room}/moderation`, {
       headers: { Authorization: `Bearer ${API_TOKEN}` },
     });
     expect(await listed.json()).toEqual({
@@ -267,7 +263,7 @@ describe("the HTTP API (§6.4)", () => {
   it("refuses without the token, and answers the frame's errors with 400 or 404", async () => {
     const { room } = await staffedRoom();
     expect((await post(room, { action: "kick", name: "Gus" }, "")).status).toBe(401);
-    expect((await server.http(`/api/rooms/${room}/moderation`)).status).toBe(401);
+    expect((await suite.server.http(`/api/rooms/${room}/moderation`)).status).toBe(401);
     const nobody = await post(room, { action: "kick", name: "Nobody" });
     expect([nobody.status, await nobody.json()]).toEqual([404, expect.objectContaining({ error: "no_such_user" })]);
     expect((await post(room, { action: "explode", name: "Gus" })).status).toBe(400);
@@ -281,13 +277,13 @@ describe("the HTTP API (§6.4)", () => {
     const { until } = await mod.next("moderation");
     await post(room, { action: "unban", name: "Gus" });
     await mod.next("moderation");
-    const lines = server.logs.filter((l) => l.includes('"audit":"moderation"') && l.includes(room));
+    const lines = suite.server.logs.filter((l) => l.includes('"audit":"moderation"') && l.includes(room));
     expect(lines.map((l) => JSON.parse(l.slice(l.indexOf("{"))))).toEqual([
       { audit: "moderation", room, actor: "Mod", action: "ban", target: "Gus", until },
       { audit: "moderation", room, actor: "system", action: "unban", target: "Gus" },
     ]);
-    expect(server.logs.join("\n")).not.toContain("secret reason text");
-    expect(server.logs.join("\n")).not.toContain(API_TOKEN);
+    expect(suite.server.logs.join("\n")).not.toContain("secret reason text");
+    expect(suite.server.logs.join("\n")).not.toContain(API_TOKEN);
   });
 });
 

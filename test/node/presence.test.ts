@@ -4,34 +4,23 @@
  * keeps their place for PRESENCE_GRACE_MS. What is counted is what the
  * others receive.
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { ChatClient, freshRoom } from "../support/client";
-import { type ChatServer, startChat } from "../support/server";
+import { type ChatServer, chatSuite } from "../support/server";
 import { hs256, TEST_AUTH_SECRET } from "../support/tokens";
 
 const GRACE_MS = 1500;
 const MAX_SOCKETS_PER_USER = 3;
 
-let server: ChatServer;
+const suite = chatSuite({ vars: { AUTH_SECRET: TEST_AUTH_SECRET, PRESENCE_GRACE_MS: GRACE_MS, MAX_SOCKETS_PER_USER } });
 /** A grace far longer than any wait here: what arrives, arrives because of a clean close. */
-let patient: ChatServer;
-beforeAll(async () => {
-  [server, patient] = await Promise.all([
-    startChat({
-      vars: { AUTH_SECRET: TEST_AUTH_SECRET, PRESENCE_GRACE_MS: GRACE_MS, MAX_SOCKETS_PER_USER },
-    }),
-    startChat({ vars: { AUTH_SECRET: TEST_AUTH_SECRET, PRESENCE_GRACE_MS: 600_000 } }),
-  ]);
-});
-afterAll(async () => {
-  await Promise.all([server?.stop(), patient?.stop()]);
-});
+const patientSuite = chatSuite({ vars: { AUTH_SECRET: TEST_AUTH_SECRET, PRESENCE_GRACE_MS: 600_000 } });
 
 const ann = (extra = {}) => hs256({ sub: "u-ann", name: "Ann", ...extra });
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Ben (a guest, the bystander) and `tabs` sockets of Ann, all joined; Ben's inbox is empty. */
-async function roomWithAnn(tabs: number, on: ChatServer = server) {
+async function roomWithAnn(tabs: number, on: ChatServer = suite.server) {
   const room = freshRoom();
   const ben = await ChatClient.connect(on.wsUrl(room));
   await ben.join("Ben");
@@ -50,9 +39,12 @@ const presence = (frames: Array<{ type: string }>) => frames.filter((f) => f.typ
 describe("one user, several sockets (§5.3)", () => {
   it("makes two sockets of one user one member: one roster entry, one `joined`, a welcome each", async () => {
     const room = freshRoom();
-    const ben = await ChatClient.connect(server.wsUrl(room));
+    const ben = await ChatClient.connect(suite.server.wsUrl(room));
     await ben.join("Ben");
-    const [one, two] = [await ChatClient.connect(server.wsUrl(room)), await ChatClient.connect(server.wsUrl(room))];
+    const [one, two] = [
+      await ChatClient.connect(suite.server.wsUrl(room)),
+      await ChatClient.connect(suite.server.wsUrl(room)),
+    ];
     const first = await one.signIn(await ann());
     const second = await two.signIn(await ann());
     expect([first.users, second.users]).toEqual([
@@ -84,7 +76,7 @@ describe("one user, several sockets (§5.3)", () => {
 
   it("refuses the socket beyond MAX_SOCKETS_PER_USER with too_many_sockets and keeps it open", async () => {
     const { room, ben, tabs } = await roomWithAnn(MAX_SOCKETS_PER_USER);
-    const extra = await ChatClient.connect(server.wsUrl(room));
+    const extra = await ChatClient.connect(suite.server.wsUrl(room));
     expect(await extra.attempt({ auth: await ann() })).toMatchObject({ type: "error", code: "too_many_sockets" });
     await tabs[0]?.close();
     expect((await extra.signIn(await ann())).name).toBe("Ann");
@@ -115,7 +107,7 @@ describe("presence grace (§5.4)", () => {
     const { room, ben, tabs } = await roomWithAnn(1);
     tabs[0]?.terminate();
     await sleep(200);
-    const back = await ChatClient.connect(server.wsUrl(room));
+    const back = await ChatClient.connect(suite.server.wsUrl(room));
     const welcome = await back.signIn(await ann());
     await sleep(GRACE_MS + 500);
     expect(welcome.users).toEqual(["Ben", "Ann"]);
@@ -124,15 +116,18 @@ describe("presence grace (§5.4)", () => {
 
   it("lets a guest who dropped come back with the welcome's token, and nobody sees a thing", async () => {
     const room = freshRoom();
-    const [ben, gus] = [await ChatClient.connect(server.wsUrl(room)), await ChatClient.connect(server.wsUrl(room))];
+    const [ben, gus] = [
+      await ChatClient.connect(suite.server.wsUrl(room)),
+      await ChatClient.connect(suite.server.wsUrl(room)),
+    ];
     await ben.join("Ben");
     const { token } = await gus.join("Gus");
     await ben.sync();
     gus.terminate();
     await sleep(200);
-    const squatter = await ChatClient.connect(server.wsUrl(room));
+    const squatter = await ChatClient.connect(suite.server.wsUrl(room));
     expect(await squatter.attempt({ name: "Gus" })).toMatchObject({ code: "name_taken" });
-    const back = await ChatClient.connect(server.wsUrl(room));
+    const back = await ChatClient.connect(suite.server.wsUrl(room));
     expect((await back.join("Gus", { token })).users).toEqual(["Ben", "Gus"]);
     await sleep(GRACE_MS + 500);
     expect(presence(await ben.sync())).toEqual([]);
@@ -144,15 +139,15 @@ describe("presence grace (§5.4)", () => {
     await sleep(GRACE_MS / 3);
     expect(presence(await ben.sync())).toEqual([]);
     expect(await ben.next("left", GRACE_MS + 3000)).toMatchObject({ name: "Ann", user: "u-ann", count: 1 });
-    const guest = await ChatClient.connect(server.wsUrl(room));
+    const guest = await ChatClient.connect(suite.server.wsUrl(room));
     expect((await guest.join("Ann")).users).toEqual(["Ben", "Ann"]);
   });
 
   it("announces `left` at once after a clean close or a leave", async () => {
-    const { room, ben, tabs } = await roomWithAnn(1, patient);
+    const { room, ben, tabs } = await roomWithAnn(1, patientSuite.server);
     await tabs[0]?.close(1001);
     expect(await ben.next("left")).toMatchObject({ name: "Ann" });
-    const cat = await ChatClient.connect(patient.wsUrl(room));
+    const cat = await ChatClient.connect(patientSuite.server.wsUrl(room));
     await cat.join("Cat");
     await ben.next("joined");
     cat.send({ type: "leave" });
@@ -160,10 +155,10 @@ describe("presence grace (§5.4)", () => {
   });
 
   it("keeps a dropped member in the roster for the grace, also for newcomers", async () => {
-    const { room, tabs } = await roomWithAnn(1, patient);
+    const { room, tabs } = await roomWithAnn(1, patientSuite.server);
     tabs[0]?.terminate();
     await sleep(200);
-    const late = await ChatClient.connect(patient.wsUrl(room));
+    const late = await ChatClient.connect(patientSuite.server.wsUrl(room));
     expect((await late.join("Late")).members).toEqual([
       { name: "Ben" },
       { name: "Ann", user: "u-ann" },

@@ -5,26 +5,22 @@
  * browser client how to sign in.
  */
 import * as v from "valibot";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { ChatClient, freshRoom } from "../support/client";
-import { type ChatServer, startChat } from "../support/server";
+import { chatSuite } from "../support/server";
 import { hs256, TEST_AUTH_SECRET } from "../support/tokens";
 
 const API_TOKEN = "test-api-token-0123456789-abcdefghij";
 const RoomList = v.object({ rooms: v.array(v.object({ room: v.string(), users: v.number() })) });
 
-let server: ChatServer;
-beforeAll(async () => {
-  server = await startChat({
-    vars: { API_TOKEN, AUTH_SECRET: TEST_AUTH_SECRET, AUTH_ENDPOINT: "/auth/chat-token", API_FAILURES_PER_MINUTE: 3 },
-  });
+const suite = chatSuite({
+  vars: { API_TOKEN, AUTH_SECRET: TEST_AUTH_SECRET, AUTH_ENDPOINT: "/auth/chat-token", API_FAILURES_PER_MINUTE: 3 },
 });
-afterAll(() => server?.stop());
 
 /** A private room with one member and one message. */
 async function privateRoom(): Promise<string> {
   const room = freshRoom("private-team");
-  const c = await ChatClient.connect(server.wsUrl(room));
+  const c = await ChatClient.connect(suite.server.wsUrl(room));
   await c.signIn(await hs256({ sub: "u1", name: "Ann", rooms: ["private-team*"] }));
   c.send({ type: "chat", text: "team only" });
   await c.next("chat");
@@ -34,7 +30,7 @@ async function privateRoom(): Promise<string> {
 async function read(path: string, bearer?: string, from = "192.0.2.10") {
   const headers: Record<string, string> = { "CF-Connecting-IP": from };
   if (bearer !== undefined) headers.Authorization = `Bearer ${bearer}`;
-  const res = await server.http(path, { headers });
+  const res = await suite.server.http(path, { headers });
   return { status: res.status, body: (await res.json()) as unknown };
 }
 
@@ -66,7 +62,7 @@ describe("private rooms over HTTP (§5.2)", () => {
   it("never lists a private room, and still lists and reads other rooms for anyone", async () => {
     const room = await privateRoom();
     const open = freshRoom("open");
-    const guest = await ChatClient.connect(server.wsUrl(open));
+    const guest = await ChatClient.connect(suite.server.wsUrl(open));
     await guest.join("Gus");
     const list = v.parse(RoomList, (await read("/api/rooms")).body).rooms.map((r) => r.room);
     expect(list).toContain(open);

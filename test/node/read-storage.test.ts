@@ -14,19 +14,14 @@
 import { mkdtempSync, readdirSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, beforeAll, expect, it } from "vitest";
+import { afterAll, expect, it } from "vitest";
 import { ChatClient, freshRoom } from "../support/client";
-import { type ChatServer, startChat } from "../support/server";
+import { chatSuite } from "../support/server";
 
 const dir = mkdtempSync(join(tmpdir(), "edge-chat-reads-"));
-let server: ChatServer;
-beforeAll(async () => {
-  server = await startChat({ persistDir: dir });
-});
-afterAll(async () => {
-  await server?.stop();
-  rmSync(dir, { recursive: true, force: true });
-});
+// Hooks run last-registered first: the directory goes after the server has stopped.
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const suite = chatSuite({ persistDir: dir });
 
 /** Every file under the storage directory, recursively. */
 function storedFiles(): string[] {
@@ -38,7 +33,7 @@ function storedFiles(): string[] {
 it("creates no table and writes no row when rooms that were never used are read over HTTP", async () => {
   // One room that exists, so the storage layout (and its directory) is there.
   const real = freshRoom();
-  const ann = await ChatClient.connect(server.wsUrl(real));
+  const ann = await ChatClient.connect(suite.server.wsUrl(real));
   await ann.join("Ann");
   ann.send({ type: "chat", text: "hello" });
   await ann.next("chat");
@@ -48,7 +43,7 @@ it("creates no table and writes no row when rooms that were never used are read 
   for (let i = 0; i < 40; i++) {
     const room = freshRoom("never");
     for (const path of [`/api/rooms/${room}`, `/api/rooms/${room}/messages?since=0`]) {
-      const res = await server.http(path);
+      const res = await suite.server.http(path);
       expect(res.status).toBe(200);
       await res.json();
     }
@@ -75,6 +70,6 @@ function sizeOr0(file: string): number {
 
 it("still answers a read of a never-used room with an empty room", async () => {
   const room = freshRoom("never");
-  const res = await server.http(`/api/rooms/${room}`);
+  const res = await suite.server.http(`/api/rooms/${room}`);
   expect(await res.json()).toEqual({ room, users: [], seq: 0, history: 0 });
 });

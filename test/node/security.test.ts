@@ -3,21 +3,17 @@
  * a broadcast, a log line or the HTTP API), the name a token protects, and
  * message text in the logs. Plus the headers that harden the page and API.
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import type { ServerFrame } from "../../src/shared/server-frames";
 import { ChatClient, freshRoom } from "../support/client";
-import { type ChatServer, startChat } from "../support/server";
+import { chatSuite } from "../support/server";
 
-let server: ChatServer;
-beforeAll(async () => {
-  server = await startChat({ vars: { API_TOKEN: "api-secret-for-tests-0123456789abcdef" } });
-});
-afterAll(() => server?.stop());
+const suite = chatSuite({ vars: { API_TOKEN: "api-secret-for-tests-0123456789abcdef" } });
 
 describe("reclaim tokens", () => {
   it("are 144 random bits (24 base64url characters), different for every join", async () => {
     const room = freshRoom();
-    const clients = await Promise.all(Array.from({ length: 40 }, () => ChatClient.connect(server.wsUrl(room))));
+    const clients = await Promise.all(Array.from({ length: 40 }, () => ChatClient.connect(suite.server.wsUrl(room))));
     const tokens = (await Promise.all(clients.map((c, i) => c.join(`u${i}`)))).map((w) => w.token);
     for (const t of tokens) expect(t).toMatch(/^[A-Za-z0-9_-]{24}$/);
     expect(new Set(tokens).size).toBe(tokens.length);
@@ -26,7 +22,7 @@ describe("reclaim tokens", () => {
 
   it("never displace the holder when wrong, however close to the real one", async () => {
     const room = freshRoom();
-    const ann = await ChatClient.connect(server.wsUrl(room));
+    const ann = await ChatClient.connect(suite.server.wsUrl(room));
     const { token } = await ann.join("Ann");
     const near = [
       token.slice(0, -1),
@@ -37,7 +33,7 @@ describe("reclaim tokens", () => {
       " ".repeat(24),
     ];
     for (const guess of near) {
-      const thief = await ChatClient.connect(server.wsUrl(room));
+      const thief = await ChatClient.connect(suite.server.wsUrl(room));
       thief.send({ type: "join", name: "Ann", token: guess });
       const [answer] = await thief.sync();
       expect(answer).toMatchObject({ type: "error", code: "name_taken" });
@@ -50,8 +46,8 @@ describe("reclaim tokens", () => {
 
   it("appear in no broadcast, no log line and no HTTP answer, and message text appears in no log", async () => {
     const room = freshRoom();
-    const ann = await ChatClient.connect(server.wsUrl(room));
-    const ben = await ChatClient.connect(server.wsUrl(room));
+    const ann = await ChatClient.connect(suite.server.wsUrl(room));
+    const ben = await ChatClient.connect(suite.server.wsUrl(room));
     const annWelcome = await ann.join("Ann");
     const benWelcome = await ben.join("Ben");
     const secretText = "the launch code is 0000";
@@ -60,28 +56,28 @@ describe("reclaim tokens", () => {
     ann.send({ type: "dm", to: "Ben", text: dmText });
     ann.send({ type: "typing" });
     // Ann reclaims her name from a new socket (the old one gets `replaced`).
-    const ann2 = await ChatClient.connect(server.wsUrl(room));
+    const ann2 = await ChatClient.connect(suite.server.wsUrl(room));
     await ann2.join("Ann", { token: annWelcome.token, since: 0 });
     ann2.send({ type: "leave" });
     await ann2.sync();
     const benSaw: ServerFrame[] = await ben.sync();
     const api = await Promise.all(
       [`/api/rooms/${room}`, `/api/rooms/${room}/messages`, "/api/rooms"].map(async (p) =>
-        (await server.http(p)).text(),
+        (await suite.server.http(p)).text(),
       ),
     );
-    const everything = [...benSaw.map((f) => JSON.stringify(f)), ...api, ...server.logs].join("\n");
+    const everything = [...benSaw.map((f) => JSON.stringify(f)), ...api, ...suite.server.logs].join("\n");
     expect(benSaw.some((f) => f.type === "chat" && f.text === secretText)).toBe(true); // the probe saw traffic
     for (const token of [annWelcome.token, benWelcome.token]) expect(everything).not.toContain(token);
-    expect(server.logs.join("\n")).not.toContain(secretText);
-    expect(server.logs.join("\n")).not.toContain(dmText);
+    expect(suite.server.logs.join("\n")).not.toContain(secretText);
+    expect(suite.server.logs.join("\n")).not.toContain(dmText);
     await Promise.all([ann, ben, ann2].map((c) => c.close()));
   });
 });
 
 describe("hardening headers", () => {
   it("serve the page with a strict CSP, nosniff, no framing and a referrer policy", async () => {
-    const res = await server.http("/");
+    const res = await suite.server.http("/");
     const csp = res.headers.get("content-security-policy") ?? "";
     expect(csp).toContain("default-src 'self'");
     expect(csp).toContain("script-src 'self'");
@@ -92,12 +88,12 @@ describe("hardening headers", () => {
     expect(res.headers.get("referrer-policy")).toBe("strict-origin-when-cross-origin");
     // The client's script and stylesheet are files, so 'self' covers them;
     // the script is the bundle of src/client with the shared protocol rules.
-    expect(await (await server.http("/app.js")).text()).toContain("Room names are 1 to 64 characters");
+    expect(await (await suite.server.http("/app.js")).text()).toContain("Room names are 1 to 64 characters");
   });
 
   it("serve the API's JSON with nosniff and no framing (Hono's secureHeaders)", async () => {
     for (const path of ["/health", "/api/rooms"]) {
-      const res = await server.http(path);
+      const res = await suite.server.http(path);
       expect(res.headers.get("x-content-type-options")).toBe("nosniff");
       expect(res.headers.get("x-frame-options")).toBe("SAMEORIGIN");
     }

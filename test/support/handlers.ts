@@ -1,5 +1,5 @@
 /**
- * SocketState handlers (src/client/connection-types.ts) that ignore everything,
+ * Connection handlers (src/client/connection-types.ts) that ignore everything,
  * with the few a test cares about given: the Node tests drive the browser
  * client's session logic without a page.
  */

@@ -2,6 +2,7 @@
  * The tests' servers: the bundle built once per run (build-worker.ts), on
  * the one harness the scripts use too (scripts/lib/harness.mjs).
  */
+import { afterAll, beforeAll } from "vitest";
 import { type Refusal, type Server, startWorker } from "../../scripts/lib/harness.mjs";
 import { BUNDLE } from "./paths";
 
@@ -29,4 +30,23 @@ export function startChat(options: StartOptions = {}): Promise<ChatServer> {
     ...(options.port ? { port: options.port } : {}),
     ...(options.outbound ? { outbound: options.outbound } : {}),
   });
+}
+
+/**
+ * A test file's chat server (with these options), started before the
+ * file's tests and stopped after them, as browserSuite does for Chromium.
+ * Read `server` inside tests only.
+ */
+export function chatSuite(options: StartOptions = {}): { readonly server: ChatServer } {
+  let server: ChatServer | undefined;
+  beforeAll(async () => {
+    server = await startChat(options);
+  });
+  afterAll(() => server?.stop());
+  return {
+    get server() {
+      if (server === undefined) throw new Error("chatSuite: read before beforeAll ran");
+      return server;
+    },
+  };
 }

@@ -2,11 +2,14 @@
  * The in-workerd tests' one fixture module: open a socket on a room through
  * the Worker (as a browser would), wait until something holds, and reach a
  * room's live state. Sockets opened here are closed after each test, so a
- * failing test leaks none into the next.
+ * failing test leaks none into the next. Every frame they receive is
+ * checked against the wire module's schemas; one outside the protocol
+ * fails the test.
  */
 import { runInDurableObject } from "cloudflare:test";
 import { env, exports } from "cloudflare:workers";
 import { afterEach } from "vitest";
+import { parseServerFrame } from "../../src/shared/server-frames";
 
 export interface Socket {
   ws: WebSocket;
@@ -15,7 +18,11 @@ export interface Socket {
 }
 
 const open: WebSocket[] = [];
+/** Frames a socket received that the wire module's schemas refuse: none may arrive. */
+const outsideProtocol: string[] = [];
 afterEach(() => {
+  const refused = outsideProtocol.splice(0);
+  if (refused.length > 0) throw new Error(`the room sent frames outside the protocol: ${refused.join(" | ")}`);
   for (const ws of open.splice(0)) {
     try {
       ws.close(1000);
@@ -34,8 +41,10 @@ export async function connect(room: string): Promise<Socket> {
   open.push(ws);
   const socket: Socket = { ws, frames: [] };
   ws.addEventListener("message", (e) => {
-    const value: unknown = typeof e.data === "string" ? JSON.parse(e.data) : undefined;
-    if (typeof value === "object" && value !== null) socket.frames.push({ ...value });
+    // Checked against the protocol's schemas, as every client does.
+    const frame = typeof e.data === "string" ? parseServerFrame(e.data) : undefined;
+    if (frame) socket.frames.push({ ...frame });
+    else outsideProtocol.push(String(e.data));
   });
   return socket;
 }

@@ -1,0 +1,21 @@
+/**
+ * Client addresses as the Worker keys them (src/worker/address.ts).
+ */
+import { describe, expect, it } from "vitest";
+import { addressKey } from "../../src/worker/address";
+
+describe("client addresses", () => {
+  it("counts IPv4 addresses one by one and IPv6 addresses by their /64", () => {
+    expect(addressKey("203.0.113.7")).toBe("203.0.113.7");
+    expect(addressKey("2001:db8:1:2:aaaa::1")).toBe("2001:db8:1:2::/64");
+    expect(addressKey("2001:0db8:0001:0002:ffff:ffff:ffff:ffff")).toBe("2001:db8:1:2::/64");
+    expect(addressKey("2001:db8::1")).toBe("2001:db8:0:0::/64");
+    expect(addressKey("::ffff:192.0.2.1")).toBe("192.0.2.1");
+  });
+
+  it("counts a request without an address as `unknown`, and keeps what it cannot parse as it is", () => {
+    expect(addressKey(undefined)).toBe("unknown");
+    expect(addressKey("")).toBe("unknown");
+    expect(addressKey("not:an:address:::")).toBe("not:an:address:::");
+  });
+});
