@@ -1,0 +1,110 @@
+// The systems npm run bench compares (bench/run.mjs): edge-chat with a
+// metered room, and the floors of bench/floor.js in their shapes.
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { exportJWK, generateKeyPair } from "jose";
+import { ONE_MACHINE_LOAD, startWorker } from "../scripts/lib/harness.mjs";
+import { startFloor } from "./floor-server.mjs";
+
+// The production worker with a room that also counts SQLite rows (bench/metered-worker.ts).
+let EDGE_BUNDLE = "";
+/** Which bundle startEdge runs: set once by the run, after it is built. @param {string} path */
+export function useEdgeBundle(path) {
+  EDGE_BUNDLE = path;
+}
+/** HS256 key of the identity tokens of the joinstorm-auth scenario. */
+export const AUTH_SECRET = "bench-auth-secret-0123456789abcdefghijkl";
+/** The RS256 key of joinstorm-rs256, whose public half the worker fetches (through Miniflare's outbound service). */
+const JWKS_URL = "https://keys.bench.example/jwks.json";
+export const RSA = await generateKeyPair("RS256");
+/** How often the worker fetched the key set (a storm of RS256 joins on a cold isolate should not fetch it per join). */
+let jwksFetches = 0;
+/** Key-set fetches so far in this process. */
+export const jwksFetchCount = () => jwksFetches;
+const JWKS = JSON.stringify({
+  keys: [{ ...(await exportJWK(RSA.publicKey)), kid: "bench", alg: "RS256", use: "sig" }],
+});
+const EDGE_VARS = {
+  ...ONE_MACHINE_LOAD,
+  RATE_BURST: 1_000_000,
+  RATE_PER_SEC: 1_000_000,
+  MAX_ROOM_USERS: 100_000,
+  AUTH_SECRET,
+  AUTH_JWKS_URL: JWKS_URL,
+};
+
+/** Durable Object storage on tmpfs, so a run measures the room, not the disk. */
+const TMPFS = existsSync("/dev/shm") ? "/dev/shm" : tmpdir();
+const storageDir = () => mkdtempSync(join(TMPFS, "edge-chat-bench-"));
+
+async function startEdge() {
+  const dir = storageDir();
+  const server = await startWorker({
+    scriptPath: EDGE_BUNDLE,
+    vars: EDGE_VARS,
+    persist: dir,
+    outbound: (request) => {
+      if (request.url !== JWKS_URL) return new Response("not here", { status: 404 });
+      jwksFetches++;
+      return new Response(JWKS, { headers: { "Content-Type": "application/json" } });
+    },
+  });
+  const metrics = async (/** @type {string} */ room) => {
+    const ns = await server.mf.getDurableObjectNamespace("ROOMS");
+    // The metered room's RPC (bench/metered-worker.ts); Miniflare's stub type does not know it.
+    const stub = /** @type {{ metrics(): Promise<{ rowsWritten: number, rowsRead: number }> }} */ (
+      /** @type {unknown} */ (ns.get(ns.idFromName(room)))
+    );
+    return stub.metrics();
+  };
+  return {
+    ...server,
+    async stop() {
+      await server.stop();
+      rmSync(dir, { recursive: true, force: true });
+    },
+    async rowsWritten(/** @type {string} */ room) {
+      return (await metrics(room)).rowsWritten;
+    },
+    /** @returns {Promise<number | undefined>} */
+    async rowsRead(/** @type {string} */ room) {
+      return (await metrics(room)).rowsRead;
+    },
+  };
+}
+
+/** @param {{ behindAssets: boolean, stores?: boolean, routing?: "worker-first" | "assets-first" }} shape */
+async function startFloorRun({ behindAssets, stores = false, routing }) {
+  const dir = storageDir();
+  const server = await startFloor({ persist: dir, behindAssets, stores, ...(routing ? { routing } : {}) });
+  return {
+    ...server,
+    async stop() {
+      await server.stop();
+      rmSync(dir, { recursive: true, force: true });
+    },
+    /** The floor counts no rows (the durable one writes one per relayed frame). @returns {Promise<number | undefined>} */
+    rowsWritten: async () => (stores ? undefined : 0),
+    /** @returns {Promise<number | undefined>} */
+    rowsRead: async () => undefined,
+  };
+}
+
+/** b − a, unless either is unknown. @param {number | undefined} a @param {number | undefined} b */
+export const delta = (a, b) => (a === undefined || b === undefined ? undefined : b - a);
+
+export const SYSTEMS = {
+  "edge-chat": startEdge,
+  /** The same shape as edge-chat: the floor behind the static-assets router. */
+  floor: () => startFloorRun({ behindAssets: true }),
+  /** The physical floor: nothing in front of the room. */
+  "floor-physical": () => startFloorRun({ behindAssets: false }),
+  /** The same-shape floor that also stores every relayed frame (one SQLite row), as edge-chat stores every chat. */
+  "floor-durable": () => startFloorRun({ behindAssets: true, stores: true }),
+  // Layout experiments, run only when named in --systems (docs/benchmarks.md,
+  // "The assets router"): the floor with run_worker_first = true, and = false.
+  "floor-worker-first": () => startFloorRun({ behindAssets: true, routing: "worker-first" }),
+  "floor-assets-first": () => startFloorRun({ behindAssets: true, routing: "assets-first" }),
+};
+/** @typedef {keyof typeof SYSTEMS} SystemName */
