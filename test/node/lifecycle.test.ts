@@ -3,7 +3,9 @@
  * reply, and a resume that carries every change. Each rule and error code
  * once; the random interleavings are test/workers/lifecycle.test.ts.
  */
+
 import { describe, expect, it } from "vitest";
+import { MessagesPageSchema, parseBody } from "../../src/shared/http";
 import { ChatClient, freshRoom } from "../support/client";
 import { chatSuite, ONE_MACHINE_LOAD, startChat } from "../support/server";
 import { hs256, TEST_AUTH_SECRET } from "../support/tokens";
@@ -195,8 +197,8 @@ describe("resume with changes (§7.4)", () => {
     ann.send({ type: "edit", seq: 1, text: "one, edited" }); // 3
     await ann.sync();
     const res = await suite.server.http(`/api/rooms/${room}/messages?since=2`);
-    const body = (await res.json()) as { messages: Array<{ seq: number; v: number; text: string }> };
-    expect(body.messages.map((m) => [m.seq, m.v, m.text])).toEqual([[1, 3, "one, edited"]]);
+    const body = parseBody(MessagesPageSchema, await res.json());
+    expect(body?.messages.map((m) => [m.seq, m.v, m.text])).toEqual([[1, 3, "one, edited"]]);
   });
 });
 

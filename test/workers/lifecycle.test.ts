@@ -11,6 +11,8 @@ import { env } from "cloudflare:workers";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { ChatRoom } from "../../src/room/chat-room";
+import { parseServerFrame, type StoredChat } from "../../src/shared/server-frames";
+import { applyUpdate } from "../../src/shared/updates";
 import { connectMany, record } from "./fixtures";
 
 const HISTORY_LIMIT = 6;
@@ -33,30 +35,17 @@ const op: fc.Arbitrary<Op> = fc.oneof(
   }),
 );
 
-type Message = Record<string, unknown> & { seq: number; v: number };
+type Message = StoredChat;
 
-/** What a live client does with the frames it receives. */
-function fold(view: Map<number, Message>, frame: Record<string, unknown>): void {
-  if (frame.type === "chat") {
+/** What a live client does with the frames it receives: the protocol's own fold (src/shared/updates.ts). */
+function fold(view: Map<number, Message>, text: string): void {
+  const frame = parseServerFrame(text);
+  if (frame?.type === "chat") {
     const { type: _t, ...message } = frame;
-    view.set(Number(frame.seq), message as Message);
-  } else if (frame.type === "update") {
-    const message = view.get(Number(frame.target));
-    if (!message) return;
-    message.v = Number(frame.v);
-    if (frame.deleted) {
-      for (const key of ["edited", "replyTo", "reactions"]) delete message[key];
-      message.text = "";
-      message.deleted = true;
-    }
-    if (typeof frame.text === "string") {
-      message.text = frame.text;
-      message.edited = frame.edited;
-    }
-    if (frame.reactions !== undefined) {
-      if (Object.keys(frame.reactions as object).length > 0) message.reactions = frame.reactions;
-      else delete message.reactions;
-    }
+    view.set(frame.seq, message);
+  } else if (frame?.type === "update") {
+    const message = view.get(frame.target);
+    if (message) view.set(frame.target, applyUpdate(message, frame));
   }
 }
 
@@ -107,7 +96,7 @@ describe("the message lifecycle", () => {
                     ? { type: "edit", seq: target(o.pick), text: `edited ${o.pick}` }
                     : { type: "delete", seq: target(o.pick) };
             await room.webSocketMessage(ws, JSON.stringify(frame));
-            for (const text of sent.observer.splice(0)) fold(view, JSON.parse(text));
+            for (const text of sent.observer.splice(0)) fold(view, text);
           }
           // The ring keeps the newest HISTORY_LIMIT messages (by seq) of everything the observer saw.
           const all = [...view.values()].sort((x, y) => x.seq - y.seq);
@@ -117,8 +106,9 @@ describe("the message lifecycle", () => {
             sent.spare.length = 0;
             await room.webSocketMessage(spare, JSON.stringify({ type: "leave" }));
             await room.webSocketMessage(spare, JSON.stringify({ type: "join", name: `late${round}`, since }));
-            const welcome = sent.spare.map((t) => JSON.parse(t)).find((f) => f.type === "welcome");
-            return welcome as { history: Array<Record<string, unknown>>; seq: number; gap: boolean };
+            const welcome = sent.spare.map(parseServerFrame).find((f) => f?.type === "welcome");
+            if (welcome?.type !== "welcome") throw new Error("no welcome");
+            return welcome;
           };
           const strip = (m: Record<string, unknown>) => {
             const { type: _t, ...rest } = m;
