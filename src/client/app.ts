@@ -10,19 +10,19 @@
 import { MessagesPageSchema, parseBody, RoomListSchema } from "../shared/http";
 import { ROOM_NAME, ROOM_NAME_RULE } from "../shared/protocol";
 import { mountComposer } from "./composer";
-import { ChatConnection, type Handlers, type State } from "./connection";
+import { ChatConnection, type Handlers } from "./connection";
 import { clearConversation, notice, presenceNotice, showDm, showOutbox } from "./conversation";
 import { bdi, muted, type Sentence, ui } from "./dom";
 import { endpointTokens, loadConfig, pastedToken, peek, type TokenSource } from "./identity";
 import { clearMessages, messageOf, setViewer, showMessage, showUpdate } from "./messages";
 import { describeModeration, duration, setModerator, showSlowmode, until } from "./moderation";
 import { closeDm, joined, left, redrawRoster, setRoster, someoneTyping, stoppedTyping } from "./people";
+import { showStatus } from "./status";
 
 const ROOMS_REFRESH_MS = 15_000;
 
 let connection: ChatConnection | undefined;
 let roomName = "";
-let countdown: ReturnType<typeof setInterval> | undefined;
 let sendCountdown: ReturnType<typeof setInterval> | undefined;
 /** The host site's token endpoint (GET /api/config), if the deployment names one. */
 let hostTokens: TokenSource | undefined;
@@ -208,7 +208,8 @@ window.addEventListener("offline", () => connection?.wentOffline());
 // ---------------------------------------------------------------------------
 
 const handlers: Handlers = {
-  status: showStatus,
+  status: (state, detail) =>
+    showStatus(state, detail, { room: roomName, name: connection?.name ?? "", verified: verifiedAs !== undefined }),
   welcome(welcome, history, rejoin) {
     if (connection) sessionStorage.setItem(tokenKey(roomName, welcome.name), welcome.token);
     if (!rejoin) {
@@ -285,41 +286,6 @@ const handlers: Handlers = {
   },
   outbox: (pending) => showOutbox(pending, me()),
 };
-
-function showStatus(state: State, detail: { retryAt?: number; reason?: string }): void {
-  clearInterval(countdown);
-  ui.status.dataset.state = state;
-  const render = () => {
-    switch (state) {
-      case "connecting":
-        return "Connecting…";
-      case "live":
-        return `Live in ${roomName} as ${connection?.name ?? ""}${verifiedAs === undefined ? "" : " ✓"}`;
-      case "reconnecting": {
-        if (detail.retryAt === undefined) return "Reconnecting…";
-        const seconds = Math.max(0, Math.ceil((detail.retryAt - Date.now()) / 1000));
-        return seconds > 0 ? `Reconnecting in ${seconds} s` : "Reconnecting…";
-      }
-      case "offline":
-        return "Offline: waiting for the network";
-      case "ended":
-        return detail.reason === "replaced"
-          ? "Offline: your name is open somewhere else"
-          : detail.reason === "kicked"
-            ? "Removed by a moderator"
-            : "Not connected";
-    }
-  };
-  ui.status.textContent = render();
-  if (state === "reconnecting" && detail.retryAt !== undefined) {
-    countdown = setInterval(() => {
-      ui.status.textContent = render();
-    }, 1000);
-  }
-  if (state === "ended" && detail.reason === "replaced") {
-    notice("This name was taken over by another tab or device.");
-  }
-}
 
 /** ": <reason>." after a moderator's action on the viewer, or "." without one. */
 function because(reason: string | undefined): Sentence {

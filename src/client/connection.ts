@@ -1,30 +1,19 @@
 /**
- * One person's connection in one room, kept alive across dropped connections.
+ * One person's connection to one room, kept alive across dropped sockets.
  * No DOM here: the page (app.ts) renders what this reports, and the tests
  * drive it in Node with the `ws` package as the WebSocket.
  *
- * What it guarantees, and how (docs/protocol.md):
+ * What it guarantees, and where (docs/protocol.md):
  * - Nothing lost, nothing twice: every reconnect joins with `since` = the
  *   last seq shown and the reclaim `token`, and a chat frame is shown only
  *   if its seq is newer than the last one shown.
- * - Sending while offline: chats wait in a bounded outbox, each with a
- *   client `id`. One is in flight at a time, so an `error` frame always
- *   belongs to the message in flight, and a resend after a reconnect is
- *   deduplicated by the room (idempotent `id`).
- * - Edits, deletes and reactions (§7) go through the same outbox, so they
- *   too are sent one at a time and an error finds its cause. They are only
- *   taken while live (the page says so otherwise): an edit or delete left
- *   in flight by a dropped connection is sent again (both are idempotent),
- *   a reaction is not (a second toggle would undo the first), and the
- *   rejoin's history shows what the room has.
- * - A dead connection is noticed: a ping every 25 s must be answered
- *   within 10 s, or the socket is dropped and replaced.
+ * - Chats, edits, deletes and reactions wait in the outbox (outbox.ts), one
+ *   in flight at a time, so an `error` always finds its cause and a resend
+ *   is deduplicated by the room. Changes are only taken while live.
+ * - A dead socket is noticed by the heartbeat, and reconnects back off with
+ *   jitter, starting over only after STABLE_MS of health (liveness.ts).
  * - Signed in (§5): before every join it asks `getToken` for a fresh
  *   identity token, so a reconnect hours later still presents a valid one.
- * - Reconnects back off exponentially with jitter, so a restarted server
- *   is not hit by every client in the same millisecond. The backoff starts
- *   over only once a connection has stayed up for STABLE_MS: a server that
- *   welcomes and then drops every connection is not hammered in a loop.
  */
 
 import type { ClientFrame, ModerationFrame } from "../shared/protocol";
@@ -274,24 +263,13 @@ export class ChatConnection {
       this.on.error(error, "other");
       return;
     }
-    this.#outbox.inFlight = false;
-    const head = this.#outbox.head;
-    const during = head?.kind ?? "other";
-    const retryable = error.code === "rate_limited" || error.code === "internal_error" || error.code === "slow_mode";
-    // A reaction is a toggle: sent twice it undoes itself, so it is never resent.
-    if (retryable && head?.kind !== "react") {
-      // The head stays queued and goes again once a token has refilled,
-      // the slow mode interval has passed, or the fault is over; its id
-      // (or, for an edit or delete, the change itself) makes the resend safe.
-      this.on.error(error, during);
-      clearTimeout(this.#rateRetry);
-      this.#rateRetry = setTimeout(() => this.#flush(), error.retry_after ?? 1000);
-      return;
-    }
-    // too_long, not_found, forbidden, …: resending cannot help; drop it and go on.
-    this.#outbox.shift();
+    const { during, retryAfterMs } = this.#outbox.refused(error);
     this.on.error(error, during);
-    this.#flush();
+    if (retryAfterMs === undefined) this.#flush();
+    else {
+      clearTimeout(this.#rateRetry);
+      this.#rateRetry = setTimeout(() => this.#flush(), retryAfterMs);
+    }
   }
 
   #flush(): void {

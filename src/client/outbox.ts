@@ -6,7 +6,7 @@
  */
 import type { ClientFrame } from "../shared/protocol";
 import type { ChatFrame, ServerFrameOf } from "../shared/server-frames";
-import type { Pending } from "./connection-types";
+import type { ErrorFrame, Pending } from "./connection-types";
 
 export const OUTBOX_LIMIT = 50;
 
@@ -59,6 +59,24 @@ export class Outbox {
     this.#entries.shift();
     this.headSent = false;
     this.#changed(this.#entries);
+  }
+
+  /**
+   * The room refused the entry in flight. A retryable refusal keeps it
+   * queued to go again after `retryAfterMs` (a token has refilled, the slow
+   * mode interval has passed, or the fault is over; its id, or for an edit
+   * or delete the change itself, makes the resend safe). Anything else
+   * (too_long, not_found, forbidden, …) drops it: resending cannot help.
+   */
+  refused(error: ErrorFrame): { during: Pending["kind"] | "other"; retryAfterMs?: number } {
+    this.inFlight = false;
+    const head = this.#entries[0];
+    const during = head?.kind ?? "other";
+    const retryable = error.code === "rate_limited" || error.code === "internal_error" || error.code === "slow_mode";
+    // A reaction is a toggle: sent twice it undoes itself, so it is never resent.
+    if (retryable && head?.kind !== "react") return { during, retryAfterMs: error.retry_after ?? 1000 };
+    this.shift();
+    return { during };
   }
 
   /** The frame the head goes out as, if there is one to send now. */
