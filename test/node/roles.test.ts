@@ -12,13 +12,19 @@ const admin = () => hs256({ sub: "u-mod", name: "Mod", role: "admin" }, MEMORY_S
 const member = () => hs256({ sub: "u-mod", name: "Mod", role: "member" }, MEMORY_SECRET);
 const codes = (frames: Array<{ type: string; code?: string }>) => frames.map((f) => f.code ?? f.type);
 
+/** A room with the guest Gus, and the same user joined on two sockets with these tokens, in order. */
+async function twoSockets(firstToken: string, secondToken: string) {
+  const room = new MemoryRoom();
+  const [first, second, gus] = [room.open("first"), room.open("second"), room.open("gus")];
+  room.send(gus, { type: "join", name: "Gus" });
+  await room.send(first, { type: "join", auth: firstToken });
+  await room.send(second, { type: "join", auth: secondToken });
+  return { room, first, second, gus };
+}
+
 describe("a member's role (§5.3)", () => {
   it("lowers the role on every socket when the same user joins again with a member token", async () => {
-    const room = new MemoryRoom();
-    const [first, second, gus] = [room.open("first"), room.open("second"), room.open("gus")];
-    room.send(gus, { type: "join", name: "Gus" });
-    await room.send(first, { type: "join", auth: await admin() });
-    await room.send(second, { type: "join", auth: await member() });
+    const { room, first, second, gus } = await twoSockets(await admin(), await member());
     expect(room.take(second)).toMatchObject([{ type: "welcome", role: "member" }]);
     room.take(first);
     room.send(first, { type: "kick", name: "Gus" });
@@ -29,11 +35,7 @@ describe("a member's role (§5.3)", () => {
   });
 
   it("keeps the lowered role after a rebuild from the attachments", async () => {
-    const room = new MemoryRoom();
-    const [first, second, gus] = [room.open("first"), room.open("second"), room.open("gus")];
-    room.send(gus, { type: "join", name: "Gus" });
-    await room.send(first, { type: "join", auth: await admin() });
-    await room.send(second, { type: "join", auth: await member() });
+    const { room, first } = await twoSockets(await admin(), await member());
     room.rebuild();
     room.take(first);
     room.send(first, { type: "kick", name: "Gus" });
@@ -55,11 +57,7 @@ describe("a member's role (§5.3)", () => {
   });
 
   it("raises the role on every socket as well when the newer token carries a higher one", async () => {
-    const room = new MemoryRoom();
-    const [first, second, gus] = [room.open("first"), room.open("second"), room.open("gus")];
-    room.send(gus, { type: "join", name: "Gus" });
-    await room.send(first, { type: "join", auth: await member() });
-    await room.send(second, { type: "join", auth: await admin() });
+    const { room, first, gus } = await twoSockets(await member(), await admin());
     room.send(first, { type: "kick", name: "Gus" });
     expect(gus.closed?.code).toBe(4003);
   });

@@ -98,12 +98,11 @@ function slowmode<S>(ctx: RoomContext<S>, actor: Actor<S>, seconds: number): Out
 }
 
 function lift<S>(ctx: RoomContext<S>, actor: Actor<S>, kind: SanctionKind, name: string): Outcome {
-  const core = ctx;
-  const sanction = core.sanctions.onName(kind, nameKey(name.trim()), core.now());
+  const sanction = ctx.sanctions.onName(kind, nameKey(name.trim()), ctx.now());
   if (!sanction) return refuse("no_such_user", `Nobody of that name is ${kind === "ban" ? "banned" : "muted"} here.`);
   // Lifting follows imposing: a moderator cannot lift what only an admin could impose.
   if (!mayActOn(actor, sanction.role, false)) return rankRefusal();
-  core.sanctions.lift(sanction);
+  ctx.sanctions.lift(sanction);
   announce(ctx, actor.name, kind === "ban" ? "unban" : "unmute", { name: sanction.name, user: sanction.user });
   return OK;
 }
@@ -137,10 +136,9 @@ function removeMember<S>(
   reason: string | undefined,
   until: number | null | undefined,
 ): Outcome {
-  const core = ctx;
   const code = action === "kick" ? "kicked" : "banned";
   const details = { ...(reason === undefined ? {} : { reason }), ...(until === undefined ? {} : { until }) };
-  core.expel(target, errorFrame(code, undefined, details), CLOSE_KICKED, code);
+  ctx.expel(target, errorFrame(code, undefined, details), CLOSE_KICKED, code);
   announce(ctx, actor.name, action, { name: target.member.name, user: target.member.user, until, reason });
   return OK;
 }
@@ -157,25 +155,24 @@ function announce<S>(
     seconds?: number;
   },
 ): void {
-  const core = ctx;
   const { name, user, until, reason, seconds } = what;
   const frame = {
     type: "moderation" as const,
-    room: core.room,
+    room: ctx.room,
     action,
     ...(name === undefined ? {} : person({ name, user })),
     by,
     ...(until === undefined ? {} : { until }),
     ...(reason === undefined ? {} : { reason }),
     ...(seconds === undefined ? {} : { seconds }),
-    ts: core.now(),
+    ts: ctx.now(),
   };
-  core.broadcast(encode(frame));
+  ctx.broadcast(encode(frame));
   // The audit line: never a message's text, never a token.
   console.log(
     JSON.stringify({
       audit: "moderation",
-      room: core.room,
+      room: ctx.room,
       actor: by,
       action,
       ...(name === undefined ? {} : { target: name }),
