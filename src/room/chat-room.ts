@@ -9,8 +9,8 @@
  * - Per socket (name, token, join order, rate and join buckets, address):
  *   the socket attachment, which the runtime keeps while the object is
  *   evicted (state.ts). The address is also the socket's tag.
- * - The room (seq and the last HISTORY_LIMIT messages, budgets that follow
- *   a person, members away within their presence grace, bans, mutes and
+ * - The room (seq and every retained message with its search index,
+ *   budgets that follow a person, members away within their presence grace, bans, mutes and
  *   slow mode): SQLite (stores.ts, sanctions.ts).
  * - In memory only, rebuilt on every wake-up from the above: who is here
  *   (members.ts) and a few budgets that refill within seconds. The object
@@ -27,14 +27,14 @@ import { type Limits, readLimits } from "../shared/limits";
 import { type ModerationFrame, PING_TEXT, PONG_TEXT } from "../shared/protocol";
 import { ADDRESS_HEADER, UNKNOWN_ADDRESS } from "../worker/address";
 import { ChatCore } from "./core";
+import { messagesBefore, type ReadResult, searchRoom } from "./features/history";
 import { messagesSince, publish, snapshot } from "./features/messages";
 import { moderate, moderationState, type Outcome } from "./features/moderation";
 import { errorName, type RoomIO } from "./io";
 import { RoomBudgets } from "./state/budgets";
-import { HistoryRing } from "./state/history";
 import { Sanctions } from "./state/sanctions";
 import { isSocketState, newSocketState, type SocketState } from "./state/socket-state";
-import { SqlRingStore } from "./storage/sql-ring";
+import { SqlMessageStore } from "./storage/sql-messages";
 import { SqlAwayStore, SqlBucketStore, SqlSanctionStore } from "./storage/sql-stores";
 
 export class ChatRoom extends DurableObject<Env> {
@@ -68,7 +68,6 @@ export class ChatRoom extends DurableObject<Env> {
       // A private room is never listed (§5.2), so it tells the directory nothing.
       reportCount: isPrivateRoom(room) ? () => {} : (users) => reporter.update(users),
     };
-    let ring: HistoryRing | undefined;
     const now = Date.now();
     // Wake-up: the attachments are the truth about who is here.
     const sockets = ctx.getWebSockets().map((ws) => [ws, loadSession(ws, limits, now)] as const);
@@ -77,10 +76,7 @@ export class ChatRoom extends DurableObject<Env> {
         room,
         limits,
         io,
-        history: () => {
-          ring ??= new HistoryRing(new SqlRingStore(ctx.storage.sql), limits.historyLimit);
-          return ring;
-        },
+        messages: new SqlMessageStore(ctx.storage.sql),
         budgets: new RoomBudgets(new SqlBucketStore(ctx.storage.sql), limits),
         sanctions: new Sanctions(new SqlSanctionStore(ctx.storage.sql)),
         away: new SqlAwayStore(ctx.storage.sql),
@@ -133,7 +129,7 @@ export class ChatRoom extends DurableObject<Env> {
     this.#core.closed(ws, false);
   }
 
-  /** The join timeout (§2.4), the end of presence graces (§5.4) and of bans and mutes (§6); also while hibernated. */
+  /** The join timeout (§2.4), the end of presence graces (§5.4) and of bans and mutes (§6), retention (§8.1); also while hibernated. */
   override alarm(): void {
     this.#core.alarm();
   }
@@ -147,6 +143,15 @@ export class ChatRoom extends DurableObject<Env> {
 
   messages(since: number, limit: number): string[] {
     return messagesSince(this.#core, since, limit);
+  }
+
+  /** §8.4: a page of retained messages before a seq. */
+  messagesBefore(before: number | undefined, limit: number | undefined): ReadResult {
+    return messagesBefore(this.#core, before, limit);
+  }
+
+  search(q: string, before: number | undefined, limit: number | undefined): ReadResult {
+    return searchRoom(this.#core, q, before, limit);
   }
 
   publish(name: string, text: string): PublishResult {

@@ -13,6 +13,7 @@
  */
 import type { Verified } from "../auth/identity";
 import type { Limits } from "../shared/limits";
+import type { Archive } from "./state/archive";
 import type { RoomBudgets } from "./state/budgets";
 import type { HistoryRing } from "./state/history";
 import type { Members, Membership } from "./state/members";
@@ -27,6 +28,8 @@ export interface RoomContext<S> {
   readonly members: Members<S>;
   /** The ring and the room's event sequence, loaded on first use. */
   readonly history: HistoryRing;
+  /** Paging back, search and retention (§8), over the same store. */
+  readonly archive: Archive;
   readonly budgets: RoomBudgets;
   /** Bans, mutes and slow mode (§6), in storage. */
   readonly sanctions: Sanctions;
@@ -58,6 +61,8 @@ export interface RoomContext<S> {
 
   /** Spends one chat/dm token of the sender's and its address's buckets; false when either is empty. */
   spend(sender: Sender<S>): boolean;
+  /** Spends one READS_PER_MINUTE token of the socket's and its address's budgets (§8, §9); false when either is empty. */
+  spendRead(sender: Sender<S>): boolean;
   /** The `muted` error (§6.2) when the member is muted now. */
   mutedError(membership: Membership<S>): string | undefined;
 }

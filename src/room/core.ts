@@ -13,7 +13,7 @@
 import type { Verified } from "../auth/identity";
 import type { Limits } from "../shared/limits";
 import { CLOSE_JOIN_TIMEOUT, PONG_TEXT, parseClientFrame } from "../shared/protocol";
-import { type Rate, spend } from "../shared/rate-limit";
+import { fullBucket, type Rate, spend } from "../shared/rate-limit";
 import { encodePresence, errorFrame } from "../shared/server-frames";
 import type { Answer, RoomContext, Sender } from "./context";
 import { dispatch, handlers } from "./dispatch";
@@ -22,9 +22,10 @@ import { expired } from "./features/moderation";
 import { Inbox } from "./inbox";
 import { type CoreParts, errorName, type Refusal, type RoomIO } from "./io";
 import { ReplyBudget } from "./reply-budget";
+import { Archive, sweepAt } from "./state/archive";
 import { type RoomBudgets, refillsBeforeEviction } from "./state/budgets";
 import { Deadlines } from "./state/deadlines";
-import type { HistoryRing } from "./state/history";
+import { HistoryRing } from "./state/history";
 import { Members, type Membership } from "./state/members";
 import type { Sanctions } from "./state/sanctions";
 import { memberId, newSocketState, PROTOCOL_V3, type SocketState } from "./state/socket-state";
@@ -39,7 +40,9 @@ export class ChatCore<S extends object> implements RoomContext<S> {
   readonly identify: (token: string) => Promise<Verified>;
   readonly sameToken: (given: string, expected: string) => boolean;
   readonly #io: RoomIO<S>;
-  readonly #history: () => HistoryRing;
+  readonly archive: Archive;
+  #history: HistoryRing | undefined;
+  readonly #loadHistory: () => HistoryRing;
   readonly #replies: ReplyBudget<S>;
   readonly #deadlines: Deadlines<S>;
   readonly #inbox: Inbox<S>;
@@ -57,7 +60,17 @@ export class ChatCore<S extends object> implements RoomContext<S> {
     this.now = parts.now ?? Date.now;
     this.identify = parts.identify;
     this.sameToken = parts.sameToken;
-    this.#history = parts.history;
+    const retentionMs = parts.limits.historyRetentionMs;
+    this.#loadHistory = () =>
+      new HistoryRing(parts.messages, {
+        limit: parts.limits.historyLimit,
+        retentionMs,
+        now: this.now,
+        // Every stored message must be swept one day, also in a room nobody
+        // visits again: the alarm is set for it (a write only when it moves earlier).
+        stored: retentionMs > 0 ? (ts) => this.#deadlines.want(sweepAt(ts, retentionMs)) : undefined,
+      });
+    this.archive = new Archive(parts.messages, () => this.history, retentionMs, this.now);
     this.#replies = new ReplyBudget(parts.limits.replyBytesPerMinute);
     this.#memberRate = { burst: parts.limits.rateBurst, perSec: parts.limits.ratePerSec };
     this.#memberBucketRefillsFirst = refillsBeforeEviction(this.#memberRate);
@@ -68,7 +81,7 @@ export class ChatCore<S extends object> implements RoomContext<S> {
       (at) => parts.io.setAlarm(at),
       this.members,
       joinTimeoutMs,
-      () => parts.sanctions.nextExpiry(),
+      () => earliest(parts.sanctions.nextExpiry(), this.archive.nextSweep()),
     );
     this.#inbox = new Inbox(
       (socket, data) => this.#handle(socket, data),
@@ -83,7 +96,8 @@ export class ChatCore<S extends object> implements RoomContext<S> {
   }
 
   get history(): HistoryRing {
-    return this.#history();
+    this.#history ??= this.#loadHistory();
+    return this.#history;
   }
 
   // --- Sockets --------------------------------------------------------------
@@ -138,7 +152,8 @@ export class ChatCore<S extends object> implements RoomContext<S> {
    * The alarm: closes every socket that has held no name for JOIN_TIMEOUT_MS,
    * announces every member whose grace ended and every ban or mute that ran
    * out (all also while the room was hibernated: the runtime wakes it for
-   * this), forgets refilled budgets, and asks for the next deadline.
+   * this), deletes expired messages (§8.1), forgets refilled budgets, and
+   * asks for the next deadline.
    */
   alarm(): void {
     const now = this.now();
@@ -152,6 +167,7 @@ export class ChatCore<S extends object> implements RoomContext<S> {
       this.members.remove(membership);
       this.departed(membership);
     }
+    this.archive.sweep(now);
     this.#deadlines.rearm();
     this.budgets.prune(now);
   }
@@ -236,6 +252,18 @@ export class ChatCore<S extends object> implements RoomContext<S> {
     this.#deadlines.want(at);
   }
 
+  spendRead(sender: Sender<S>): boolean {
+    const now = this.now();
+    const perMinute = this.limits.readsPerMinute;
+    const rate = { burst: perMinute, perSec: perMinute / 60 };
+    const bucket = spend(sender.state.reads ?? fullBucket(perMinute, now), rate, now);
+    if (!bucket || !this.budgets.read(sender.state.address, now)) return false;
+    // A minute's budget outlives an eviction: the attachment keeps it.
+    sender.state.reads = bucket;
+    this.members.save(sender.socket);
+    return true;
+  }
+
   mutedError(membership: Membership<S>): string | undefined {
     const { key, user } = membership.member;
     const who = user === undefined ? { key, address: membership.address } : { user };
@@ -293,4 +321,8 @@ export class ChatCore<S extends object> implements RoomContext<S> {
   #answer(socket: S, frame: string): void {
     if (this.#replies.spend(socket, frame, this.now())) this.#io.send(socket, frame);
   }
+}
+
+function earliest(a: number | undefined, b: number | undefined): number | undefined {
+  return a === undefined ? b : b === undefined ? a : Math.min(a, b);
 }

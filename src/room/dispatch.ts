@@ -6,6 +6,7 @@
 import type { ClientFrame } from "../shared/protocol";
 import type { Answer, Handler, RoomContext, Sender } from "./context";
 import { edit, react, remove } from "./features/edits";
+import { history, search } from "./features/history";
 import { chat, dm, leave, typing } from "./features/messages";
 import { moderationFrame } from "./features/moderation";
 
@@ -24,6 +25,8 @@ export function handlers<S>(): Handlers<S> {
     edit,
     delete: remove,
     react,
+    history,
+    search,
     kick: moderationFrame,
     ban: moderationFrame,
     unban: moderationFrame,

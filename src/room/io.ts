@@ -6,10 +6,9 @@
 import type { Verified } from "../auth/identity";
 import type { Limits } from "../shared/limits";
 import type { RoomBudgets } from "./state/budgets";
-import type { HistoryRing } from "./state/history";
 import type { Sanctions } from "./state/sanctions";
 import type { SocketState } from "./state/socket-state";
-import type { AwayStore } from "./storage/stores";
+import type { AwayStore, MessageStore } from "./storage/stores";
 
 /** What the core needs from the runtime. */
 export interface RoomIO<S> {
@@ -29,8 +28,8 @@ export interface CoreParts<S> {
   room: string;
   limits: Limits;
   io: RoomIO<S>;
-  /** Loaded on first use: most wake-ups (a close, a typing frame) never need it. */
-  history: () => HistoryRing;
+  /** The room's messages; the ring over them is loaded on first use, as most wake-ups (a close, a typing frame) never need it. */
+  messages: MessageStore;
   budgets: RoomBudgets;
   sanctions: Sanctions;
   /** Members away within their presence grace (§5.4), who have no socket to keep them. */

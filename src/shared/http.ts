@@ -35,9 +35,22 @@ export const RoomSnapshotSchema = v.object({
 export type RoomSnapshot = v.InferOutput<typeof RoomSnapshotSchema>;
 export const RoomSnapshotBodySchema = v.object({ room: v.string(), ...RoomSnapshotSchema.entries });
 
-/** GET /api/rooms/:room/messages (§4, §7.4): messages in their stored form. */
-export const MessagesPageSchema = v.object({ room: v.string(), messages: v.array(ChatFrameSchema) });
+/** GET /api/rooms/:room/messages (§4, §7.4, §8.4): messages in their stored form; `more` with `before`. */
+export const MessagesPageSchema = v.object({
+  room: v.string(),
+  messages: v.array(ChatFrameSchema),
+  more: v.optional(v.boolean()),
+});
 export type MessagesPage = v.InferOutput<typeof MessagesPageSchema>;
+
+/** GET /api/rooms/:room/search (§8.4): newest first. */
+export const SearchPageSchema = v.object({
+  room: v.string(),
+  q: v.string(),
+  results: v.array(ChatFrameSchema),
+  more: v.boolean(),
+});
+export type SearchPage = v.InferOutput<typeof SearchPageSchema>;
 
 /** POST /api/rooms/:room/messages. Name and text rules are the room's, as for join and chat. */
 export const PublishBodySchema = v.object({ name: v.string(), text: v.string() });

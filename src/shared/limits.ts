@@ -36,11 +36,21 @@ export interface Limits {
   maxSocketsPerUser: number;
   /** §5.4: how long a member who dropped without a clean close keeps their place; 0 disables. */
   presenceGraceMs: number;
+  /** §8.1: how long a message is kept, in ms (HISTORY_RETENTION_DAYS); 0 keeps the ring only, with no age limit. */
+  historyRetentionMs: number;
+  /** §8.2, §8.3: most messages in one `history` or `search` answer. */
+  historyPageLimit: number;
+  /** §8, §9: `history`, `search` and `members` requests one socket may make per minute. */
+  readsPerMinute: number;
+  /** §8.4: HTTP searches one address may make per minute, all rooms together. */
+  searchesPerMinute: number;
 }
 
 export type Access = "open" | "verified";
 
-/** The defaults of the protocol (v2), used when a var is absent. */
+const DAY_MS = 86_400_000;
+
+/** The defaults of the protocol (v3), used when a var is absent. */
 export const DEFAULT_LIMITS: Readonly<Limits> = {
   historyLimit: 100,
   maxMessageChars: 2000,
@@ -61,10 +71,16 @@ export const DEFAULT_LIMITS: Readonly<Limits> = {
   access: "open",
   maxSocketsPerUser: 10,
   presenceGraceMs: 5000,
+  historyRetentionMs: 90 * DAY_MS,
+  historyPageLimit: 100,
+  readsPerMinute: 60,
+  searchesPerMinute: 30,
 };
 
 /** How many joins per minute an address may make in one room, as a multiple of JOINS_PER_MINUTE (§2.4). */
 export const ADDRESS_JOINS_FACTOR = 5;
+/** How many `history`/`search`/`members` one address may make per minute in one room, as a multiple of READS_PER_MINUTE (edge-chat's own, §8). */
+export const ADDRESS_READS_FACTOR = 5;
 
 /**
  * The vars as the runtime may really deliver them, whatever the generated
@@ -99,7 +115,24 @@ export function readLimits(env: RawVars): Limits {
     access: readAccess(env),
     maxSocketsPerUser: positive(env, "MAX_SOCKETS_PER_USER", DEFAULT_LIMITS.maxSocketsPerUser, true),
     presenceGraceMs: nonNegative(env, "PRESENCE_GRACE_MS", DEFAULT_LIMITS.presenceGraceMs),
+    historyRetentionMs: Math.round(retentionDays(env) * DAY_MS),
+    historyPageLimit: positive(env, "HISTORY_PAGE_LIMIT", DEFAULT_LIMITS.historyPageLimit, true),
+    readsPerMinute: positive(env, "READS_PER_MINUTE", DEFAULT_LIMITS.readsPerMinute, true),
+    searchesPerMinute: positive(env, "SEARCHES_PER_MINUTE", DEFAULT_LIMITS.searchesPerMinute, true),
   };
+}
+
+/** §8.1: HISTORY_RETENTION_DAYS may be fractional (0.5 is twelve hours) and 0 (the ring only). */
+function retentionDays(env: RawVars): number {
+  const raw = read(env, "HISTORY_RETENTION_DAYS");
+  if (raw === 0 || raw === "0") return 0;
+  return positive(
+    env,
+    "HISTORY_RETENTION_DAYS",
+    DEFAULT_LIMITS.historyRetentionMs / DAY_MS,
+    false,
+    "a number of days, 0 or more",
+  );
 }
 
 function readAccess(env: RawVars): Access {

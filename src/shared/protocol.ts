@@ -97,6 +97,10 @@ export const REACTION_NAMES = 10;
 /** §7.2: an emoji is 1 to this many code points. */
 export const MAX_EMOJI_CHARS = 8;
 
+/** §8.2, §8.3: a page's size when the frame gives none (each capped at HISTORY_PAGE_LIMIT). */
+export const DEFAULT_HISTORY_PAGE = 50;
+export const DEFAULT_SEARCH_PAGE = 20;
+
 /** Protocol §2.4: at most one `typing` per user is relayed in this window. */
 export const TYPING_INTERVAL_MS = 2000;
 
@@ -134,6 +138,7 @@ const EmojiSchema = v.pipe(
     return n >= 1 && n <= MAX_EMOJI_CHARS && !/[\s\p{Cc}]/u.test(e) && !BIDI_CONTROL.test(e);
   }, `emoji must be 1 to ${MAX_EMOJI_CHARS} characters without white space, control or direction characters`),
 );
+const PageLimitSchema = v.pipe(v.number(), v.safeInteger(), v.minValue(1));
 const MinutesSchema = v.pipe(v.number(), v.safeInteger(), v.minValue(1), v.maxValue(MAX_SANCTION_MINUTES));
 
 export const ClientFrameSchema = v.variant("type", [
@@ -160,6 +165,20 @@ export const ClientFrameSchema = v.variant("type", [
   v.object({ type: v.literal("delete"), seq: MessageSeqSchema }),
   v.object({ type: v.literal("react"), seq: MessageSeqSchema, emoji: EmojiSchema }),
   v.object({ type: v.literal("dm"), to: v.string(), text: v.string() }),
+  // History beyond the ring and search (§8). `limit` is checked against
+  // HISTORY_PAGE_LIMIT by the room, which knows it.
+  v.object({
+    type: v.literal("history"),
+    before: v.optional(MessageSeqSchema),
+    after: v.optional(SinceSchema),
+    limit: v.optional(PageLimitSchema),
+  }),
+  v.object({
+    type: v.literal("search"),
+    q: v.string(),
+    before: v.optional(MessageSeqSchema),
+    limit: v.optional(PageLimitSchema),
+  }),
   v.object({ type: v.literal("typing") }),
   v.object({ type: v.literal("leave") }),
   v.object({ type: v.literal("ping") }),

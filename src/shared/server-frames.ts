@@ -140,6 +140,20 @@ export const ServerFrameSchema = v.variant("type", [
     retry_after: v.optional(v.number()),
   }),
   ModerationFrameSchema,
+  // §8.2, §8.3: answers to this socket's own `history` and `search`.
+  v.looseObject({
+    type: v.literal("history"),
+    room: v.string(),
+    messages: v.array(ChatFrameSchema),
+    more: v.boolean(),
+  }),
+  v.looseObject({
+    type: v.literal("search"),
+    room: v.string(),
+    q: v.string(),
+    results: v.array(ChatFrameSchema),
+    more: v.boolean(),
+  }),
 ]);
 
 export type ChatFrame = v.InferOutput<typeof ChatFrameSchema>;
@@ -237,6 +251,20 @@ export type WelcomeHead = Pick<
 export function encodeWelcome(welcome: WelcomeHead, historyJson: readonly string[]): string {
   const head = JSON.stringify(welcome);
   return `${head.slice(0, -1)},"history":[${historyJson.join(",")}]}`;
+}
+
+/**
+ * §8.2 and §8.3 (and the HTTP routes of §8.4, which add no `type`): a page
+ * of stored frames spliced in as they are, like the welcome's history.
+ */
+export function encodeHistory(room: string, frames: readonly string[], more: boolean, type = true): string {
+  const head = type ? `{"type":"history","room":${JSON.stringify(room)}` : `{"room":${JSON.stringify(room)}`;
+  return `${head},"messages":[${frames.join(",")}],"more":${more}}`;
+}
+
+export function encodeSearch(room: string, q: string, frames: readonly string[], more: boolean, type = true): string {
+  const head = type ? `{"type":"search","room":${JSON.stringify(room)}` : `{"room":${JSON.stringify(room)}`;
+  return `${head},"q":${JSON.stringify(q)},"results":[${frames.join(",")}],"more":${more}}`;
 }
 
 /** Who a frame is about: a name, and the `sub` when the person is verified. */

@@ -1,5 +1,6 @@
 /**
- * ApiGuard: throttles wrong API tokens, one Durable Object per client
+ * ApiGuard: throttles wrong API tokens, and HTTP searches (§8.4:
+ * SEARCHES_PER_MINUTE over all rooms), one Durable Object per client
  * address (`getByName` of the address key, src/worker/address.ts).
  *
  * An API token compared in constant time still falls to enough guesses, so
@@ -17,6 +18,7 @@ import { DurableObject } from "cloudflare:workers";
 import { type Bucket, fullAt, fullBucket, isBucket, type Rate, spend, tokensAt } from "../shared/rate-limit";
 
 const KEY = "failures";
+const SEARCHES = "searches";
 
 export class ApiGuard extends DurableObject<Env> {
   /** 0 when the address may try a token now, otherwise milliseconds until it may. */
@@ -42,8 +44,22 @@ export class ApiGuard extends DurableObject<Env> {
     if (next) this.ctx.storage.kv.put(KEY, next);
   }
 
-  #bucket(): Bucket | undefined {
-    const value: unknown = this.ctx.storage.kv.get(KEY);
+  /**
+   * Spends one search: 0 when it may go ahead, otherwise milliseconds until
+   * one may. A minute's bucket in storage, like the failures.
+   */
+  search(searchesPerMinute: number): number {
+    const rate = perMinute(searchesPerMinute);
+    const now = Date.now();
+    const bucket = this.#bucket(SEARCHES) ?? fullBucket(rate.burst, now);
+    const next = spend(bucket, rate, now);
+    if (!next) return Math.ceil(((1 - tokensAt(bucket, rate, now)) * 1000) / rate.perSec);
+    this.ctx.storage.kv.put(SEARCHES, next);
+    return 0;
+  }
+
+  #bucket(key = KEY): Bucket | undefined {
+    const value: unknown = this.ctx.storage.kv.get(key);
     return isBucket(value) ? value : undefined;
   }
 }

@@ -14,6 +14,7 @@ import * as v from "valibot";
 import { admits, isPrivateRoom } from "../auth/access";
 import { readAuth, verifyIdentity } from "../auth/identity";
 import { openDirectory } from "../directory/directory";
+import type { ReadResult } from "../room/features/history";
 import { type ClientConfig, type PublishBody, PublishBodySchema } from "../shared/http";
 import { readLimits } from "../shared/limits";
 import { isModerationFrame, MODERATION_ACTIONS, type ModerationFrame, parseClientFrame } from "../shared/protocol";
@@ -70,10 +71,16 @@ api.all("/rooms/:room", methodNotAllowed("GET"));
 
 api.get("/rooms/:room/messages", privateRoomAccess(), async (c) => {
   const room = roomParam(c);
+  const before = queryInt(c, "before", 1);
+  const since = queryInt(c, "since", 0);
+  if (before !== undefined && since !== undefined) {
+    throw new ApiError(400, "bad_request", "Give `before` or `since`, not both.");
+  }
+  if (before !== undefined)
+    return readAnswer(c, await roomStub(c.env, room).messagesBefore(before, queryInt(c, "limit", 1)));
   const cap = readLimits(c.env).historyLimit;
-  const since = queryInt(c, "since", 0) ?? 0;
   const limit = Math.min(queryInt(c, "limit", 1) ?? cap, cap);
-  const frames = await roomStub(c.env, room).messages(since, limit);
+  const frames = await roomStub(c.env, room).messages(since ?? 0, limit);
   return c.body(`{"room":${JSON.stringify(room)},"messages":[${frames.join(",")}]}`, 200, JSON_TYPE);
 });
 
@@ -85,6 +92,17 @@ api.post("/rooms/:room/messages", requireApiToken(), limitBody(), async (c) => {
   return c.body(result.frame, 201, JSON_TYPE);
 });
 api.all("/rooms/:room/messages", methodNotAllowed("GET, POST"));
+
+// §8.4: search, limited per address over all rooms (a search costs the room
+// far more than a page), then guarded like every read.
+api.get("/rooms/:room/search", searchBudget(), privateRoomAccess(), async (c) => {
+  const room = roomParam(c);
+  const q = c.req.query("q");
+  if (q === undefined) throw new ApiError(400, "bad_query", "Give the words to search for as `q`.");
+  const before = queryInt(c, "before", 1);
+  return readAnswer(c, await roomStub(c.env, room).search(q, before, queryInt(c, "limit", 1)));
+});
+api.all("/rooms/:room/search", methodNotAllowed("GET"));
 
 // Moderation (§6.4): the API token acts as an admin named "system".
 api.post("/rooms/:room/moderation", requireApiToken(), limitBody(), async (c) => {
@@ -113,6 +131,26 @@ function queryInt(c: Context<App>, name: string, min: number): number | undefine
   const value = /^\d{1,15}$/.test(raw) ? Number(raw) : Number.NaN;
   if (!(value >= min)) throw new ApiError(400, "bad_query", `${name} must be an integer of at least ${min}.`);
   return value;
+}
+
+function readAnswer(c: Context<App>, result: ReadResult): Response {
+  if (!result.ok) throw new ApiError(400, result.code, result.message);
+  return c.body(result.body, 200, JSON_TYPE);
+}
+
+/** SEARCHES_PER_MINUTE per address, all rooms together (§8.4): kept by the address's guard object. */
+function searchBudget(): MiddlewareHandler<App> {
+  return async (c, next) => {
+    const perMinute = readLimits(c.env).searchesPerMinute;
+    const guard = c.env.API_GUARD.getByName(addressKey(c.req.header("CF-Connecting-IP")));
+    const wait = await guard.search(perMinute);
+    if (wait > 0) {
+      throw new ApiError(429, "rate_limited", "Too many searches from your address; try again later.", {
+        "Retry-After": String(Math.ceil(wait / 1000)),
+      });
+    }
+    await next();
+  };
 }
 
 /** Shorter API tokens are refused: they are guessable however slowly guesses are let through. */

@@ -10,7 +10,6 @@ import { ChatCore } from "../../src/room/core";
 import { snapshot } from "../../src/room/features/messages";
 import type { RoomIO } from "../../src/room/io";
 import { RoomBudgets } from "../../src/room/state/budgets";
-import { HistoryRing } from "../../src/room/state/history";
 import {
   type Sanction,
   type SanctionKind,
@@ -19,10 +18,19 @@ import {
   sanctionId,
 } from "../../src/room/state/sanctions";
 import { newSocketState, type SocketState } from "../../src/room/state/socket-state";
-import type { AwayRow, AwayStore, BucketStore, MessageRow, RingStore } from "../../src/room/storage/stores";
+import type {
+  AwayRow,
+  AwayStore,
+  BucketStore,
+  LoadedHistory,
+  MessageRow,
+  MessageStore,
+  PageQuery,
+} from "../../src/room/storage/stores";
 import type { RoomSnapshot } from "../../src/shared/http";
 import { DEFAULT_LIMITS, type Limits } from "../../src/shared/limits";
 import type { Bucket } from "../../src/shared/rate-limit";
+import { matches } from "../../src/shared/search";
 import { parseServerFrame, type ServerFrame } from "../../src/shared/server-frames";
 
 export interface FakeSocket {
@@ -32,21 +40,75 @@ export interface FakeSocket {
   attachment?: SocketState;
 }
 
-export class MemoryRingStore implements RingStore {
+/**
+ * The message store in memory: the same contract as SqlMessageStore, with
+ * search as a scan by the protocol's own rule (src/shared/search.ts).
+ */
+export class MemoryMessageStore implements MessageStore {
   readonly rows = new Map<number, MessageRow>();
-  load(): { rows: MessageRow[]; legacy: boolean } {
-    return {
-      rows: [...this.rows.values()].sort((a, b) => a.seq - b.seq).map((r) => structuredClone(r)),
-      legacy: false,
-    };
+  readonly words = new Map<number, string>();
+  latest = 0;
+  gone = 0;
+  load(limit: number): LoadedHistory {
+    const all = this.#sorted();
+    const rows = all.slice(-limit).map((r) => structuredClone(r));
+    return { rows, latest: this.latest, gone: this.gone, older: all.at(-rows.length - 1)?.seq ?? 0 };
   }
-  write(row: MessageRow, replacing?: number): void {
-    if (replacing !== undefined) this.rows.delete(replacing);
-    this.rows.set(row.v, structuredClone(row));
+  insert(row: MessageRow, words: string): void {
+    this.rows.set(row.seq, structuredClone(row));
+    if (words !== "") this.words.set(row.seq, words);
   }
-  replaceAll(rows: readonly MessageRow[]): void {
-    this.rows.clear();
-    for (const row of rows) this.write(row);
+  update(row: MessageRow, words: string | null | undefined): void {
+    this.rows.set(row.seq, structuredClone(row));
+    if (words === null || words === "") this.words.delete(row.seq);
+    else if (words !== undefined) this.words.set(row.seq, words);
+  }
+  read(seq: number): MessageRow | undefined {
+    const row = this.rows.get(seq);
+    return row && structuredClone(row);
+  }
+  page({ before, after, limit, notBefore }: PageQuery): MessageRow[] {
+    const kept = this.#sorted().filter((r) => r.ts >= notBefore);
+    const rows =
+      after !== undefined
+        ? kept.filter((r) => r.seq > after)
+        : kept.filter((r) => r.seq < (before ?? Number.MAX_SAFE_INTEGER)).reverse();
+    return rows.slice(0, limit + 1).map((r) => structuredClone(r));
+  }
+  search(words: readonly string[], before: number, limit: number, notBefore: number): MessageRow[] {
+    return this.#sorted()
+      .reverse()
+      .filter((r) => r.seq < before && r.ts >= notBefore && matches(this.words.get(r.seq) ?? "", words))
+      .slice(0, limit + 1)
+      .map((r) => structuredClone(r));
+  }
+  expire(cutoff: number, max: number): number[] {
+    const seqs = this.#sorted()
+      .slice(0, max)
+      .filter((r) => r.ts < cutoff)
+      .map((r) => r.seq);
+    for (const seq of seqs) this.#delete(seq);
+    return seqs;
+  }
+  dropBefore(seq: number): void {
+    for (const key of [...this.rows.keys()]) if (key < seq) this.#delete(key);
+  }
+  oldestTs(): number | undefined {
+    return this.#sorted()[0]?.ts;
+  }
+  mark(latest: number, gone: number): void {
+    this.latest = latest;
+    this.gone = gone;
+  }
+  migrate(rows: ReadonlyArray<{ row: MessageRow; words: string | null }>): void {
+    for (const { row, words } of rows) this.insert(row, words ?? "");
+  }
+  #delete(seq: number): void {
+    this.rows.delete(seq);
+    this.words.delete(seq);
+  }
+  #sorted(): MessageRow[] {
+    return [...this.rows.values()].sort((a, b) => a.seq - b.seq);
   }
 }
 
@@ -110,7 +172,7 @@ export class MemoryRoom {
   reported: number[] = [];
   /** Attachment writes so far. */
   saves = 0;
-  readonly ring = new MemoryRingStore();
+  readonly messages = new MemoryMessageStore();
   readonly buckets = new MemoryBucketStore();
   readonly away = new MemoryAwayStore();
   readonly sanctions = new MemorySanctionStore();
@@ -174,16 +236,12 @@ export class MemoryRoom {
       },
       reportCount: (users) => this.reported.push(users),
     };
-    let history: HistoryRing | undefined;
     return new ChatCore(
       {
         room: this.room,
         limits: this.limits,
         io,
-        history: () => {
-          history ??= new HistoryRing(this.ring, this.limits.historyLimit);
-          return history;
-        },
+        messages: this.messages,
         budgets: new RoomBudgets(this.buckets, this.limits),
         away: this.away,
         sanctions: new Sanctions(this.sanctions),

@@ -24,7 +24,7 @@ it("answers a handler failure with one internal_error frame and keeps the socket
     Object.defineProperty(sql, "exec", {
       configurable: true,
       value: (query: string, ...bindings: unknown[]) => {
-        if (query.startsWith("INSERT INTO messages")) throw new Error("disk on fire");
+        if (query.startsWith("INSERT INTO message_log")) throw new Error("disk on fire");
         return exec(query, ...bindings);
       },
     });

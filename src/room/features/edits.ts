@@ -33,13 +33,16 @@ export function edit<S>(ctx: RoomContext<S>, sender: Sender<S>, frame: ClientFra
 }
 
 /**
- * Checks, in order: not_found, forbidden (neither the author nor a
- * moderator or admin), rate_limited. A muted author may still take their
+ * Works on any retained message, in the ring or beyond it (§8.1). Checks,
+ * in order: not_found, forbidden (neither the author nor a moderator or
+ * admin), rate_limited. A muted author may still take their
  * own message back.
  */
 export function remove<S>(ctx: RoomContext<S>, sender: Sender<S>, frame: ClientFrameOf<"delete">): Answer {
   const { seq } = frame;
-  const message = live(ctx, seq);
+  // §8.1: the right to take one's text back does not end when the message leaves the ring.
+  const retained = ctx.history.retained(seq);
+  const message = retained && !retained.deleted ? retained : undefined;
   if (!message) return notFound();
   const { member } = sender.membership;
   if (message.author !== memberId(member) && !isStaff(member.role)) {

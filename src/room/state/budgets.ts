@@ -4,8 +4,9 @@
  * often a name leaves and comes back, these budgets are shared.
  *
  * Where each budget lives, and why:
- * - An address's join budget (JOINS_PER_MINUTE × 5 per minute) and a
- *   departed name's chat bucket are rows in SQLite. Both refill slowly
+ * - An address's join budget (JOINS_PER_MINUTE × 5 per minute), its read
+ *   budget (READS_PER_MINUTE × 5) and a departed name's chat bucket are
+ *   rows in SQLite. Both refill slowly
  *   enough (a minute; RATE_BURST / RATE_PER_SEC) that an eviction in
  *   between must not hand out a fresh budget, and hibernation keeps only
  *   attachments and storage. A row is deleted once its bucket is full
@@ -21,7 +22,7 @@
  * Nothing here creates storage until a join writes: a room that is only
  * read (HTTP API) stays without a database file.
  */
-import { ADDRESS_JOINS_FACTOR, type Limits } from "../../shared/limits";
+import { ADDRESS_JOINS_FACTOR, ADDRESS_READS_FACTOR, type Limits } from "../../shared/limits";
 import { TYPING_INTERVAL_MS } from "../../shared/protocol";
 import { type Bucket, fullAt, fullBucket, type Rate, spend, tokensAt } from "../../shared/rate-limit";
 import type { BucketStore } from "../storage/stores";
@@ -50,6 +51,7 @@ export class RoomBudgets {
   readonly #addressPosts: Rate;
   readonly #addressJoins: Rate;
   readonly #names: Rate;
+  readonly #addressReads: Rate;
   readonly #posts = new Map<string, Bucket>();
   readonly #typing = new Map<string, number>();
   /** The `buckets` table in memory, loaded on first use after a wake-up. */
@@ -61,6 +63,21 @@ export class RoomBudgets {
     const joins = limits.joinsPerMinute * ADDRESS_JOINS_FACTOR;
     this.#addressJoins = { burst: joins, perSec: joins / 60 };
     this.#names = { burst: limits.rateBurst, perSec: limits.ratePerSec };
+    const reads = limits.readsPerMinute * ADDRESS_READS_FACTOR;
+    this.#addressReads = { burst: reads, perSec: reads / 60 };
+  }
+
+  /**
+   * Spends one of the address's reads (READS_PER_MINUTE × 5 a minute, all
+   * its sockets together), so opening more sockets or reconnecting does not
+   * buy more. In storage: it refills over a minute, past any eviction.
+   */
+  read(address: string, now: number): boolean {
+    const key = `r:${address}`;
+    const next = spend(this.#load().get(key) ?? fullBucket(this.#addressReads.burst, now), this.#addressReads, now);
+    if (!next) return false;
+    this.#put(key, next, fullAt(next, this.#addressReads));
+    return true;
   }
 
   /** Spends one chat/dm token of the address's shared bucket; false when it is empty. */

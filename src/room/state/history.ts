@@ -1,41 +1,46 @@
 /**
- * The room's history: the last HISTORY_LIMIT messages in their latest state
- * (protocol §7), kept in a RingStore (SQLite in production) with a copy in
- * memory, and the room's one event sequence: a new message, an edit, a
- * delete and a reaction change each take the next `seq`.
+ * The room's history (protocol §7, §8): every retained message in its latest
+ * state, kept in a MessageStore (SQLite in production), with the newest
+ * HISTORY_LIMIT of them (the ring, what a join replays) also in memory, and
+ * the room's one event sequence: a new message, an edit, a delete and a
+ * reaction change each take the next `seq`. Paging back and search read the
+ * store (state/archive.ts).
  *
  * Layout, and why:
- * - One row per message, keyed by `v`, the seq of the message's latest
- *   change. A resume asks for `v > since`, which on that key is a range read
- *   of exactly the rows it returns; no second index, whose upkeep would be
- *   a second row written by every event.
- * - A new message overwrites the oldest message's row once the ring is full
- *   (before that it is inserted): one statement, one row written. A change
- *   rewrites its message's row under the new `v`: one statement, one row.
- *   So storage holds at most HISTORY_LIMIT rows whatever the mix of events,
- *   and no event writes more than two (`npm run bench` counts them).
- * - No counter row: the newest event is either the newest message or a
- *   change to a message still in the ring, so the largest stored `v` is the
- *   room's latest seq, and seq can neither repeat nor skip across
+ * - One row per message, keyed by seq, written once when the message is
+ *   sent and rewritten in place by each change: a new message is one row
+ *   and one index entry, a change one row (an edit or delete also replaces
+ *   or drops the index entry). A message leaving the ring is not written
+ *   at all: the ring is just the newest rows. Only HISTORY_RETENTION_DAYS =
+ *   0 (the ring only, §8.1) deletes the row that leaves.
+ * - A resume (`v > since`) reads the ring in memory, so `v` needs no index.
+ *   The newest event is either the newest message or a change to a message
+ *   in the ring, so the largest `v` in the ring is the room's latest seq;
+ *   the two events that break that (a delete beyond the ring, an expiry)
+ *   write the counters, so seq can neither repeat nor skip across
  *   hibernation or restarts.
- * - Each row stores the chat frame already serialized: broadcasts and
- *   welcomes send those bytes as they are.
+ * - Each row stores the chat frame already serialized: broadcasts, welcomes
+ *   and pages send those bytes as they are.
  * - A deleted message is a tombstone: its row keeps who sent it and when,
- *   and its text and reactions are gone from storage for good.
- * - Each new message's row records the seq of the message it pushed out
- *   (`evicted`), so a resume knows whether something after its `since`
- *   has left the ring, even though seqs of messages are no longer
+ *   and its text, reactions and index entry are gone for good.
+ * - Each new message's row records the seq of the message it pushed out of
+ *   the ring (`evicted`), so a resume knows whether something after its
+ *   `since` has left the ring, even though seqs of messages are not
  *   consecutive.
+ * - Retention (§8.1) is a filter on every read (`notBefore`), so a message
+ *   is gone from every answer the moment it expires; the alarm's sweep
+ *   (state/archive.ts) deletes the rows later.
  *
- * The copy is loaded once per wake-up (at most HISTORY_LIMIT rows), and only
+ * The ring is loaded once per wake-up (at most HISTORY_LIMIT rows), and only
  * when a frame needs history: a typing frame or a close never reads storage.
  */
 
 import * as v from "valibot";
 import { REACTION_NAMES } from "../../shared/protocol";
+import { searchWords } from "../../shared/search";
 import { ChatFrameSchema, encodeChat, type Reactions, type StoredChat } from "../../shared/server-frames";
 import { utf8Length } from "../../shared/text";
-import type { MessageRow, Reactors, RingStore } from "../storage/stores";
+import type { MessageRow, MessageStore, Reactors } from "../storage/stores";
 
 interface Entry extends MessageRow {
   /** UTF-8 length of `frame`, for the welcome's byte cap. */
@@ -52,9 +57,27 @@ export interface Message {
   readonly reactors: ReadonlyMap<string, ReadonlyArray<readonly [string, string]>>;
 }
 
+export interface HistoryOptions {
+  /** HISTORY_LIMIT: the ring. */
+  limit: number;
+  /** HISTORY_RETENTION_DAYS in ms; 0 keeps nothing beyond the ring and lets nothing expire. */
+  retentionMs: number;
+  now: () => number;
+  /** A message was stored at `ts` (retention's sweep wants an alarm for it). */
+  stored?: (ts: number) => void;
+}
+
+/** The oldest `ts` retained at `now` (§8.1); with retention 0, everything. */
+export function retainedSince(retentionMs: number, now: number): number {
+  return retentionMs > 0 ? now - retentionMs : Number.MIN_SAFE_INTEGER;
+}
+
 export class HistoryRing {
-  readonly #store: RingStore;
+  readonly store: MessageStore;
   readonly #limit: number;
+  readonly #retentionMs: number;
+  readonly #now: () => number;
+  readonly #stored: (ts: number) => void;
   /** Oldest first, by seq; never longer than #limit. */
   readonly #entries: Entry[] = [];
   readonly #bySeq = new Map<number, Entry>();
@@ -63,21 +86,32 @@ export class HistoryRing {
   /** The newest seq that has left the ring (0: none). */
   #evicted = 0;
 
-  constructor(store: RingStore, limit: number) {
-    this.#store = store;
-    this.#limit = limit;
-    const { rows, legacy } = store.load();
-    const kept = rows.slice(-limit);
-    const dropped = rows.slice(0, rows.length - kept.length);
-    this.#latestSeq = Math.max(0, ...rows.map((r) => r.v));
-    this.#evicted = Math.max(0, ...rows.map((r) => r.evicted), ...dropped.map((r) => r.seq));
-    const laidOut = legacy ? kept.map(withVersion) : kept;
-    // A smaller HISTORY_LIMIT, or rows of an older layout: written again once.
-    if (legacy || dropped.length > 0) {
-      const newest = laidOut.at(-1);
-      store.replaceAll(laidOut.map((r) => (r === newest ? { ...r, evicted: this.#evicted } : r)));
+  constructor(store: MessageStore, options: HistoryOptions) {
+    this.store = store;
+    this.#limit = options.limit;
+    this.#retentionMs = options.retentionMs;
+    this.#now = options.now;
+    this.#stored = options.stored ?? (() => {});
+    const loaded = store.load(options.limit);
+    let rows = loaded.rows;
+    let older = loaded.older;
+    let numbered = rows;
+    if (loaded.legacy) {
+      // Rows of an older layout: written again in this one, once, with their words.
+      numbered = loaded.legacy.map(withVersion);
+      store.migrate(numbered.map((row) => ({ row, words: indexWords(parseStored(row.frame)) })));
+      rows = numbered.slice(-options.limit);
+      older = numbered.at(-rows.length - 1)?.seq ?? 0;
     }
-    for (const row of laidOut) this.#push(row);
+    this.#latestSeq = Math.max(loaded.latest, ...numbered.map((r) => r.v));
+    this.#evicted = Math.max(loaded.gone, older, ...numbered.map((r) => r.evicted));
+    const oldest = rows[0];
+    if (this.#retentionMs === 0 && older > 0 && oldest) {
+      // The ring only (§8.1): what a smaller HISTORY_LIMIT or a switch to 0 left beyond it goes.
+      store.dropBefore(oldest.seq);
+      store.mark(this.#latestSeq, this.#evicted);
+    }
+    for (const row of rows) this.#push(row);
   }
 
   /** The newest seq in the room (of any event); 0 before the first. */
@@ -88,6 +122,16 @@ export class HistoryRing {
   /** How many messages the ring holds now. */
   get size(): number {
     return this.#entries.length;
+  }
+
+  /** HISTORY_RETENTION_DAYS in ms (0: nothing expires). */
+  get retentionMs(): number {
+    return this.#retentionMs;
+  }
+
+  /** The oldest `ts` still retained now (§8.1); every answer leaves out anything older. */
+  notBefore(): number {
+    return retainedSince(this.#retentionMs, this.#now());
   }
 
   /**
@@ -102,30 +146,40 @@ export class HistoryRing {
     const row: MessageRow = {
       seq,
       v: seq,
+      ts: message.ts,
       frame,
       author,
       clientId: message.id ?? null,
       reactors: null,
       evicted: oldest?.seq ?? 0,
     };
-    this.#store.write(row, oldest?.v);
+    this.store.insert(row, searchWords(message.text).join(" "));
+    if (oldest && this.#retentionMs === 0) this.store.dropBefore(oldest.seq + 1);
     this.#latestSeq = seq;
     if (oldest) this.#evicted = oldest.seq;
     this.#push(row);
+    this.#stored(row.ts);
     return frame;
   }
 
-  /** A message still in the ring, deleted or not. */
+  /** A retained message still in the ring, deleted or not (edit, react and replyTo keep to the ring, §8.1). */
   get(seq: number): Message | undefined {
     const entry = this.#bySeq.get(seq);
-    if (!entry) return undefined;
-    return { seq, author: entry.author, deleted: isDeleted(entry.frame), reactors: entry.reactors ?? NO_REACTORS };
+    return entry && this.#retained(entry) ? messageOf(entry) : undefined;
+  }
+
+  /** A retained message, in the ring or beyond it (§8.1: delete works on any). */
+  retained(seq: number): Message | undefined {
+    const inRing = this.get(seq);
+    if (inRing || this.#retentionMs === 0 || this.#bySeq.has(seq)) return inRing;
+    const row = this.store.read(seq);
+    return row && this.#retained(row) ? messageOf(row) : undefined;
   }
 
   /**
-   * Applies one change to a message under the next seq, stores it, and
-   * returns the message's new state and the change's seq. `change` gets a
-   * copy of the message's fields and reactors, and returns the message's
+   * Applies one change to a retained message under the next seq, stores it,
+   * and returns the message's new state and the change's seq. `change` gets
+   * a copy of the message's fields and reactors, and returns the message's
    * next fields (src/shared/updates.ts) or edits the copy in place. The
    * reaction summary is always made again from the reactors.
    */
@@ -134,30 +188,38 @@ export class HistoryRing {
     change: (message: StoredChat, reactors: Reactors) => StoredChat | undefined,
   ): { seq: number; message: StoredChat } {
     const entry = this.#bySeq.get(seq);
-    if (!entry) throw new Error(`history: no message ${seq}`);
+    const stored = entry ?? this.store.read(seq);
+    if (!stored) throw new Error(`history: no message ${seq}`);
     const next = this.#latestSeq + 1;
-    const before = parseStored(entry.frame);
-    const reactors: Reactors = new Map(Array.from(entry.reactors ?? [], ([emoji, who]) => [emoji, who.slice()]));
+    const before = parseStored(stored.frame);
+    // `change` may edit `before` in place: the text it had is kept aside for the index.
+    const oldText = before.text;
+    const reactors: Reactors = new Map(Array.from(stored.reactors ?? [], ([emoji, who]) => [emoji, who.slice()]));
     const message = change(before, reactors) ?? before;
     message.v = next;
     const summary = summarize(reactors);
     if (summary) message.reactions = summary;
     else delete message.reactions;
     const row: MessageRow = {
-      ...rowOf(entry),
+      ...rowOf(stored),
       v: next,
       frame: encodeChat(message),
       reactors: reactors.size > 0 ? reactors : null,
     };
-    this.#store.write(row, entry.v);
+    // The index follows the text: a new text replaces the words, a tombstone has none.
+    const words = message.deleted ? null : message.text !== oldText ? indexWords(message) : undefined;
+    this.store.update(row, words);
     this.#latestSeq = next;
-    Object.assign(entry, row, { bytes: utf8Length(row.frame) });
+    if (entry) Object.assign(entry, row, { bytes: utf8Length(row.frame) });
+    // The newest event is no longer in the ring: the counters keep its seq.
+    else this.store.mark(next, this.#evicted);
     return { seq: next, message };
   }
 
   /** The stored frame (in its latest state) of a message this author sent with this client id, if still in the ring. */
   findByClientId(author: string, clientId: string): string | undefined {
-    return this.#byClientId.get(idKey(author, clientId))?.frame;
+    const entry = this.#byClientId.get(idKey(author, clientId));
+    return entry && this.#retained(entry) ? entry.frame : undefined;
   }
 
   /**
@@ -166,11 +228,12 @@ export class HistoryRing {
    * ordered by seq: the newest of them whose frames add up to at most
    * `maxBytes` (and at least the newest one). `gap` is true when some message after `since` is not
    * returned, because it has left the ring or did not fit (the HTTP API
-   * pages through what did not fit).
+   * pages through what did not fit). Expired messages are never returned.
    */
   after(since?: number, maxBytes = Number.POSITIVE_INFINITY): { frames: string[]; gap: boolean } {
     if (since !== undefined && since >= this.#latestSeq) return { frames: [], gap: false };
-    const wanted = since === undefined ? this.#entries : this.#entries.filter((e) => e.v > since);
+    const notBefore = this.notBefore();
+    const wanted = this.#entries.filter((e) => e.ts >= notBefore && (since === undefined || e.v > since));
     let start = wanted.length;
     let bytes = 0;
     while (start > 0) {
@@ -192,13 +255,38 @@ export class HistoryRing {
    * `v` it got sees every message once in its latest state.
    */
   page(since: number, limit: number): string[] {
-    const wanted = this.#entries.filter((e) => e.v > since);
+    const notBefore = this.notBefore();
+    const wanted = this.#entries.filter((e) => e.v > since && e.ts >= notBefore);
     if (wanted.length <= limit) return wanted.map(frameOf);
     const cutoff = wanted
       .map((e) => e.v)
       .sort((a, b) => a - b)
       .at(limit - 1);
     return wanted.filter((e) => cutoff !== undefined && e.v <= cutoff).map(frameOf);
+  }
+
+  /**
+   * The sweep deleted these messages (§8.1): they leave the ring too, and
+   * the counters keep the numbering they may have carried.
+   */
+  forget(seqs: readonly number[]): void {
+    if (seqs.length === 0) return;
+    const gone = new Set(seqs);
+    for (let i = this.#entries.length - 1; i >= 0; i--) {
+      const entry = this.#entries[i];
+      if (entry && gone.has(entry.seq)) {
+        this.#entries.splice(i, 1);
+        this.#bySeq.delete(entry.seq);
+        if (entry.author !== null && entry.clientId !== null)
+          this.#byClientId.delete(idKey(entry.author, entry.clientId));
+      }
+    }
+    this.#evicted = Math.max(this.#evicted, ...seqs);
+    this.store.mark(this.#latestSeq, this.#evicted);
+  }
+
+  #retained(row: MessageRow): boolean {
+    return this.#retentionMs === 0 || row.ts >= this.notBefore();
   }
 
   #push(row: MessageRow): void {
@@ -221,6 +309,15 @@ export class HistoryRing {
   }
 }
 
+/** What the search index holds for a message: its words, or null for a tombstone. */
+function indexWords(message: StoredChat): string | null {
+  return message.deleted ? null : searchWords(message.text).join(" ");
+}
+
+function messageOf(row: MessageRow): Message {
+  return { seq: row.seq, author: row.author, deleted: isDeleted(row.frame), reactors: row.reactors ?? NO_REACTORS };
+}
+
 /**
  * §7.3: per emoji the count and the first REACTION_NAMES names, in reaction
  * order; undefined when nobody reacted.
@@ -239,9 +336,9 @@ function summarize(reactors: ReadonlyMap<string, ReadonlyArray<readonly [string,
 
 const NO_REACTORS: ReadonlyMap<string, ReadonlyArray<readonly [string, string]>> = new Map();
 
-function rowOf(entry: Entry): MessageRow {
-  const { seq, v, frame, author, clientId, reactors, evicted } = entry;
-  return { seq, v, frame, author, clientId, reactors, evicted };
+function rowOf(row: MessageRow): MessageRow {
+  const { seq, v, ts, frame, author, clientId, reactors, evicted } = row;
+  return { seq, v, ts, frame, author, clientId, reactors, evicted };
 }
 
 function frameOf(entry: Entry): string {
@@ -263,10 +360,10 @@ function parseStored(frame: string, version?: number): StoredChat {
   return fields;
 }
 
-/** A row of the layout before §7 (no `v` in its frame): the same message, numbered. */
+/** A row of an older layout, in this one's form: a frame from before §7 (no `v`) gets the row's, which is its seq. */
 function withVersion(row: MessageRow): MessageRow {
-  const message = parseStored(row.frame, row.seq);
-  return { ...row, v: row.seq, frame: encodeChat({ ...message, v: row.seq }) };
+  const message = parseStored(row.frame, row.v);
+  return { ...row, v: message.v, frame: encodeChat(message) };
 }
 
 function idKey(author: string, clientId: string): string {

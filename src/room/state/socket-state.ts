@@ -47,6 +47,8 @@ export interface SocketState {
   idleSince: number;
   /** The protocol version its join asked for (§9.1); absent: version 2's frames. */
   protocol?: number;
+  /** `history`, `search` and `members` requests (READS_PER_MINUTE, §8); absent until the first. */
+  reads?: Bucket;
 }
 
 /** §9.1: a socket that joined with `protocol: 3` or higher gets version 3's frames. */
@@ -83,6 +85,7 @@ const SocketStateSchema = v.looseObject({
   address: v.string(),
   idleSince: v.number(),
   protocol: v.optional(v.number()),
+  reads: v.optional(BucketSchema),
 });
 
 /**

@@ -2,8 +2,8 @@
  * The room's stores on the Durable Object's SQLite: the only code that
  * speaks SQL. No table is created by a read: `CREATE TABLE IF NOT EXISTS`
  * on a read path gave every room name anyone ever looked up a database of
- * its own. Each table appears with its first write. The history ring's
- * table is in sql-ring.ts. Rows are read back through valibot schemas: a
+ * its own. Each table appears with its first write. The messages'
+ * tables are in sql-messages.ts. Rows are read back through valibot schemas: a
  * row this code does not recognise is skipped, never cast.
  */
 import * as v from "valibot";

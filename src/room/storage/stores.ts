@@ -17,10 +17,12 @@ export type Reactors = Map<string, Array<[string, string]>>;
 
 /** One stored message in its latest state (src/room/state/history.ts says why the layout is what it is). */
 export interface MessageRow {
-  /** The message's own number. */
+  /** The message's own number (the key). */
   seq: number;
-  /** The seq of its latest change (the key: a resume reads `v > since`). */
+  /** The seq of its latest change (a resume reads `v > since`). */
   v: number;
+  /** When it was sent (its `ts`): retention (§8.1) counts from here. */
+  ts: number;
   /** The chat frame as everyone receives it, already serialized. */
   frame: string;
   /** The sender's member id (session.ts), for idempotency and authorship; null for API posts. */
@@ -31,13 +33,51 @@ export interface MessageRow {
   evicted: number;
 }
 
-export interface RingStore {
-  /** Every stored message, oldest first; `legacy` when they came from an older layout and must be written again. */
-  load(): { rows: MessageRow[]; legacy: boolean };
-  /** One statement, one row: a new row, or (`replacing` = a stored v) that row overwritten. */
-  write(row: MessageRow, replacing?: number): void;
-  /** Replaces everything (a layout migration, a smaller HISTORY_LIMIT). */
-  replaceAll(rows: readonly MessageRow[]): void;
+/** What a wake-up reads: the ring, and the numbers its rows alone cannot tell. */
+export interface LoadedHistory {
+  /** The newest `limit` messages, oldest first. */
+  rows: MessageRow[];
+  /** The newest event seq ever taken, as far as the rows and the counters say. */
+  latest: number;
+  /** The newest seq known to have left the ring (or storage), as far as the counters say. */
+  gone: number;
+  /** The newest stored message older than the ring (0: none): it has left the ring. */
+  older: number;
+  /** Rows of an older layout, every one (not only the ring): the caller writes them again with `migrate`. */
+  legacy?: MessageRow[];
+}
+
+/** A page of retained messages (§8.2): `before` or `after` a seq, at least `notBefore` old, at most `limit`. */
+export interface PageQuery {
+  before?: number | undefined;
+  after?: number | undefined;
+  limit: number;
+  /** The oldest `ts` still retained (§8.1). */
+  notBefore: number;
+}
+
+export interface MessageStore {
+  load(limit: number): LoadedHistory;
+  /** A new message; `words` (src/shared/search.ts, space-joined) go into the search index. */
+  insert(row: MessageRow, words: string): void;
+  /** A message's new state under its seq; `words` replace its index entry, null removes it, undefined keeps it. */
+  update(row: MessageRow, words: string | null | undefined): void;
+  /** One stored message, in the ring or beyond it. */
+  read(seq: number): MessageRow | undefined;
+  /** Up to `limit + 1` rows, ordered away from the cursor (newest first for `before` or neither, oldest first for `after`). */
+  page(query: PageQuery): MessageRow[];
+  /** Up to `limit + 1` messages holding every word as a word prefix, `seq < before`, newest first. */
+  search(words: readonly string[], before: number, limit: number, notBefore: number): MessageRow[];
+  /** Deletes up to `max` of the oldest messages sent before `cutoff`, with their index entries; returns their seqs. */
+  expire(cutoff: number, max: number): number[];
+  /** Deletes every message below `seq` (HISTORY_RETENTION_DAYS = 0: nothing beyond the ring). */
+  dropBefore(seq: number): void;
+  /** The `ts` of the oldest stored message. */
+  oldestTs(): number | undefined;
+  /** Keeps the counters the rows may no longer show (after a delete beyond the ring, or an expiry). */
+  mark(latest: number, gone: number): void;
+  /** Writes rows of an older layout in this one (with their words) and drops the old tables. */
+  migrate(rows: ReadonlyArray<{ row: MessageRow; words: string | null }>): void;
 }
 
 export interface BucketStore {
