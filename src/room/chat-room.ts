@@ -131,7 +131,9 @@ export class ChatRoom extends DurableObject<Env> {
 
   /** The join timeout (§2.4), the end of presence graces (§5.4) and of bans and mutes (§6), retention (§8.1); also while hibernated. */
   override alarm(): void {
-    this.#core.alarm();
+    const swept = this.#core.alarm();
+    // One line per sweep that deleted something: the hibernation tests look for it.
+    if (swept > 0) console.log(`room ${this.#core.room}: deleted ${swept} expired messages`);
   }
 
   // RPC for the HTTP API (protocol §4). Synchronous like the frame handlers,

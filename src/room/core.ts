@@ -155,7 +155,8 @@ export class ChatCore<S extends object> implements RoomContext<S> {
    * this), deletes expired messages (§8.1), forgets refilled budgets, and
    * asks for the next deadline.
    */
-  alarm(): void {
+  /** @returns how many expired messages it deleted */
+  alarm(): number {
     const now = this.now();
     expired(this, this.sanctions.expire(now));
     const due = this.#deadlines.due(now);
@@ -167,9 +168,10 @@ export class ChatCore<S extends object> implements RoomContext<S> {
       this.members.remove(membership);
       this.departed(membership);
     }
-    this.archive.sweep(now);
+    const swept = this.archive.sweep(now);
     this.#deadlines.rearm();
     this.budgets.prune(now);
+    return swept;
   }
 
   // --- Frames ---------------------------------------------------------------

@@ -230,3 +230,36 @@ it("continues a mixed stream of chats, edits, deletes and reactions across a rea
     [3, 6],
   ]);
 });
+
+describe("retention (§8.1)", () => {
+  // 0.0001 days = 8.64 s: messages expire after that, and the sweep (at most
+  // the retention itself later) falls after the ~10 s eviction.
+  const retentionSuite = chatSuite({ vars: { HISTORY_RETENTION_DAYS: 0.0001, HISTORY_LIMIT: 2 } });
+
+  it("deletes expired messages from an alarm in a room nobody visits, ring and archive alike", async () => {
+    const room = freshRoom("hib");
+    const ann = await ChatClient.connect(retentionSuite.server.wsUrl(room));
+    await ann.join("Ann");
+    for (const text of ["first words", "second words", "third words"]) ann.send({ type: "chat", text });
+    await ann.sync();
+    await ann.close();
+    const swept = () =>
+      retentionSuite.server.logs.filter((l) => l.includes(`room ${room}: deleted 3 expired messages`));
+    // Nobody is in the room from here on: only its alarm can run it.
+    for (let waited = 0; swept().length === 0 && waited < 40_000; waited += 500) await sleep(500);
+    expect(swept()).toHaveLength(1);
+    const ben = await ChatClient.connect(retentionSuite.server.wsUrl(room));
+    const welcome = await ben.join("Ben");
+    expect([welcome.seq, welcome.history]).toEqual([3, []]);
+    ben.send({ type: "search", q: "words" });
+    ben.send({ type: "history" });
+    expect(await ben.sync()).toMatchObject([
+      { type: "search", results: [], more: false },
+      { type: "history", messages: [], more: false },
+    ]);
+    // Numbering goes on after the rows that carried it are gone.
+    ben.send({ type: "chat", text: "fresh" });
+    expect(await ben.next("chat")).toMatchObject({ seq: 4 });
+    await ben.close();
+  });
+});

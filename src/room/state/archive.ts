@@ -65,15 +65,18 @@ export class Archive {
   /**
    * Deletes expired messages (rows and index entries), at most SWEEP_BATCH
    * of them; when more are left, `nextSweep` is already due and the alarm
-   * rings again at once.
+   * rings again at once. Returns how many it deleted.
    */
-  sweep(now: number): void {
+  sweep(now: number): number {
     const retention = this.#retentionMs;
-    if (retention === 0) return;
+    if (retention === 0) return 0;
     const oldest = this.#store.oldestTs();
-    if (oldest === undefined || oldest >= now - retention) return;
+    if (oldest === undefined || oldest >= now - retention) return 0;
+    // The ring first: loaded after the delete, it would not know the seqs the deleted rows carried.
+    const ring = this.#ring();
     const gone = this.#store.expire(now - retention, SWEEP_BATCH);
-    if (gone.length > 0) this.#ring().forget(gone);
+    ring.forget(gone);
+    return gone.length;
   }
 
   /** When the oldest stored message will have expired, plus the slack (undefined: nothing to sweep). */
