@@ -9,6 +9,7 @@
 
 import { MessagesPageSchema, parseBody, RoomListSchema } from "../shared/http";
 import { ROOM_NAME, ROOM_NAME_RULE } from "../shared/protocol";
+import { mountArchive } from "./archive";
 import { mountComposer } from "./composer";
 import { ChatConnection, type Handlers } from "./connection";
 import { clearConversation, notice, presenceNotice, showDm, showOutbox } from "./conversation";
@@ -17,6 +18,7 @@ import { endpointTokens, loadConfig, pastedToken, peek, type TokenSource } from 
 import { clearMessages, messageOf, setViewer, showMessage, showUpdate } from "./messages";
 import { describeModeration, duration, setModerator, showSlowmode, until } from "./moderation";
 import { closeDm, joined, left, redrawRoster, setRoster, someoneTyping, stoppedTyping } from "./people";
+import { mountSearch } from "./search";
 import { showStatus } from "./status";
 
 const ROOMS_REFRESH_MS = 15_000;
@@ -36,6 +38,8 @@ let verifiedAs: string | undefined;
 
 const me = () => connection?.name;
 const { setComposing, messageActions } = mountComposer(() => connection);
+const archive = mountArchive(() => connection);
+const search = mountSearch(() => connection, archive);
 const AUTH_KEY = "edge-chat:auth";
 
 // ---------------------------------------------------------------------------
@@ -174,6 +178,8 @@ function enterRoom(room: string, name: string, getToken: TokenSource | undefined
   ui.joinError.hidden = true;
   clearConversation();
   clearMessages();
+  archive.reset();
+  search.close();
   setComposing(undefined);
   ui.roomTitle.textContent = room;
   setRoster([], undefined);
@@ -218,6 +224,17 @@ const handlers: Handlers = {
       ui.message.focus();
     }
     setViewer({ name: welcome.name, user: welcome.user, staff: welcome.role !== "member" }, messageActions);
+    if (rejoin) {
+      // Reads in flight died with the old socket; an earlier stretch on show
+      // gives way to the latest messages.
+      const wasLive = archive.live;
+      archive.reset();
+      search.failed("The connection was lost; search again.");
+      if (!wasLive) {
+        clearConversation();
+        clearMessages();
+      }
+    }
     for (const chat of history) showMessage(chat);
     if (welcome.gap) {
       // What did not fit into the welcome is still in the room: fetch it.
@@ -232,7 +249,12 @@ const handlers: Handlers = {
   },
   chat(chat) {
     stoppedTyping(chat.name);
-    showMessage(chat);
+    if (archive.live) showMessage(chat);
+    else archive.missed();
+  },
+  read(frame) {
+    if (frame.type === "history") archive.answered(frame);
+    else search.answered(frame);
   },
   update: showUpdate,
   presence(frame) {
@@ -251,6 +273,11 @@ const handlers: Handlers = {
     if (during === "join") {
       backToLobby();
       showJoinError(error.code === "banned" ? `You are banned from this room ${until(error.until)}.` : error.message);
+      return;
+    }
+    if (during === "read") {
+      archive.failed(error.message);
+      search.failed(error.message);
       return;
     }
     switch (error.code) {

@@ -32,8 +32,10 @@ export interface Handlers {
   dm(dm: ServerFrameOf<"dm">): void;
   /** A moderation action in the room (§6.3). */
   moderation(frame: ServerFrameOf<"moderation">): void;
-  /** `during`: the join, what was in flight (a chat or a change), or neither. */
-  error(error: ErrorFrame, during: "join" | Pending["kind"] | "other"): void;
+  /** The answer to this socket's own `history` or `search` (§8). */
+  read(frame: ServerFrameOf<"history" | "search">): void;
+  /** `during`: the join, what was in flight (a chat or a change), a read, or none of them. */
+  error(error: ErrorFrame, during: "join" | Pending["kind"] | "read" | "other"): void;
   outbox(pending: readonly Pending[]): void;
 }
 

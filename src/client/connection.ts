@@ -16,7 +16,7 @@
  *   identity token, so a reconnect hours later still presents a valid one.
  */
 
-import type { ClientFrame, ModerationFrame } from "../shared/protocol";
+import type { ClientFrame, ClientFrameOf, ErrorCode, ModerationFrame } from "../shared/protocol";
 import { CLOSE_KICKED, CLOSE_REPLACED } from "../shared/protocol";
 import { type ChatFrame, parseServerFrame, type ServerFrame, type WelcomeFrame } from "../shared/server-frames";
 import type { ConnectionOptions, ErrorFrame, Handlers, Pending, State } from "./connection-types";
@@ -29,6 +29,10 @@ export { OUTBOX_LIMIT } from "./outbox";
 
 /** Protocol §2.2 allows ids of 1 to 64 characters; a UUID is 36. */
 const newId = () => crypto.randomUUID();
+/** Errors the room sends of its own accord, never as the answer to a read. */
+const UNASKED: ReadonlySet<ErrorCode> = new Set(["replaced", "kicked", "banned"]);
+/** Reads waiting their turn (the page asks for at most a page and a search at once). */
+const MAX_QUEUED_READS = 4;
 
 export class ChatConnection {
   state: State = "connecting";
@@ -52,6 +56,9 @@ export class ChatConnection {
   readonly #heartbeat: Heartbeat;
   #rateRetry: ReturnType<typeof setTimeout> | undefined;
   #stableTimer: ReturnType<typeof setTimeout> | undefined;
+  /** A `history` or `search` awaits its answer. */
+  #reading = false;
+  readonly #reads: Array<ClientFrameOf<"history" | "search">> = [];
 
   constructor({
     url,
@@ -106,6 +113,20 @@ export class ChatConnection {
   /** Sends a moderation action (§6.2) now; false when not live. The room answers only a refusal. */
   moderate(frame: ModerationFrame): boolean {
     return this.#send(frame);
+  }
+
+  /**
+   * Asks for a page of history or search results (§8). Reads go one at a
+   * time, and only while nothing of the outbox is in flight, so an error
+   * that comes back can only be the read's; the rest wait their turn. False
+   * when not joined, or too many wait (a lost connection drops them: the
+   * page asks again after the next welcome).
+   */
+  read(frame: ClientFrameOf<"history" | "search">): boolean {
+    if (!this.#joined || this.#reads.length >= MAX_QUEUED_READS) return false;
+    this.#reads.push(frame);
+    this.#flush();
+    return true;
   }
 
   /** Gives the name back and stops for good. */
@@ -199,6 +220,11 @@ export class ChatConnection {
     else if (frame.type === "typing") on.typing(frame);
     else if (frame.type === "dm") on.dm(frame);
     else if (frame.type === "moderation") on.moderation(frame);
+    else if (frame.type === "history" || frame.type === "search") {
+      this.#reading = false;
+      on.read(frame);
+      this.#flush();
+    }
     // `pong`: any frame already counted as a sign of life.
   }
 
@@ -258,6 +284,12 @@ export class ChatConnection {
       this.on.error(error, "join");
       return;
     }
+    if (this.#reading && !UNASKED.has(error.code)) {
+      this.#reading = false;
+      this.on.error(error, "read");
+      this.#flush();
+      return;
+    }
     // `replaced` comes right before the CLOSE_REPLACED close, and belongs to no message.
     if (!this.#outbox.inFlight || error.code === "replaced") {
       this.on.error(error, "other");
@@ -273,6 +305,13 @@ export class ChatConnection {
   }
 
   #flush(): void {
+    if (this.#reading) return;
+    const read = this.#outbox.inFlight ? undefined : this.#reads[0];
+    if (read && this.#send(read)) {
+      this.#reads.shift();
+      this.#reading = true;
+      return;
+    }
     const frame = this.#joined ? this.#outbox.next() : undefined;
     if (frame && this.#send(frame)) this.#outbox.sent();
   }
@@ -290,6 +329,8 @@ export class ChatConnection {
     this.#ws = undefined;
     this.#joined = false;
     this.#outbox.inFlight = false;
+    this.#reading = false;
+    this.#reads.length = 0;
     this.#heartbeat.stop();
     clearTimeout(this.#rateRetry);
     clearTimeout(this.#stableTimer);

@@ -45,6 +45,19 @@ export const ui = {
   modReason: byId("mod-reason", HTMLInputElement),
   modMinutes: byId("mod-minutes", HTMLSelectElement),
   modError: byId("mod-error", HTMLElement),
+  searchForm: byId("search-form", HTMLFormElement),
+  search: byId("search", HTMLInputElement),
+  results: byId("results", HTMLElement),
+  searchStatus: byId("search-status", HTMLElement),
+  resultList: byId("result-list", HTMLElement),
+  resultsMore: byId("results-more", HTMLButtonElement),
+  resultsClose: byId("results-close", HTMLButtonElement),
+  historyEdge: byId("history-edge", HTMLElement),
+  historyState: byId("history-state", HTMLElement),
+  loadOlder: byId("load-older", HTMLButtonElement),
+  contextBar: byId("context-bar", HTMLElement),
+  contextWhat: byId("context-what", HTMLElement),
+  backToLive: byId("back-to-live", HTMLButtonElement),
 };
 
 /**

@@ -45,6 +45,24 @@ export function clearMessages(): void {
   shown.clear();
 }
 
+/** The oldest message on the page (where paging back continues from). */
+export function firstShownSeq(): number | undefined {
+  let first: number | undefined;
+  for (const seq of shown.keys()) if (first === undefined || seq < first) first = seq;
+  return first;
+}
+
+/** Scrolls a shown message into view, focuses it and flashes it (a reply quote, a search result). */
+export function flash(seq: number): boolean {
+  const el = itemOf(seq);
+  if (!el) return false;
+  el.scrollIntoView({ block: "center" });
+  el.focus();
+  el.classList.add("flash");
+  setTimeout(() => el.classList.remove("flash"), 1500);
+  return true;
+}
+
 export function messageOf(seq: number): ChatFrame | undefined {
   return shown.get(seq);
 }
@@ -132,14 +150,7 @@ function replyQuote(target: number): HTMLElement {
     button.textContent = "↪ an earlier message";
   }
   button.title = "Show the message this answers";
-  button.addEventListener("click", () => {
-    const el = itemOf(target);
-    if (!el) return;
-    el.scrollIntoView({ block: "center" });
-    el.focus();
-    el.classList.add("flash");
-    setTimeout(() => el.classList.remove("flash"), 1500);
-  });
+  button.addEventListener("click", () => flash(target));
   return button;
 }
 

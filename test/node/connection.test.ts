@@ -9,8 +9,14 @@ import { afterEach, describe, expect, it, vi } from "vitest";
 import WebSocket, { WebSocketServer } from "ws";
 import { backoffMs, ChatConnection, type ConnectionOptions, type Handlers } from "../../src/client/connection";
 import { DEFAULT_LIMITS } from "../../src/shared/limits";
-import { type ClientFrameOf, PING_TEXT, PONG_TEXT, parseClientFrame } from "../../src/shared/protocol";
-import { encodeWelcome } from "../../src/shared/server-frames";
+import {
+  type ClientFrame,
+  type ClientFrameOf,
+  PING_TEXT,
+  PONG_TEXT,
+  parseClientFrame,
+} from "../../src/shared/protocol";
+import { encodeChat, encodeHistory, encodeWelcome, errorFrame } from "../../src/shared/server-frames";
 import { handlers } from "../support/handlers";
 
 describe("backoffMs", () => {
@@ -33,6 +39,8 @@ interface Script {
   joined?(ws: WebSocket, frame: ClientFrameOf<"join">, connection: number): void;
   /** Whether to answer a ping. */
   answerPings?(): boolean;
+  /** Any other frame the session sent. */
+  received?(ws: WebSocket, frame: ClientFrame): void;
 }
 
 let wss: WebSocketServer | undefined;
@@ -56,6 +64,7 @@ async function scriptedRoom(script: Script): Promise<string> {
         return;
       }
       const parsed = parseClientFrame(text, DEFAULT_LIMITS.maxFrameBytes);
+      if (parsed.ok && parsed.frame.type !== "join") script.received?.(ws, parsed.frame);
       if (!parsed.ok || parsed.frame.type !== "join") return;
       const name = parsed.frame.name ?? "anonymous";
       ws.send(
@@ -88,6 +97,7 @@ function connect(
   status: Handlers["status"],
   timing?: ConnectionOptions["timing"],
   getToken?: ConnectionOptions["getToken"],
+  on: Partial<Handlers> = {},
 ): ChatConnection {
   conn = new ChatConnection({
     url,
@@ -95,7 +105,7 @@ function connect(
     getToken,
     WebSocket: WebSocket as unknown as typeof globalThis.WebSocket,
     ...(timing ? { timing } : {}),
-    on: handlers({ status }),
+    on: handlers({ status, ...on }),
   });
   return conn;
 }
@@ -206,5 +216,42 @@ describe("signing in (§5)", () => {
     await vi.waitFor(() => expect(joins.length).toBeGreaterThanOrEqual(1), { timeout: 5000 });
     expect(joins.map((j) => j.auth)).toEqual(["token-ok"]);
     expect(states).toContain("reconnecting");
+  });
+});
+
+describe("reads (§8)", () => {
+  it("sends history and search one at a time, never beside a chat in flight, and gives each error to the read", async () => {
+    const got: string[] = [];
+    const url = await scriptedRoom({
+      received: (ws, frame) => {
+        got.push(frame.type);
+        // Each answer comes a little later, so anything sent meanwhile would show.
+        setTimeout(() => {
+          if (frame.type === "history") ws.send(encodeHistory("r", [], false));
+          else if (frame.type === "search") ws.send(errorFrame("rate_limited"));
+          else if (frame.type === "chat") {
+            const chat = { room: "r", seq: 8, v: 8, name: "Ann", text: frame.text, ts: 1, id: frame.id };
+            ws.send(encodeChat(chat));
+          }
+        }, 30);
+      },
+    });
+    const answers: string[] = [];
+    const live = new Promise<void>((resolve) => {
+      connect(url, (state) => state === "live" && resolve(), undefined, undefined, {
+        read: (frame) => answers.push(frame.type),
+        error: (error, during) => answers.push(`${error.code} during ${during}`),
+        chat: (chat) => answers.push(`chat ${chat.text}`),
+      });
+    });
+    await live;
+    const session = conn;
+    if (!session) throw new Error("no session");
+    expect(session.read({ type: "history" })).toBe(true);
+    session.chat("hello");
+    expect(session.read({ type: "search", q: "x" })).toBe(true);
+    await expect.poll(() => answers.length, { timeout: 5000 }).toBe(3);
+    expect(got).toEqual(["history", "search", "chat"]);
+    expect(answers).toEqual(["history", "rate_limited during read", "chat hello"]);
   });
 });

@@ -15,6 +15,7 @@ export function handlers(given: Partial<Handlers> & Pick<Handlers, "status">): H
     typing: ignore,
     dm: ignore,
     moderation: ignore,
+    read: ignore,
     error: ignore,
     outbox: ignore,
     ...given,
