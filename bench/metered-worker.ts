@@ -48,6 +48,11 @@ export class ChatRoom extends ProductionRoom {
     super(counted(ctx), env);
   }
 
+  /** The room's database, in bytes (what `npm run bench:archive` reports for 100,000 messages). */
+  storageBytes(): number {
+    return this.ctx.storage.sql.databaseSize;
+  }
+
   /** SQLite rows written and read since this object woke, its wake-up load included. */
   metrics(): { rowsWritten: number; rowsRead: number } {
     const total = counts.get(this.ctx.storage.sql);

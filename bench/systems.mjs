@@ -30,6 +30,9 @@ const EDGE_VARS = {
   RATE_BURST: 1_000_000,
   RATE_PER_SEC: 1_000_000,
   MAX_ROOM_USERS: 100_000,
+  // bench/archive.mjs reads thousands of pages from one socket.
+  READS_PER_MINUTE: 1_000_000,
+  REPLY_BYTES_PER_MINUTE: 1_000_000_000,
   AUTH_SECRET,
   AUTH_JWKS_URL: JWKS_URL,
 };
@@ -38,7 +41,7 @@ const EDGE_VARS = {
 const TMPFS = existsSync("/dev/shm") ? "/dev/shm" : tmpdir();
 const storageDir = () => mkdtempSync(join(TMPFS, "edge-chat-bench-"));
 
-async function startEdge() {
+export async function startEdge() {
   const dir = storageDir();
   const server = await startWorker({
     scriptPath: EDGE_BUNDLE,
@@ -58,6 +61,13 @@ async function startEdge() {
     );
     return stub.metrics();
   };
+  const storage = async (/** @type {string} */ room) => {
+    const ns = await server.mf.getDurableObjectNamespace("ROOMS");
+    const stub = /** @type {{ storageBytes(): Promise<number> }} */ (
+      /** @type {unknown} */ (ns.get(ns.idFromName(room)))
+    );
+    return stub.storageBytes();
+  };
   return {
     ...server,
     async stop() {
@@ -71,6 +81,7 @@ async function startEdge() {
     async rowsRead(/** @type {string} */ room) {
       return (await metrics(room)).rowsRead;
     },
+    storageBytes: storage,
   };
 }
 

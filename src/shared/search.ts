@@ -36,16 +36,17 @@ export function fold(text: string): string {
 
 export type QueryCheck = { ok: true; words: string[] } | { ok: false; message: string };
 
-/** §8.3: 1–200 code points holding 1–10 words; the words, deduplicated, or why the query is refused. */
+/** §8.3: 1–200 code points holding 1–10 words; the words (deduplicated for the index), or why the query is refused. */
 export function parseQuery(q: string): QueryCheck {
   const length = codePointLength(q);
   if (length < 1 || length > MAX_QUERY_CHARS) {
     return { ok: false, message: `A search is 1 to ${MAX_QUERY_CHARS} characters.` };
   }
-  const words = [...new Set(searchWords(q))];
-  if (words.length === 0) return { ok: false, message: "A search needs at least one letter or digit." };
-  if (words.length > MAX_QUERY_WORDS) return { ok: false, message: `A search has at most ${MAX_QUERY_WORDS} words.` };
-  return { ok: true, words };
+  const all = searchWords(q);
+  if (all.length === 0) return { ok: false, message: "A search needs at least one letter or digit." };
+  // Counted as written: a repeated word is still a word of the query.
+  if (all.length > MAX_QUERY_WORDS) return { ok: false, message: `A search has at most ${MAX_QUERY_WORDS} words.` };
+  return { ok: true, words: [...new Set(all)] };
 }
 
 /** §8.3: every query word starts some word of the text. */

@@ -49,14 +49,31 @@ export class MemoryMessageStore implements MessageStore {
   readonly words = new Map<number, string>();
   latest = 0;
   gone = 0;
+  indexed = 0;
   load(limit: number): LoadedHistory {
     const all = this.#sorted();
     const rows = all.slice(-limit).map((r) => structuredClone(r));
-    return { rows, latest: this.latest, gone: this.gone, older: all.at(-rows.length - 1)?.seq ?? 0 };
+    return {
+      rows,
+      latest: this.latest,
+      gone: this.gone,
+      older: all.at(-rows.length - 1)?.seq ?? 0,
+      indexed: this.indexed,
+    };
   }
-  insert(row: MessageRow, words: string): void {
+  insert(row: MessageRow): void {
     this.rows.set(row.seq, structuredClone(row));
-    if (words !== "") this.words.set(row.seq, words);
+  }
+  index(after: number, max: number, words: (row: MessageRow) => string | null): number {
+    const rows = this.#sorted()
+      .filter((r) => r.seq > after)
+      .slice(0, max);
+    for (const row of rows) {
+      const text = words(row);
+      if (text) this.words.set(row.seq, text);
+    }
+    this.indexed = rows.at(-1)?.seq ?? after;
+    return this.indexed;
   }
   update(row: MessageRow, words: string | null | undefined): void {
     this.rows.set(row.seq, structuredClone(row));
@@ -100,8 +117,8 @@ export class MemoryMessageStore implements MessageStore {
     this.latest = latest;
     this.gone = gone;
   }
-  migrate(rows: ReadonlyArray<{ row: MessageRow; words: string | null }>): void {
-    for (const { row, words } of rows) this.insert(row, words ?? "");
+  migrate(rows: readonly MessageRow[]): void {
+    for (const row of rows) this.insert(row);
   }
   #delete(seq: number): void {
     this.rows.delete(seq);

@@ -53,6 +53,8 @@ export class Archive {
 
   /** §8.3: retained messages holding every word as a word prefix, newest first, below `before`. */
   search(words: readonly string[], before: number | undefined, limit: number): FramePage {
+    // The latest messages may still wait for their batch: they are indexed first.
+    this.#ring().indexPending();
     const rows = this.#store.search(
       words,
       before ?? Number.MAX_SAFE_INTEGER,

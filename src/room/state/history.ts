@@ -35,12 +35,10 @@
  * when a frame needs history: a typing frame or a close never reads storage.
  */
 
-import * as v from "valibot";
-import { REACTION_NAMES } from "../../shared/protocol";
-import { searchWords } from "../../shared/search";
-import { ChatFrameSchema, encodeChat, type Reactions, type StoredChat } from "../../shared/server-frames";
+import { encodeChat, type StoredChat } from "../../shared/server-frames";
 import { utf8Length } from "../../shared/text";
 import type { MessageRow, MessageStore, Reactors } from "../storage/stores";
+import { indexWords, isDeleted, parseStored, summarize, withVersion } from "./stored-message";
 
 interface Entry extends MessageRow {
   /** UTF-8 length of `frame`, for the welcome's byte cap. */
@@ -67,6 +65,13 @@ export interface HistoryOptions {
   stored?: (ts: number) => void;
 }
 
+/**
+ * Messages the search index takes at once. FTS5 writes one segment per
+ * transaction that touches it; one per chat made the throughput scenario
+ * 20 % slower, one per 64 costs a search at most 64 messages of catching up.
+ */
+export const INDEX_BATCH = 64;
+
 /** The oldest `ts` retained at `now` (§8.1); with retention 0, everything. */
 export function retainedSince(retentionMs: number, now: number): number {
   return retentionMs > 0 ? now - retentionMs : Number.MIN_SAFE_INTEGER;
@@ -85,6 +90,8 @@ export class HistoryRing {
   #latestSeq = 0;
   /** The newest seq that has left the ring (0: none). */
   #evicted = 0;
+  /** Every message up to here is in the search index (the rest join in the next batch). */
+  #indexed = 0;
 
   constructor(store: MessageStore, options: HistoryOptions) {
     this.store = store;
@@ -97,14 +104,15 @@ export class HistoryRing {
     let older = loaded.older;
     let numbered = rows;
     if (loaded.legacy) {
-      // Rows of an older layout: written again in this one, once, with their words.
+      // Rows of an older layout: written again in this one, once; their words follow in a batch.
       numbered = loaded.legacy.map(withVersion);
-      store.migrate(numbered.map((row) => ({ row, words: indexWords(parseStored(row.frame)) })));
+      store.migrate(numbered);
       rows = numbered.slice(-options.limit);
       older = numbered.at(-rows.length - 1)?.seq ?? 0;
     }
     this.#latestSeq = Math.max(loaded.latest, ...numbered.map((r) => r.v));
     this.#evicted = Math.max(loaded.gone, older, ...numbered.map((r) => r.evicted));
+    this.#indexed = loaded.indexed;
     const oldest = rows[0];
     if (this.#retentionMs === 0 && older > 0 && oldest) {
       // The ring only (§8.1): what a smaller HISTORY_LIMIT or a switch to 0 left beyond it goes.
@@ -153,12 +161,16 @@ export class HistoryRing {
       reactors: null,
       evicted: oldest?.seq ?? 0,
     };
-    this.store.insert(row, searchWords(message.text).join(" "));
+    this.store.insert(row);
     if (oldest && this.#retentionMs === 0) this.store.dropBefore(oldest.seq + 1);
     this.#latestSeq = seq;
     if (oldest) this.#evicted = oldest.seq;
     this.#push(row);
     this.#stored(row.ts);
+    // The search index takes messages in batches: one FTS5 write per
+    // INDEX_BATCH messages instead of one per chat, and a search catches
+    // up on the rest first (indexPending), so none is ever missed.
+    if (seq - this.#indexed >= INDEX_BATCH) this.#indexed = this.store.index(this.#indexed, INDEX_BATCH, rowWords);
     return frame;
   }
 
@@ -206,14 +218,31 @@ export class HistoryRing {
       frame: encodeChat(message),
       reactors: reactors.size > 0 ? reactors : null,
     };
-    // The index follows the text: a new text replaces the words, a tombstone has none.
-    const words = message.deleted ? null : message.text !== oldText ? indexWords(message) : undefined;
+    // The index follows the text: a new text replaces the words, a tombstone
+    // has none. A message not indexed yet is indexed later as it is then.
+    const indexed = seq <= this.#indexed;
+    const words = !indexed
+      ? undefined
+      : message.deleted
+        ? null
+        : message.text !== oldText
+          ? indexWords(message)
+          : undefined;
     this.store.update(row, words);
     this.#latestSeq = next;
     if (entry) Object.assign(entry, row, { bytes: utf8Length(row.frame) });
     // The newest event is no longer in the ring: the counters keep its seq.
     else this.store.mark(next, this.#evicted);
     return { seq: next, message };
+  }
+
+  /** Puts every message still waiting into the search index (before a search). */
+  indexPending(): void {
+    for (;;) {
+      const next = this.store.index(this.#indexed, INDEX_BATCH, rowWords);
+      if (next === this.#indexed) return;
+      this.#indexed = next;
+    }
   }
 
   /** The stored frame (in its latest state) of a message this author sent with this client id, if still in the ring. */
@@ -309,29 +338,8 @@ export class HistoryRing {
   }
 }
 
-/** What the search index holds for a message: its words, or null for a tombstone. */
-function indexWords(message: StoredChat): string | null {
-  return message.deleted ? null : searchWords(message.text).join(" ");
-}
-
 function messageOf(row: MessageRow): Message {
   return { seq: row.seq, author: row.author, deleted: isDeleted(row.frame), reactors: row.reactors ?? NO_REACTORS };
-}
-
-/**
- * §7.3: per emoji the count and the first REACTION_NAMES names, in reaction
- * order; undefined when nobody reacted.
- */
-function summarize(reactors: ReadonlyMap<string, ReadonlyArray<readonly [string, string]>>): Reactions | undefined {
-  const entries = [...reactors].filter(([, who]) => who.length > 0);
-  if (entries.length === 0) return undefined;
-  // fromEntries defines own properties: an emoji `__proto__` stays a key, not the prototype.
-  return Object.fromEntries(
-    entries.map(([emoji, who]) => [
-      emoji,
-      { count: who.length, names: who.slice(0, REACTION_NAMES).map(([, name]) => name) },
-    ]),
-  );
 }
 
 const NO_REACTORS: ReadonlyMap<string, ReadonlyArray<readonly [string, string]>> = new Map();
@@ -345,28 +353,12 @@ function frameOf(entry: Entry): string {
   return entry.frame;
 }
 
-function isDeleted(frame: string): boolean {
-  // Encoders write `"deleted":true` only on tombstones, and a text cannot
-  // hold it unescaped; cheaper than parsing the frame.
-  return frame.includes('"deleted":true');
-}
-
-/** The fields of a stored chat frame (our own encoding, read back through the protocol's schema). */
-function parseStored(frame: string, version?: number): StoredChat {
-  const json: unknown = JSON.parse(frame);
-  // Frames stored before §7 have no `v`: theirs is their seq.
-  const numbered = version !== undefined && typeof json === "object" && json !== null ? { v: version, ...json } : json;
-  const { type: _type, ...fields } = v.parse(ChatFrameSchema, numbered);
-  return fields;
-}
-
-/** A row of an older layout, in this one's form: a frame from before §7 (no `v`) gets the row's, which is its seq. */
-function withVersion(row: MessageRow): MessageRow {
-  const message = parseStored(row.frame, row.v);
-  return { ...row, v: message.v, frame: encodeChat(message) };
-}
-
 function idKey(author: string, clientId: string): string {
   // NUL cannot occur in a member id (names refuse control characters).
   return `${author}\u0000${clientId}`;
+}
+
+/** A stored row's words for the index (none for a tombstone). */
+function rowWords(row: MessageRow): string | null {
+  return indexWords(parseStored(row.frame));
 }

@@ -8,7 +8,10 @@
  *
  * The index is contentless (`content=''`): it keeps the words' postings and
  * not a second copy of every text, and `contentless_delete=1` lets an edit
- * or a delete drop a message's entry by rowid (= seq). Its input is the
+ * or a delete drop a message's entry by rowid (= seq). Messages join it in
+ * batches (`index`), not one by one: FTS5 writes a new segment for every
+ * transaction that touches it, and a segment per chat cost the throughput
+ * scenario a fifth of its messages (docs/benchmarks.md). Its input is the
  * output of src/shared/search.ts (folded words joined by spaces) and every
  * query is built from those words, each quoted: no character a client sends
  * ever reaches FTS5 as syntax.
@@ -61,7 +64,7 @@ export class SqlMessageStore implements MessageStore {
   load(limit: number): LoadedHistory {
     if (!this.#created) {
       const legacy = this.#legacy();
-      return { rows: [], latest: 0, gone: 0, older: 0, ...(legacy ? { legacy } : {}) };
+      return { rows: [], latest: 0, gone: 0, older: 0, indexed: 0, ...(legacy ? { legacy } : {}) };
     }
     const rows = this.#rows(`SELECT ${COLUMNS} FROM message_log ORDER BY seq DESC LIMIT ?`, limit).reverse();
     const oldest = rows[0]?.seq;
@@ -77,13 +80,26 @@ export class SqlMessageStore implements MessageStore {
       latest: counters.get("latest") ?? 0,
       gone: counters.get("gone") ?? 0,
       older: typeof older?.seq === "number" ? older.seq : 0,
+      indexed: counters.get("indexed") ?? 0,
     };
   }
 
-  insert(row: MessageRow, words: string): void {
+  insert(row: MessageRow): void {
     this.#create();
     this.#sql.exec(`INSERT INTO message_log (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, ...values(row));
-    if (words !== "") this.#sql.exec("INSERT INTO message_words (rowid, words) VALUES (?, ?)", row.seq, words);
+  }
+
+  index(after: number, max: number, words: (row: MessageRow) => string | null): number {
+    if (!this.#created) return after;
+    const rows = this.#rows(`SELECT ${COLUMNS} FROM message_log WHERE seq > ? ORDER BY seq LIMIT ?`, after, max);
+    const last = rows.at(-1);
+    if (!last) return after;
+    for (const row of rows) {
+      const text = words(row);
+      if (text) this.#sql.exec("INSERT INTO message_words (rowid, words) VALUES (?, ?)", row.seq, text);
+    }
+    this.#sql.exec("INSERT OR REPLACE INTO history_counters (name, value) VALUES ('indexed', ?)", last.seq);
+    return last.seq;
   }
 
   update(row: MessageRow, words: string | null | undefined): void {
@@ -175,9 +191,9 @@ export class SqlMessageStore implements MessageStore {
     );
   }
 
-  migrate(rows: ReadonlyArray<{ row: MessageRow; words: string | null }>): void {
+  migrate(rows: readonly MessageRow[]): void {
     this.#create();
-    for (const { row, words } of rows) this.insert(row, words ?? "");
+    for (const row of rows) this.insert(row);
     for (const table of LEGACY_TABLES) this.#sql.exec(`DROP TABLE IF EXISTS ${table}`);
   }
 

@@ -43,6 +43,8 @@ export interface LoadedHistory {
   gone: number;
   /** The newest stored message older than the ring (0: none): it has left the ring. */
   older: number;
+  /** Every message up to this seq has its words in the search index; later ones wait for the next batch. */
+  indexed: number;
   /** Rows of an older layout, every one (not only the ring): the caller writes them again with `migrate`. */
   legacy?: MessageRow[];
 }
@@ -58,8 +60,14 @@ export interface PageQuery {
 
 export interface MessageStore {
   load(limit: number): LoadedHistory;
-  /** A new message; `words` (src/shared/search.ts, space-joined) go into the search index. */
-  insert(row: MessageRow, words: string): void;
+  /** A new message; its words join the search index later, in a batch (`index`). */
+  insert(row: MessageRow): void;
+  /**
+   * Adds the words of up to `max` messages stored after seq `after` to the
+   * search index in one go (`words` gives a message's, null for none), and
+   * keeps the new cursor; returns it (`after` when nothing was waiting).
+   */
+  index(after: number, max: number, words: (row: MessageRow) => string | null): number;
   /** A message's new state under its seq; `words` replace its index entry, null removes it, undefined keeps it. */
   update(row: MessageRow, words: string | null | undefined): void;
   /** One stored message, in the ring or beyond it. */
@@ -76,8 +84,8 @@ export interface MessageStore {
   oldestTs(): number | undefined;
   /** Keeps the counters the rows may no longer show (after a delete beyond the ring, or an expiry). */
   mark(latest: number, gone: number): void;
-  /** Writes rows of an older layout in this one (with their words) and drops the old tables. */
-  migrate(rows: ReadonlyArray<{ row: MessageRow; words: string | null }>): void;
+  /** Writes rows of an older layout in this one and drops the old tables (their words follow in a batch). */
+  migrate(rows: readonly MessageRow[]): void;
 }
 
 export interface BucketStore {
