@@ -141,14 +141,8 @@ function readAnswer(c: Context<App>, result: ReadResult): Response {
 /** SEARCHES_PER_MINUTE per address, all rooms together (§8.4): kept by the address's guard object. */
 function searchBudget(): MiddlewareHandler<App> {
   return async (c, next) => {
-    const perMinute = readLimits(c.env).searchesPerMinute;
-    const guard = c.env.API_GUARD.getByName(addressKey(c.req.header("CF-Connecting-IP")));
-    const wait = await guard.search(perMinute);
-    if (wait > 0) {
-      throw new ApiError(429, "rate_limited", "Too many searches from your address; try again later.", {
-        "Retry-After": String(Math.ceil(wait / 1000)),
-      });
-    }
+    const wait = await addressGuard(c).search(readLimits(c.env).searchesPerMinute);
+    if (wait > 0) throw tooMany("Too many searches from your address; try again later.", wait);
     await next();
   };
 }
@@ -233,14 +227,20 @@ function bearer(c: Context<App>): string | undefined {
  */
 async function bearerGuard(c: Context<App>): Promise<{ failed(): Promise<void> }> {
   const failures = readLimits(c.env).apiFailuresPerMinute;
-  const guard = c.env.API_GUARD.getByName(addressKey(c.req.header("CF-Connecting-IP")));
+  const guard = addressGuard(c);
   const wait = await guard.retryAfter(failures);
-  if (wait > 0) {
-    throw new ApiError(429, "rate_limited", "Too many wrong tokens from your address; try again later.", {
-      "Retry-After": String(Math.ceil(wait / 1000)),
-    });
-  }
+  if (wait > 0) throw tooMany("Too many wrong tokens from your address; try again later.", wait);
   return { failed: () => guard.failed(failures) };
+}
+
+/** The caller's address's guard object (src/worker/api-guard.ts). */
+function addressGuard(c: Context<App>) {
+  return c.env.API_GUARD.getByName(addressKey(c.req.header("CF-Connecting-IP")));
+}
+
+/** 429 with `Retry-After` in whole seconds. */
+function tooMany(message: string, waitMs: number): ApiError {
+  return new ApiError(429, "rate_limited", message, { "Retry-After": String(Math.ceil(waitMs / 1000)) });
 }
 
 /** Bodies are held to the same MAX_FRAME_BYTES as socket frames. */

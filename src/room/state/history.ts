@@ -8,9 +8,11 @@
  *
  * Layout, and why:
  * - One row per message, keyed by seq, written once when the message is
- *   sent and rewritten in place by each change: a new message is one row
- *   and one index entry, a change one row (an edit or delete also replaces
- *   or drops the index entry). A message leaving the ring is not written
+ *   sent and rewritten in place by each change: a new message is one row,
+ *   a change one row (an edit or delete of an indexed message also replaces
+ *   or drops its index entry). The search index takes new messages in
+ *   batches of INDEX_BATCH (one FTS5 segment each, not one per chat), and
+ *   a search indexes what still waits first. A message leaving the ring is not written
  *   at all: the ring is just the newest rows. Only HISTORY_RETENTION_DAYS =
  *   0 (the ring only, §8.1) deletes the row that leaves.
  * - A resume (`v > since`) reads the ring in memory, so `v` needs no index.

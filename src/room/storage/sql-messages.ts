@@ -203,18 +203,7 @@ export class SqlMessageStore implements MessageStore {
   }
 
   #rows(query: string, ...bindings: SqlStorageValue[]): MessageRow[] {
-    return rowsOf(this.#sql.exec(query, ...bindings), LogRow).map(
-      (r): MessageRow => ({
-        seq: r.seq,
-        v: r.v,
-        ts: r.ts,
-        frame: r.frame,
-        author: r.author,
-        clientId: r.client_id,
-        reactors: r.reactors === null ? null : parseReactors(r.reactors),
-        evicted: r.evicted,
-      }),
-    );
+    return rowsOf(this.#sql.exec(query, ...bindings), LogRow).map(messageRow);
   }
 
   /** Every row of the older layouts, by seq; undefined when there are none. Their `ts` is read from their frames. */
@@ -227,18 +216,7 @@ export class SqlMessageStore implements MessageStore {
       const query = v2
         ? "SELECT seq, v, frame, author, client_id, reactors, evicted, json_extract(frame, '$.ts') AS ts FROM messages"
         : `SELECT seq, seq AS v, frame, author, client_id, NULL AS reactors, 0 AS evicted, json_extract(frame, '$.ts') AS ts FROM ${table}`;
-      for (const r of rowsOf(this.#sql.exec(query), LogRow)) {
-        rows.push({
-          seq: r.seq,
-          v: r.v,
-          ts: r.ts,
-          frame: r.frame,
-          author: r.author,
-          clientId: r.client_id,
-          reactors: r.reactors === null ? null : parseReactors(r.reactors),
-          evicted: r.evicted,
-        });
-      }
+      rows.push(...rowsOf(this.#sql.exec(query), LogRow).map(messageRow));
     }
     // One row per seq (a room caught between two layouts may hold one twice).
     return [...new Map(rows.map((r) => [r.seq, r])).values()].sort((a, b) => a.seq - b.seq);
@@ -265,6 +243,19 @@ export class SqlMessageStore implements MessageStore {
     this.#sql.exec("CREATE TABLE IF NOT EXISTS history_counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL)");
     this.#exists = true;
   }
+}
+
+function messageRow(r: v.InferOutput<typeof LogRow>): MessageRow {
+  return {
+    seq: r.seq,
+    v: r.v,
+    ts: r.ts,
+    frame: r.frame,
+    author: r.author,
+    clientId: r.client_id,
+    reactors: r.reactors === null ? null : parseReactors(r.reactors),
+    evicted: r.evicted,
+  };
 }
 
 function values(row: MessageRow): SqlStorageValue[] {
