@@ -9,6 +9,7 @@ import { edit, react, remove } from "./features/edits";
 import { history, search } from "./features/history";
 import { chat, dm, leave, typing } from "./features/messages";
 import { moderationFrame } from "./features/moderation";
+import { members } from "./features/roster-pages";
 
 /** Every frame a joined socket may send, by type. */
 type MemberFrame = Exclude<ClientFrame, { type: "join" | "ping" }>;
@@ -27,6 +28,7 @@ export function handlers<S>(): Handlers<S> {
     react,
     history,
     search,
+    members,
     kick: moderationFrame,
     ban: moderationFrame,
     unban: moderationFrame,

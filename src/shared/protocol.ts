@@ -97,6 +97,13 @@ export const REACTION_NAMES = 10;
 /** §7.2: an emoji is 1 to this many code points. */
 export const MAX_EMOJI_CHARS = 8;
 
+/** §9.4: a roster page's default and largest size, and the longest `prefix` (code points). */
+export const DEFAULT_MEMBERS_PAGE = 100;
+export const MAX_MEMBERS_PAGE = 200;
+export const MAX_MEMBERS_PREFIX = 32;
+/** edge-chat's bound on a `members` cursor (UTF-16 units): a name and a `sub` fit many times over. */
+export const MAX_CURSOR_LENGTH = 1024;
+
 /** §8.2, §8.3: a page's size when the frame gives none (each capped at HISTORY_PAGE_LIMIT). */
 export const DEFAULT_HISTORY_PAGE = 50;
 export const DEFAULT_SEARCH_PAGE = 20;
@@ -139,6 +146,8 @@ const EmojiSchema = v.pipe(
   }, `emoji must be 1 to ${MAX_EMOJI_CHARS} characters without white space, control or direction characters`),
 );
 const PageLimitSchema = v.pipe(v.number(), v.safeInteger(), v.minValue(1));
+/** A `members` cursor is the `next` of an earlier answer; any string is compared, none is parsed. */
+const CursorSchema = v.pipe(v.string(), v.maxLength(MAX_CURSOR_LENGTH));
 const MinutesSchema = v.pipe(v.number(), v.safeInteger(), v.minValue(1), v.maxValue(MAX_SANCTION_MINUTES));
 
 export const ClientFrameSchema = v.variant("type", [
@@ -172,6 +181,21 @@ export const ClientFrameSchema = v.variant("type", [
     before: v.optional(MessageSeqSchema),
     after: v.optional(SinceSchema),
     limit: v.optional(PageLimitSchema),
+  }),
+  // §9.4: the roster, page by page.
+  v.object({
+    type: v.literal("members"),
+    after: v.optional(CursorSchema),
+    prefix: v.optional(
+      v.pipe(
+        v.string(),
+        v.check(
+          (p) => codePointLength(p) <= MAX_MEMBERS_PREFIX,
+          `prefix may be at most ${MAX_MEMBERS_PREFIX} characters`,
+        ),
+      ),
+    ),
+    limit: v.optional(v.pipe(v.number(), v.safeInteger(), v.minValue(1), v.maxValue(MAX_MEMBERS_PAGE))),
   }),
   v.object({
     type: v.literal("search"),

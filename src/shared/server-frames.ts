@@ -140,6 +140,14 @@ export const ServerFrameSchema = v.variant("type", [
     retry_after: v.optional(v.number()),
   }),
   ModerationFrameSchema,
+  // §9.4: a page of the roster, ordered by name.
+  v.looseObject({
+    type: v.literal("members"),
+    room: v.string(),
+    members: v.array(MemberEntrySchema),
+    next: v.nullable(v.string()),
+    count: Count,
+  }),
   // §8.2, §8.3: answers to this socket's own `history` and `search`.
   v.looseObject({
     type: v.literal("history"),
