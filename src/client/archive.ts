@@ -6,6 +6,7 @@
  * to the latest messages. The conversation is then an earlier stretch of
  * the room: new chats are counted, not drawn, until the reader goes back.
  */
+import type { ClientFrameOf } from "../shared/protocol";
 import type { ServerFrameOf } from "../shared/server-frames";
 import type { ChatConnection } from "./connection";
 import { clearConversation } from "./conversation";
@@ -130,4 +131,5 @@ export function mountArchive(connection: () => ChatConnection | undefined): Arch
   };
 }
 
-type ClientHistory = { before?: number; after?: number; limit?: number };
+/** A `history` frame's fields (the wire module's type). */
+type ClientHistory = Omit<ClientFrameOf<"history">, "type">;

@@ -80,7 +80,7 @@ export function retainedSince(retentionMs: number, now: number): number {
 }
 
 export class HistoryRing {
-  readonly store: MessageStore;
+  readonly #store: MessageStore;
   readonly #limit: number;
   readonly #retentionMs: number;
   readonly #now: () => number;
@@ -96,7 +96,7 @@ export class HistoryRing {
   #indexed = 0;
 
   constructor(store: MessageStore, options: HistoryOptions) {
-    this.store = store;
+    this.#store = store;
     this.#limit = options.limit;
     this.#retentionMs = options.retentionMs;
     this.#now = options.now;
@@ -134,11 +134,6 @@ export class HistoryRing {
     return this.#entries.length;
   }
 
-  /** HISTORY_RETENTION_DAYS in ms (0: nothing expires). */
-  get retentionMs(): number {
-    return this.#retentionMs;
-  }
-
   /** The oldest `ts` still retained now (§8.1); every answer leaves out anything older. */
   notBefore(): number {
     return retainedSince(this.#retentionMs, this.#now());
@@ -163,8 +158,8 @@ export class HistoryRing {
       reactors: null,
       evicted: oldest?.seq ?? 0,
     };
-    this.store.insert(row);
-    if (oldest && this.#retentionMs === 0) this.store.dropBefore(oldest.seq + 1);
+    this.#store.insert(row);
+    if (oldest && this.#retentionMs === 0) this.#store.dropBefore(oldest.seq + 1);
     this.#latestSeq = seq;
     if (oldest) this.#evicted = oldest.seq;
     this.#push(row);
@@ -172,7 +167,7 @@ export class HistoryRing {
     // The search index takes messages in batches: one FTS5 write per
     // INDEX_BATCH messages instead of one per chat, and a search catches
     // up on the rest first (indexPending), so none is ever missed.
-    if (seq - this.#indexed >= INDEX_BATCH) this.#indexed = this.store.index(this.#indexed, INDEX_BATCH, rowWords);
+    if (seq - this.#indexed >= INDEX_BATCH) this.#indexed = this.#store.index(this.#indexed, INDEX_BATCH, rowWords);
     return frame;
   }
 
@@ -186,7 +181,7 @@ export class HistoryRing {
   retained(seq: number): Message | undefined {
     const inRing = this.get(seq);
     if (inRing || this.#retentionMs === 0 || this.#bySeq.has(seq)) return inRing;
-    const row = this.store.read(seq);
+    const row = this.#store.read(seq);
     return row && this.#retained(row) ? messageOf(row) : undefined;
   }
 
@@ -202,7 +197,7 @@ export class HistoryRing {
     change: (message: StoredChat, reactors: Reactors) => StoredChat | undefined,
   ): { seq: number; message: StoredChat } {
     const entry = this.#bySeq.get(seq);
-    const stored = entry ?? this.store.read(seq);
+    const stored = entry ?? this.#store.read(seq);
     if (!stored) throw new Error(`history: no message ${seq}`);
     const next = this.#latestSeq + 1;
     const before = parseStored(stored.frame);
@@ -230,18 +225,18 @@ export class HistoryRing {
         : message.text !== oldText
           ? indexWords(message)
           : undefined;
-    this.store.update(row, words);
+    this.#store.update(row, words);
     this.#latestSeq = next;
     if (entry) Object.assign(entry, row, { bytes: utf8Length(row.frame) });
     // The newest event is no longer in the ring: the counters keep its seq.
-    else this.store.mark(next, this.#evicted);
+    else this.#store.mark(next, this.#evicted);
     return { seq: next, message };
   }
 
   /** Puts every message still waiting into the search index (before a search). */
   indexPending(): void {
     for (;;) {
-      const next = this.store.index(this.#indexed, INDEX_BATCH, rowWords);
+      const next = this.#store.index(this.#indexed, INDEX_BATCH, rowWords);
       if (next === this.#indexed) return;
       this.#indexed = next;
     }
@@ -313,7 +308,7 @@ export class HistoryRing {
       }
     }
     this.#evicted = Math.max(this.#evicted, ...seqs);
-    this.store.mark(this.#latestSeq, this.#evicted);
+    this.#store.mark(this.#latestSeq, this.#evicted);
   }
 
   #retained(row: MessageRow): boolean {

@@ -37,6 +37,10 @@ const LogRow = v.object({ ...V2Row.entries, ts: v.number() });
 const Counter = v.object({ name: v.string(), value: v.number() });
 
 const COLUMNS = "seq, v, ts, frame, author, client_id, reactors, evicted";
+/** The same columns of `message_log m`, for the search's join. */
+const LOG_COLUMNS = COLUMNS.split(", ")
+  .map((c) => `m.${c}`)
+  .join(", ");
 const LEGACY_TABLES = ["history", "ring", "messages"] as const;
 
 /** The rows of a query that match the schema; any other row is skipped, never cast. */
@@ -141,13 +145,12 @@ export class SqlMessageStore implements MessageStore {
 
   search(words: readonly string[], before: number, limit: number, notBefore: number): MessageRow[] {
     if (!this.#created) return [];
-    // Each word is letters and digits only (src/shared/search.ts); quoted
-    // and with `*` it is a prefix term, and the terms side by side are AND.
+    // Each word is letters and digits only (src/shared/search.ts), and is
+    // escaped all the same; quoted and with `*` it is a prefix term, and the
+    // terms side by side are AND.
     const match = words.map((w) => `"${w.replaceAll('"', '""')}"*`).join(" ");
     return this.#rows(
-      `SELECT ${COLUMNS.split(", ")
-        .map((c) => `m.${c}`)
-        .join(", ")}
+      `SELECT ${LOG_COLUMNS}
        FROM message_words JOIN message_log m ON m.seq = message_words.rowid
        WHERE message_words MATCH ? AND message_words.rowid < ? AND m.ts >= ?
        ORDER BY message_words.rowid DESC LIMIT ?`,
