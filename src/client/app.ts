@@ -242,7 +242,7 @@ const handlers: Handlers = {
       void fillGap(roomName, roomTokens);
       if (rejoin) notice("Some older messages were missed while you were away.");
     }
-    setRoster(welcome.members, me());
+    setRoster(welcome.members ?? [], me());
     verifiedAs = welcome.user;
     setModerator(welcome.role, (frame) => connection?.moderate(frame) ?? false, welcome.settings.slowmode);
     redrawRoster(me());

@@ -35,6 +35,7 @@ import { RoomBudgets } from "./state/budgets";
 import { Sanctions } from "./state/sanctions";
 import { isSocketState, newSocketState, type SocketState } from "./state/socket-state";
 import { SqlMessageStore } from "./storage/sql-messages";
+import { SqlPresenceStore } from "./storage/sql-presence";
 import { SqlAwayStore, SqlBucketStore, SqlSanctionStore } from "./storage/sql-stores";
 
 export class ChatRoom extends DurableObject<Env> {
@@ -80,6 +81,7 @@ export class ChatRoom extends DurableObject<Env> {
         budgets: new RoomBudgets(new SqlBucketStore(ctx.storage.sql), limits),
         sanctions: new Sanctions(new SqlSanctionStore(ctx.storage.sql)),
         away: new SqlAwayStore(ctx.storage.sql),
+        presence: new SqlPresenceStore(ctx.storage.sql),
         identify: (token) => verifyIdentity(token, auth, keyContext),
         sameToken: tokensEqual,
       },

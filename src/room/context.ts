@@ -17,6 +17,7 @@ import type { Archive } from "./state/archive";
 import type { RoomBudgets } from "./state/budgets";
 import type { HistoryRing } from "./state/history";
 import type { Members, Membership } from "./state/members";
+import type { Presence } from "./state/presence";
 import type { Sanctions } from "./state/sanctions";
 import type { SocketState } from "./state/socket-state";
 
@@ -30,6 +31,8 @@ export interface RoomContext<S> {
   readonly history: HistoryRing;
   /** Paging back, search and retention (§8), over the same store. */
   readonly archive: Archive;
+  /** Batched presence for version-3 sockets (§9.2, §9.3). */
+  readonly presence: Presence<S>;
   readonly budgets: RoomBudgets;
   /** Bans, mutes and slow mode (§6), in storage. */
   readonly sanctions: Sanctions;
@@ -41,8 +44,8 @@ export interface RoomContext<S> {
   /** Sends to an open socket; one that closed meanwhile is skipped. */
   send(socket: S, frame: string): void;
   close(socket: S, code: number, reason: string): void;
-  /** One already-serialized frame to every joined socket, except those of `except`. */
-  broadcast(frame: string, except?: Membership<S>): void;
+  /** One already-serialized frame to every joined socket, except those of `except`; `version`: only to sockets that get that version's frames (§9.1). */
+  broadcast(frame: string, except?: Membership<S>, version?: 2 | 3): void;
   /** The version-3 form to sockets that joined with `protocol: 3` (§9.1), the version-2 form to the rest. */
   broadcastByVersion(v2: string, v3: string): void;
   /** Whether the socket may still be sent answers at all (§2.5). */

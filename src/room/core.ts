@@ -27,8 +27,9 @@ import { type RoomBudgets, refillsBeforeEviction } from "./state/budgets";
 import { Deadlines } from "./state/deadlines";
 import { HistoryRing } from "./state/history";
 import { Members, type Membership } from "./state/members";
+import { Presence } from "./state/presence";
 import type { Sanctions } from "./state/sanctions";
-import { memberId, newSocketState, PROTOCOL_V3, type SocketState } from "./state/socket-state";
+import { memberId, newSocketState, type SocketState } from "./state/socket-state";
 
 export class ChatCore<S extends object> implements RoomContext<S> {
   readonly room: string;
@@ -43,6 +44,8 @@ export class ChatCore<S extends object> implements RoomContext<S> {
   readonly archive: Archive;
   #history: HistoryRing | undefined;
   readonly #loadHistory: () => HistoryRing;
+  #presence: Presence<S> | undefined;
+  readonly #loadPresence: () => Presence<S>;
   readonly #replies: ReplyBudget<S>;
   readonly #deadlines: Deadlines<S>;
   readonly #inbox: Inbox<S>;
@@ -76,12 +79,16 @@ export class ChatCore<S extends object> implements RoomContext<S> {
     this.#memberBucketRefillsFirst = refillsBeforeEviction(this.#memberRate);
     this.members = new Members((socket, state) => parts.io.save(socket, state), parts.away);
     this.members.restore(restored, parts.away.load());
+    this.#loadPresence = () =>
+      new Presence(parts.room, parts.presence, this.members, parts.limits, (socket, frame) =>
+        parts.io.send(socket, frame),
+      );
     const { joinTimeoutMs } = parts.limits;
     this.#deadlines = new Deadlines(
       (at) => parts.io.setAlarm(at),
       this.members,
       joinTimeoutMs,
-      () => earliest(parts.sanctions.nextExpiry(), this.archive.nextSweep()),
+      () => earliest(earliest(parts.sanctions.nextExpiry(), this.archive.nextSweep()), this.presence.next()),
     );
     this.#inbox = new Inbox(
       (socket, data) => this.#handle(socket, data),
@@ -98,6 +105,12 @@ export class ChatCore<S extends object> implements RoomContext<S> {
   get history(): HistoryRing {
     this.#history ??= this.#loadHistory();
     return this.#history;
+  }
+
+  /** Batched presence (§9.2); its journal is read on first use, as most wake-ups change no one's presence. */
+  get presence(): Presence<S> {
+    this.#presence ??= this.#loadPresence();
+    return this.#presence;
   }
 
   // --- Sockets --------------------------------------------------------------
@@ -169,6 +182,7 @@ export class ChatCore<S extends object> implements RoomContext<S> {
       this.departed(membership);
     }
     const swept = this.archive.sweep(now);
+    this.presence.settle(now);
     this.#deadlines.rearm();
     this.budgets.prune(now);
     return swept;
@@ -226,15 +240,27 @@ export class ChatCore<S extends object> implements RoomContext<S> {
   // --- What features may do (RoomContext) ----------------------------------
 
   arrived(membership: Membership<S>): void {
-    const frame = encodePresence("joined", this.room, membership.member, this.members.size, this.now());
-    this.broadcast(frame, membership);
-    this.#io.reportCount(this.members.size);
+    const now = this.now();
+    const frame = encodePresence("joined", this.room, membership.member, this.members.size, now);
+    this.broadcast(frame, membership, 2);
+    this.#changed("joined", membership, now);
   }
 
   departed(membership: Membership<S>, reason?: "kicked" | "banned"): void {
     const now = this.now();
     this.budgets.remember(memberId(membership.member), membership.bucket, now);
-    this.broadcast(encodePresence("left", this.room, membership.member, this.members.size, now, reason));
+    this.broadcast(encodePresence("left", this.room, membership.member, this.members.size, now, reason), undefined, 2);
+    this.#changed("left", membership, now, reason);
+  }
+
+  /**
+   * Version-3 sockets hear of a change in a batch (§9.2): at once if none
+   * went out for an interval, else when the alarm says (state/presence.ts).
+   */
+  #changed(kind: "joined" | "left", membership: Membership<S>, now: number, reason?: "kicked" | "banned"): void {
+    this.presence.record(kind, membership.member, now, reason);
+    const later = this.presence.settle(now);
+    if (later !== undefined) this.#deadlines.want(later);
     this.#io.reportCount(this.members.size);
   }
 
@@ -301,18 +327,16 @@ export class ChatCore<S extends object> implements RoomContext<S> {
     this.#io.close(socket, code, reason);
   }
 
-  broadcast(frame: string, except?: Membership<S>): void {
+  broadcast(frame: string, except?: Membership<S>, version?: 2 | 3): void {
     const skip = except?.sockets;
-    for (const socket of this.members.joinedSockets()) {
+    for (const socket of this.members.joinedSockets(version)) {
       if (!skip?.includes(socket)) this.#io.send(socket, frame);
     }
   }
 
   broadcastByVersion(v2: string, v3: string): void {
-    for (const socket of this.members.joinedSockets()) {
-      const version = this.members.stateOf(socket)?.protocol ?? 2;
-      this.#io.send(socket, version >= PROTOCOL_V3 ? v3 : v2);
-    }
+    this.broadcast(v2, undefined, 2);
+    this.broadcast(v3, undefined, 3);
   }
 
   mayAnswer(socket: S): boolean {

@@ -8,7 +8,7 @@ import type { Limits } from "../shared/limits";
 import type { RoomBudgets } from "./state/budgets";
 import type { Sanctions } from "./state/sanctions";
 import type { SocketState } from "./state/socket-state";
-import type { AwayStore, MessageStore } from "./storage/stores";
+import type { AwayStore, MessageStore, PresenceStore } from "./storage/stores";
 
 /** What the core needs from the runtime. */
 export interface RoomIO<S> {
@@ -34,6 +34,8 @@ export interface CoreParts<S> {
   sanctions: Sanctions;
   /** Members away within their presence grace (§5.4), who have no socket to keep them. */
   away: AwayStore;
+  /** The roster changes a pending presence batch will carry (§9.2). */
+  presence: PresenceStore;
   identify: (token: string) => Promise<Verified>;
   /** The runtime's constant-time comparison (Node's in tests). */
   sameToken: (given: string, expected: string) => boolean;

@@ -44,6 +44,12 @@ export interface Limits {
   readsPerMinute: number;
   /** §8.4: HTTP searches one address may make per minute, all rooms together. */
   searchesPerMinute: number;
+  /** §9.2: a version-3 socket gets at most one `presence` frame per this interval, within it of a change. */
+  presenceBatchMs: number;
+  /** §9.3: above this many members a room is large: version-3 sockets get counts, not names. */
+  rosterLimit: number;
+  /** §9.3: in a large room, at most one `presence` frame per this interval per version-3 socket. */
+  occupancyIntervalMs: number;
 }
 
 export type Access = "open" | "verified";
@@ -75,6 +81,9 @@ export const DEFAULT_LIMITS: Readonly<Limits> = {
   historyPageLimit: 100,
   readsPerMinute: 60,
   searchesPerMinute: 30,
+  presenceBatchMs: 250,
+  rosterLimit: 200,
+  occupancyIntervalMs: 2000,
 };
 
 /** How many joins per minute an address may make in one room, as a multiple of JOINS_PER_MINUTE (§2.4). */
@@ -119,6 +128,9 @@ export function readLimits(env: RawVars): Limits {
     historyPageLimit: positive(env, "HISTORY_PAGE_LIMIT", DEFAULT_LIMITS.historyPageLimit, true),
     readsPerMinute: positive(env, "READS_PER_MINUTE", DEFAULT_LIMITS.readsPerMinute, true),
     searchesPerMinute: positive(env, "SEARCHES_PER_MINUTE", DEFAULT_LIMITS.searchesPerMinute, true),
+    presenceBatchMs: positive(env, "PRESENCE_BATCH_MS", DEFAULT_LIMITS.presenceBatchMs, true),
+    rosterLimit: positive(env, "ROSTER_LIMIT", DEFAULT_LIMITS.rosterLimit, true),
+    occupancyIntervalMs: positive(env, "OCCUPANCY_INTERVAL_MS", DEFAULT_LIMITS.occupancyIntervalMs, true),
   };
 }
 

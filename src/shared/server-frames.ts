@@ -81,14 +81,29 @@ export const ModerationFrameSchema = v.looseObject({
 
 export const MemberEntrySchema = v.looseObject({ name: v.string(), user: User });
 
+/** §9.2: a member who left, and `reason` when a moderator removed them. */
+export const LeftEntrySchema = v.looseObject({
+  name: v.string(),
+  user: User,
+  reason: v.optional(v.picklist(["kicked", "banned"])),
+});
+
 export const WelcomeFrameSchema = v.looseObject({
   type: v.literal("welcome"),
   room: v.string(),
   name: v.string(),
   user: User,
-  users: v.array(v.string()),
-  /** §5.2: the same members as `users`, in the same order, with `user` for the verified ones. */
-  members: v.array(MemberEntrySchema),
+  /** Version 2's names in join order; a version-3 welcome (§9.2) leaves it out. */
+  users: v.optional(v.array(v.string())),
+  /**
+   * §5.2: the members in join order, with `user` for the verified ones.
+   * Absent only from a version-3 welcome into a large room (§9.3).
+   */
+  members: v.optional(v.array(MemberEntrySchema)),
+  /** §9.2, version-3 welcomes: the members, the joiner included. */
+  count: v.optional(Count),
+  /** §9.3: present (and true) when the room is large. */
+  large: v.optional(v.literal(true)),
   /** The joiner's role (§6.1); `member` for guests. */
   role: v.picklist(ROLES),
   /** §6.3: the room's settings. */
@@ -140,6 +155,19 @@ export const ServerFrameSchema = v.variant("type", [
     retry_after: v.optional(v.number()),
   }),
   ModerationFrameSchema,
+  // §9.2, §9.3: a version-3 socket's batched presence.
+  v.looseObject({
+    type: v.literal("presence"),
+    room: v.string(),
+    joined: v.array(MemberEntrySchema),
+    left: v.array(LeftEntrySchema),
+    count: Count,
+    ts: v.number(),
+    /** Only on the one frame at each crossing of ROSTER_LIMIT. */
+    large: v.optional(v.boolean()),
+    /** With `large: false`: the whole roster in join order, the receiver included. */
+    members: v.optional(v.array(MemberEntrySchema)),
+  }),
   // §9.4: a page of the roster, ordered by name.
   v.looseObject({
     type: v.literal("members"),
@@ -169,6 +197,7 @@ export type UpdateFrame = v.InferOutput<typeof UpdateFrameSchema>;
 export type Reactions = v.InferOutput<typeof ReactionsSchema>;
 export type WelcomeFrame = v.InferOutput<typeof WelcomeFrameSchema>;
 export type MemberEntry = v.InferOutput<typeof MemberEntrySchema>;
+export type LeftEntry = v.InferOutput<typeof LeftEntrySchema>;
 export type ServerFrame = v.InferOutput<typeof ServerFrameSchema>;
 export type ServerFrameOf<T extends ServerFrame["type"]> = Extract<ServerFrame, { type: T }>;
 
@@ -253,7 +282,19 @@ export function encodeUpdate(
 // Pick, not Omit: the loose schema's index signature would make Omit's keys `string`, and check nothing.
 export type WelcomeHead = Pick<
   WelcomeFrame,
-  "type" | "room" | "name" | "user" | "users" | "members" | "role" | "settings" | "seq" | "token" | "gap"
+  | "type"
+  | "room"
+  | "name"
+  | "user"
+  | "users"
+  | "members"
+  | "count"
+  | "large"
+  | "role"
+  | "settings"
+  | "seq"
+  | "token"
+  | "gap"
 >;
 
 export function encodeWelcome(welcome: WelcomeHead, historyJson: readonly string[]): string {
@@ -295,4 +336,15 @@ export function encodePresence(
   reason?: "kicked" | "banned",
 ): string {
   return encode({ type, room, ...person(who), count, ts, ...(reason ? { reason } : {}) });
+}
+
+/** §9.2, §9.3: one version-3 `presence` frame, in one fixed key order; `large` and `members` only at a crossing. */
+export function encodeBatch(
+  frame: Pick<ServerFrameOf<"presence">, "room" | "joined" | "left" | "count" | "ts" | "large" | "members">,
+): string {
+  const { room, joined, left, count, ts, large, members } = frame;
+  const out: ServerFrameOf<"presence"> = { type: "presence", room, joined, left, count, ts };
+  if (large !== undefined) out.large = large;
+  if (members !== undefined) out.members = members;
+  return encode(out);
 }

@@ -22,10 +22,13 @@ import type {
   AwayRow,
   AwayStore,
   BucketStore,
+  JournalEntry,
   LoadedHistory,
   MessageRow,
   MessageStore,
   PageQuery,
+  PresenceStore,
+  PresenceTick,
 } from "../../src/room/storage/stores";
 import type { RoomSnapshot } from "../../src/shared/http";
 import { DEFAULT_LIMITS, type Limits } from "../../src/shared/limits";
@@ -158,6 +161,21 @@ export class MemoryAwayStore implements AwayStore {
   }
 }
 
+export class MemoryPresenceStore implements PresenceStore {
+  entries: JournalEntry[] = [];
+  tick: PresenceTick | undefined;
+  load(): { entries: JournalEntry[]; tick: PresenceTick | undefined } {
+    return { entries: structuredClone(this.entries), tick: structuredClone(this.tick) };
+  }
+  append(entry: JournalEntry): void {
+    this.entries.push(structuredClone(entry));
+  }
+  ticked(tick: PresenceTick): void {
+    this.tick = { ...tick };
+    this.entries = this.entries.filter((e) => e.n > tick.through);
+  }
+}
+
 export class MemorySanctionStore implements SanctionStore {
   readonly rows = new Map<string, Sanction>();
   slowmode = 0;
@@ -193,6 +211,7 @@ export class MemoryRoom {
   readonly buckets = new MemoryBucketStore();
   readonly away = new MemoryAwayStore();
   readonly sanctions = new MemorySanctionStore();
+  readonly presence = new MemoryPresenceStore();
   readonly sockets: FakeSocket[] = [];
   core: ChatCore<FakeSocket>;
 
@@ -220,6 +239,18 @@ export class MemoryRoom {
   /** A promise only for a join with `auth`, which awaits its token's check. */
   send(socket: FakeSocket, frame: Record<string, unknown>): void | Promise<void> {
     return this.core.message(socket, JSON.stringify(frame));
+  }
+
+  /** Moves the clock by `ms`, ringing the alarm whenever it falls due on the way, as the runtime would. */
+  advance(ms: number): void {
+    const end = this.clock + ms;
+    for (let rings = 0; this.alarm !== undefined && this.alarm <= end; rings++) {
+      if (rings > 1000) throw new Error("the alarm keeps ringing without the clock moving");
+      this.clock = Math.max(this.clock, this.alarm);
+      this.alarm = undefined;
+      this.core.alarm();
+    }
+    this.clock = end;
   }
 
   /** What GET /api/rooms/:room would answer now. */
@@ -261,6 +292,7 @@ export class MemoryRoom {
         messages: this.messages,
         budgets: new RoomBudgets(this.buckets, this.limits),
         away: this.away,
+        presence: this.presence,
         sanctions: new Sanctions(this.sanctions),
         identify: (token) => verifyIdentity(token, MEMORY_AUTH),
         sameToken: (a, b) => a.length === b.length && timingSafeEqual(Buffer.from(a), Buffer.from(b)),

@@ -16,10 +16,10 @@ import { normalizeName } from "../../shared/names";
 import type { ClientFrameOf } from "../../shared/protocol";
 import { CLOSE_REPLACED } from "../../shared/protocol";
 import { type Bucket, emptier, type Rate, spend } from "../../shared/rate-limit";
-import { encodeWelcome, errorFrame, person } from "../../shared/server-frames";
+import { encodeWelcome, errorFrame, type MemberEntry, person } from "../../shared/server-frames";
 import type { Answer, Newcomer, RoomContext } from "../context";
 import type { Membership } from "../state/members";
-import { type Member, memberId, type SocketState } from "../state/socket-state";
+import { type Member, memberId, PROTOCOL_V3, type SocketState } from "../state/socket-state";
 import { newToken } from "./reclaim-token";
 
 type JoinFrame = ClientFrameOf<"join">;
@@ -32,9 +32,11 @@ type JoinFrame = ClientFrameOf<"join">;
 export function join<S>(ctx: RoomContext<S>, newcomer: Newcomer<S>, frame: JoinFrame): Answer | Promise<Answer> {
   const { socket, state } = newcomer;
   if (state.member) return errorFrame("already_joined");
-  // Kept in the attachment the join writes: which frames this socket gets (§9.1).
+  // Kept in the attachment the join writes: which frames this socket gets
+  // (§9.1); what a version-3 welcome tells it is written by the welcome.
   if (frame.protocol === undefined) delete state.protocol;
   else state.protocol = frame.protocol;
+  delete state.told;
   if (frame.auth === undefined) return guestJoin(ctx, socket, state, frame);
   // A token check can cost a key-set fetch: a socket or address out of
   // joins gets no check at all, and a refused token spends a join (§5.1).
@@ -116,7 +118,7 @@ function verifiedJoin<S>(
     // The token presented last governs the member's role on every socket (§5.3).
     ctx.members.setRole(existing, identity.role);
     ctx.budgets.joined(state.address, identity.user, ctx.now());
-    return welcome(ctx, existing, frame.since);
+    return welcome(ctx, socket, state, existing, frame.since);
   }
 
   const claimed = normalizeName(identity.name, ctx.limits.maxNameChars);
@@ -164,7 +166,7 @@ function newMember<S>(
   const membership = ctx.members.join(socket, member, left ? merge(ctx, state.bucket, left) : state.bucket);
   ctx.budgets.joined(state.address, member.user, now);
   ctx.arrived(membership);
-  return welcome(ctx, membership, since);
+  return welcome(ctx, socket, state, membership, since);
 }
 
 /**
@@ -187,7 +189,7 @@ function reclaim<S>(
     ctx.send(old, errorFrame("replaced"));
     ctx.close(old, CLOSE_REPLACED, "replaced");
   }
-  return welcome(ctx, membership, since);
+  return welcome(ctx, socket, state, membership, since);
 }
 
 /** A guest whose name a verified user claims: replaced (4001), and the others hear them leave. */
@@ -200,24 +202,45 @@ function merge<S>(ctx: RoomContext<S>, a: Bucket, b: Bucket): Bucket {
   return emptier(a, b, nameRate(ctx.limits), ctx.now());
 }
 
-function welcome<S>(ctx: RoomContext<S>, membership: Membership<S>, since: number | undefined): string {
+/**
+ * The joiner's welcome. A version-3 socket (§9.2) gets `count` and
+ * `members`, or in a large room (§9.3) `count` and `large` only, so a join
+ * into a big room costs no roster; its attachment records what the
+ * welcome told it, where the presence batches start for it.
+ */
+function welcome<S>(
+  ctx: RoomContext<S>,
+  socket: S,
+  state: SocketState,
+  membership: Membership<S>,
+  since: number | undefined,
+): string {
   const history = ctx.history;
   const { frames, gap } = history.after(since, ctx.limits.welcomeHistoryBytes);
   const { member } = membership;
-  const members = Array.from(ctx.members.all(), (h) => person(h.member));
-  const welcome = {
+  const common = {
     type: "welcome" as const,
     room: ctx.room,
     ...person(member),
-    users: members.map((m) => m.name),
-    members,
     role: member.role ?? "member",
     settings: { slowmode: ctx.sanctions.slowmode },
     seq: history.latestSeq,
     token: member.token,
     gap,
   };
-  return encodeWelcome(welcome, frames);
+  if (state.protocol === undefined || state.protocol < PROTOCOL_V3) {
+    const members = roster(ctx);
+    return encodeWelcome({ ...common, users: members.map((m) => m.name), members }, frames);
+  }
+  const told = ctx.presence.told();
+  state.told = told;
+  ctx.members.save(socket);
+  const who = told.large ? { large: true as const } : { members: roster(ctx) };
+  return encodeWelcome({ ...common, count: told.count, ...who }, frames);
+}
+
+function roster<S>(ctx: RoomContext<S>): MemberEntry[] {
+  return Array.from(ctx.members.all(), (h) => person(h.member));
 }
 
 /** A socket's joins (JOINS_PER_MINUTE); an address has five times as many (state/budgets.ts). */

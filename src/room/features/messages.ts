@@ -101,7 +101,9 @@ export function typing<S>(ctx: RoomContext<S>, sender: Sender<S>): Answer {
   if (muted) return muted;
   const { member } = sender.membership;
   if (ctx.budgets.typing(memberId(member), ctx.now())) {
-    ctx.broadcast(encode({ type: "typing", room: ctx.room, ...person(member) }), sender.membership);
+    // §9.3: version-3 sockets in a large room get no typing at all.
+    const only = ctx.presence.large ? 2 : undefined;
+    ctx.broadcast(encode({ type: "typing", room: ctx.room, ...person(member) }), sender.membership, only);
   }
   return undefined;
 }

@@ -18,7 +18,7 @@ import type { Role } from "../../shared/protocol";
 import type { Bucket } from "../../shared/rate-limit";
 import type { AwayRow, AwayStore } from "../storage/stores";
 import { type Departure, type Membership, Roster } from "./roster";
-import type { Member, SocketState } from "./socket-state";
+import { type Member, PROTOCOL_V3, type SocketState } from "./socket-state";
 
 export type { Departure, Membership };
 
@@ -28,8 +28,13 @@ export class Members<S> {
   readonly #states = new Map<S, SocketState>();
   /** The members by name and by user, in join order. */
   readonly #roster = new Roster<S>();
-  /** Every socket that belongs to a member: the broadcast's list. */
-  readonly #joined = new Set<S>();
+  /**
+   * Every socket that belongs to a member, the broadcast's list, in two
+   * parts by the frames they asked for (§9.1), so a frame only one kind
+   * gets (version 2's `joined`) costs nothing per socket of the other.
+   */
+  readonly #v2 = new Set<S>();
+  readonly #v3 = new Set<S>();
   /** Sockets per client address, joined or not (protocol §2.4). */
   readonly #perAddress = new Map<string, number>();
   #nextOrder = 0;
@@ -71,7 +76,7 @@ export class Members<S> {
           state.member = undefined;
           continue;
         }
-        this.#joined.add(socket);
+        this.#enlist(socket, state);
       }
       this.#nextOrder = Math.max(this.#nextOrder, member.order + 1);
     }
@@ -174,7 +179,7 @@ export class Members<S> {
     const oldState = old === undefined ? undefined : this.#states.get(old);
     if (old !== undefined && oldState) {
       oldState.member = undefined;
-      this.#joined.delete(old);
+      this.#unlist(old);
       this.#save(old, oldState);
     }
     membership.sockets = [];
@@ -187,7 +192,7 @@ export class Members<S> {
     const sockets = membership.sockets;
     for (const socket of sockets) {
       const state = this.#states.get(socket);
-      this.#joined.delete(socket);
+      this.#unlist(socket);
       if (state) {
         state.member = undefined;
         this.#save(socket, state);
@@ -238,7 +243,12 @@ export class Members<S> {
 
   /** Open sockets that belong to no member. */
   get unjoined(): number {
-    return this.#states.size - this.#joined.size;
+    return this.#states.size - this.#v2.size - this.#v3.size;
+  }
+
+  /** Joined sockets that asked for version 3's frames (§9.1). */
+  get v3(): number {
+    return this.#v3.size;
   }
 
   /** The open socket that has held no name for longest (§2.4: the first to go when too many wait). */
@@ -263,9 +273,10 @@ export class Members<S> {
     return Array.from(this.#roster.values(), (h) => h.member.name);
   }
 
-  /** Every socket that belongs to a member. */
-  joinedSockets(): IterableIterator<S> {
-    return this.#joined.values();
+  /** Every socket that belongs to a member; `version`: only those that get that version's frames (§9.1). */
+  *joinedSockets(version?: 2 | 3): IterableIterator<S> {
+    if (version !== 3) yield* this.#v2;
+    if (version !== 2) yield* this.#v3;
   }
 
   /** Every open socket with its state. */
@@ -278,6 +289,15 @@ export class Members<S> {
     this.#perAddress.set(state.address, (this.#perAddress.get(state.address) ?? 0) + 1);
   }
 
+  #enlist(socket: S, state: SocketState): void {
+    (state.protocol !== undefined && state.protocol >= PROTOCOL_V3 ? this.#v3 : this.#v2).add(socket);
+  }
+
+  #unlist(socket: S): void {
+    this.#v2.delete(socket);
+    this.#v3.delete(socket);
+  }
+
   #unhold(membership: Membership<S>): void {
     this.#roster.delete(membership);
     if (membership.awayUntil !== undefined) this.#away.delete(membership.member.key);
@@ -288,7 +308,7 @@ export class Members<S> {
     membership.address = state.address;
     state.member = membership.member;
     state.bucket = membership.bucket;
-    this.#joined.add(socket);
+    this.#enlist(socket, state);
     this.#save(socket, state);
   }
 
@@ -297,7 +317,7 @@ export class Members<S> {
     const member = state.member;
     if (!member) return { kind: "none" };
     state.member = undefined;
-    this.#joined.delete(socket);
+    this.#unlist(socket);
     const membership = this.#roster.get(member.key);
     // A name handed over to another socket is no longer this one's to give up.
     if (!membership?.sockets.includes(socket)) return { kind: "none" };

@@ -49,6 +49,21 @@ export interface SocketState {
   protocol?: number;
   /** `history`, `search` and `members` requests (READS_PER_MINUTE, §8); absent until the first. */
   reads?: Bucket;
+  /** A version-3 member socket: what its welcome told it about the roster (§9.2, state/presence.ts). */
+  told?: Told;
+}
+
+/**
+ * What a version-3 socket knew when it was welcomed: the presence batch
+ * then current, the last roster change its welcome included, the member
+ * count and whether the room was large. Once a later batch has gone out,
+ * that batch is what it knows instead, so this is written once, by the join.
+ */
+export interface Told {
+  tick: number;
+  through: number;
+  count: number;
+  large: boolean;
 }
 
 /** §9.1: a socket that joined with `protocol: 3` or higher gets version 3's frames. */
@@ -86,6 +101,7 @@ const SocketStateSchema = v.looseObject({
   idleSince: v.number(),
   protocol: v.optional(v.number()),
   reads: v.optional(BucketSchema),
+  told: v.optional(v.looseObject({ tick: v.number(), through: v.number(), count: v.number(), large: v.boolean() })),
 });
 
 /**

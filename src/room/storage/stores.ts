@@ -4,6 +4,7 @@
  * runs unchanged over in-memory stores in Node tests and over the Durable
  * Object's SQLite in production (sql-stores.ts).
  */
+import type { RosterChange } from "../../shared/presence";
 import type { Bucket } from "../../shared/rate-limit";
 import type { Member } from "../state/socket-state";
 
@@ -117,4 +118,29 @@ export interface AwayStore {
   load(): AwayRow[];
   put(row: AwayRow): void;
   delete(key: string): void;
+}
+
+/** §9.2: one change to the roster, numbered, as the presence journal keeps it until a batch has carried it. */
+export interface JournalEntry extends RosterChange {
+  /** The change's number; every version-3 socket knows the roster up to some number. */
+  n: number;
+  ts: number;
+}
+
+/** The last batch that went out (state/presence.ts): what every version-3 socket welcomed before it knows. */
+export interface PresenceTick {
+  /** How many batches went out, this one included. */
+  n: number;
+  /** The last change it carried. */
+  through: number;
+  at: number;
+  count: number;
+  large: boolean;
+}
+
+export interface PresenceStore {
+  load(): { entries: JournalEntry[]; tick: PresenceTick | undefined };
+  append(entry: JournalEntry): void;
+  /** A batch went out: keeps it, and forgets the changes it carried. */
+  ticked(tick: PresenceTick): void;
 }
