@@ -11,7 +11,7 @@ const CLK_TCK = 100;
  * A frame as the load generator reads it: edge-chat's welcome and chat
  * frames, or the floor's echo of a join. Only these fields are used.
  * @typedef {{ type: string, name?: string, text?: string, seq?: number, historyLength?: number }} Frame
- * @typedef {{ ws: WebSocket, frame: Frame, at: number }} Joined
+ * @typedef {{ ws: WebSocket, frame: Frame, at: number, bytes: number }} Joined
  * @typedef {{ receivers: string[], sent: Map<string, number> }} RoomLoad
  * @typedef {{ wsUrl(room: string): string }} Target
  */
@@ -131,7 +131,7 @@ export function connect(url) {
  * time it arrived.
  * `extra` goes into the join frame (an identity token: `{ auth }`).
  * @param {string} url @param {string} name @param {(frame: Frame, now: number) => void} [onChat]
- * @param {Record<string, string>} [extra]
+ * @param {Record<string, unknown>} [extra]
  * @returns {Promise<Joined>}
  */
 export async function joinAs(url, name, onChat, extra = {}) {
@@ -142,7 +142,7 @@ export async function joinAs(url, name, onChat, extra = {}) {
       const frame = parseFrame(data.toString());
       if (frame.type === "chat") onChat?.(frame, now);
       else if (frame.type === "welcome" || (frame.type === "join" && frame.name === name))
-        resolve({ ws, frame, at: now });
+        resolve({ ws, frame, at: now, bytes: Buffer.byteLength(data.toString()) });
     });
     ws.send(JSON.stringify({ type: "join", name, ...extra }));
   });
@@ -157,15 +157,18 @@ export function chatFrame(sender, counter) {
 
 export const sleep = (/** @type {number} */ ms) => new Promise((r) => setTimeout(r, ms));
 
-/** @param {Target} server @param {string} room @param {string[]} names @param {Tally} tally */
-export async function joinAll(server, room, names, tally) {
+/**
+ * @param {Target} server @param {string} room @param {string[]} names @param {Tally} tally
+ * @param {Record<string, unknown>} [extra] more fields of every join (`protocol: 3`)
+ */
+export async function joinAll(server, room, names, tally, extra = {}) {
   /** @type {Joined[]} */
   const clients = [];
   for (let i = 0; i < names.length; i += 25) {
     const batch = names.slice(i, i + 25);
     clients.push(
       ...(await Promise.all(
-        batch.map((name) => joinAs(server.wsUrl(room), name, (f, now) => tally.record(name, f, now))),
+        batch.map((name) => joinAs(server.wsUrl(room), name, (f, now) => tally.record(name, f, now), extra)),
       )),
     );
   }

@@ -172,6 +172,10 @@ export const SCENARIOS = {
 
   joinstorm: (server, pids, runId) => joinStorm(server, pids, runId, undefined),
 
+  // The same storm of version-3 clients (protocol §9): presence in batches,
+  // and counts once the room is past ROSTER_LIMIT.
+  "joinstorm-v3": (server, pids, runId) => joinStorm(server, pids, runId, undefined, { protocol: 3 }),
+
   // The same storm, every client joining with its own identity token
   // (protocol §5): what checking a signature adds to a join, with a shared
   // secret and with a public key from a key set. The floor has no notion of
@@ -267,6 +271,57 @@ export const SCENARIOS = {
     };
   },
 
+  // Protocol §9.3: a room of 5,000 version-3 members (scaled). What filling
+  // it costs, what one more join costs (CPU, and the welcome's bytes with an
+  // empty history), and a message fanned out to everyone.
+  async "bigroom-v3"(server, pids, runId) {
+    const room = `bigroom3-${runId}`;
+    const tally = new Tally();
+    const v3 = { protocol: 3 };
+    const names = Array.from({ length: scaled(5000) }, (_, i) => `b${i}`);
+    const cpuFill0 = cpuMs(pids);
+    const clients = await joinAll(server, room, names, tally, v3);
+    const fillCpuMs = cpuMs(pids) - cpuFill0;
+    // The last occupancy batch (OCCUPANCY_INTERVAL_MS) goes out before the join is measured.
+    await sleep(2500);
+    const cpuJoin0 = cpuMs(pids);
+    const t0 = performance.now();
+    const newcomer = await joinAs(server.wsUrl(room), "newcomer", (f, now) => tally.record("newcomer", f, now), v3);
+    const joinOneMs = newcomer.at - t0;
+    await sleep(300);
+    const joinOneCpuMs = cpuMs(pids) - cpuJoin0;
+    await sleep(2500);
+    const everyone = [...names, "newcomer"];
+    const sender = clients[0]?.ws;
+    const first = names[0] ?? "";
+    if (!sender) throw new Error("no clients joined");
+    const cpu0 = cpuMs(pids);
+    const t1 = performance.now();
+    const total = 10;
+    for (let i = 0; i < total; i++) {
+      sender.send(chatFrame(first, i));
+      await sleep(100);
+    }
+    await drain(() => tally.deliveries >= total * everyone.length, 20_000);
+    const seconds = (performance.now() - t1) / 1000;
+    const cpu = cpuMs(pids) - cpu0;
+    for (const c of [...clients, newcomer]) c.ws.close();
+    return {
+      members: everyone.length,
+      fillCpuMs: round(fillCpuMs),
+      joinOneMs: round(joinOneMs),
+      joinOneCpuMs: round(joinOneCpuMs),
+      welcomeBytes: newcomer.bytes,
+      ...summary(tally, {
+        seconds,
+        cpu,
+        committed: total,
+        rows: undefined,
+        lost: tally.lost([{ receivers: everyone, sent: new Map([[first, total]]) }]),
+      }),
+    };
+  },
+
   async rooms(server, pids, runId) {
     const tally = new Tally();
     const roomCount = scaled(50);
@@ -318,9 +373,10 @@ export const SCENARIOS = {
 /**
  * 300 (scaled) clients join a room with 100 messages of history at once.
  * @param {System} server @param {number[]} pids @param {string} runId @param {"HS256" | "RS256" | undefined} signed
+ * @param {Record<string, unknown>} [extra] more fields of every join (`protocol: 3`)
  * @returns {Promise<Record<string, number | undefined>>}
  */
-async function joinStorm(server, pids, runId, signed) {
+async function joinStorm(server, pids, runId, signed, extra = {}) {
   const room = `joinstorm-${runId}`;
   const tally = new Tally();
   // 100 messages of history first, from a poster who then leaves.
@@ -348,7 +404,7 @@ async function joinStorm(server, pids, runId, signed) {
   const cpu0 = cpuMs(pids);
   const t0 = performance.now();
   const joins = await Promise.all(
-    tokens.map((auth, i) => joinAs(server.wsUrl(room), `j${i}`, () => {}, auth ? { auth } : {})),
+    tokens.map((auth, i) => joinAs(server.wsUrl(room), `j${i}`, () => {}, auth ? { auth, ...extra } : extra)),
   );
   const cpu = cpuMs(pids) - cpu0;
   const read1 = await server.rowsRead(room);

@@ -17,9 +17,10 @@ import { bdi, muted, type Sentence, ui } from "./dom";
 import { endpointTokens, loadConfig, pastedToken, peek, type TokenSource } from "./identity";
 import { clearMessages, messageOf, setViewer, showMessage, showUpdate } from "./messages";
 import { describeModeration, duration, setModerator, showSlowmode, until } from "./moderation";
-import { closeDm, joined, left, redrawRoster, setRoster, someoneTyping, stoppedTyping } from "./people";
+import { mountPeople } from "./people";
 import { mountSearch } from "./search";
 import { showStatus } from "./status";
+import { someoneTyping, stoppedTyping } from "./typing";
 
 const ROOMS_REFRESH_MS = 15_000;
 
@@ -40,6 +41,7 @@ const me = () => connection?.name;
 const { setComposing, messageActions } = mountComposer(() => connection);
 const archive = mountArchive(() => connection);
 const search = mountSearch(() => connection, archive);
+const people = mountPeople(() => connection);
 const AUTH_KEY = "edge-chat:auth";
 
 // ---------------------------------------------------------------------------
@@ -182,8 +184,7 @@ function enterRoom(room: string, name: string, getToken: TokenSource | undefined
   search.close();
   setComposing(undefined);
   ui.roomTitle.textContent = room;
-  setRoster([], undefined);
-  closeDm();
+  people.reset();
   const url = new URL(`/chat/${room}`, location.href);
   url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
   // A token from this tab's earlier visit reclaims the name after a reload.
@@ -242,10 +243,9 @@ const handlers: Handlers = {
       void fillGap(roomName, roomTokens);
       if (rejoin) notice("Some older messages were missed while you were away.");
     }
-    setRoster(welcome.members ?? [], me());
     verifiedAs = welcome.user;
     setModerator(welcome.role, (frame) => connection?.moderate(frame) ?? false, welcome.settings.slowmode);
-    redrawRoster(me());
+    people.welcomed(welcome, welcome.name);
   },
   chat(chat) {
     stoppedTyping(chat.name);
@@ -254,13 +254,13 @@ const handlers: Handlers = {
   },
   read(frame) {
     if (frame.type === "history") archive.answered(frame);
-    else search.answered(frame);
+    else if (frame.type === "search") search.answered(frame);
+    else people.answered(frame);
   },
   update: showUpdate,
   presence(frame) {
-    if (frame.type === "joined") joined(frame.user === undefined ? { name: frame.name } : frame, me());
-    else left(frame.name, me());
-    presenceNotice(frame.type, frame.name);
+    people.heard(frame);
+    presenceNotice(frame);
   },
   typing: someoneTyping,
   dm: (dm) => showDm(dm, me()),
@@ -278,6 +278,7 @@ const handlers: Handlers = {
     if (during === "read") {
       archive.failed(error.message);
       search.failed(error.message);
+      people.failed(error.message);
       return;
     }
     switch (error.code) {

@@ -16,7 +16,8 @@ export type Pending =
   | { kind: "edit"; id: string; seq: number; text: string }
   | { kind: "delete"; id: string; seq: number }
   | { kind: "react"; id: string; seq: number; emoji: string };
-export type PresenceFrame = ServerFrameOf<"joined" | "left">;
+/** A socket that joined with `protocol: 3` hears of others in batches (§9.2), never by `joined`/`left`. */
+export type PresenceFrame = ServerFrameOf<"presence">;
 export type ErrorFrame = ServerFrameOf<"error">;
 
 /** What the page is told; the connection never touches the DOM. */
@@ -32,8 +33,8 @@ export interface Handlers {
   dm(dm: ServerFrameOf<"dm">): void;
   /** A moderation action in the room (§6.3). */
   moderation(frame: ServerFrameOf<"moderation">): void;
-  /** The answer to this socket's own `history` or `search` (§8). */
-  read(frame: ServerFrameOf<"history" | "search">): void;
+  /** The answer to this socket's own `history`, `search` (§8) or `members` (§9.4). */
+  read(frame: ServerFrameOf<"history" | "search" | "members">): void;
   /** `during`: the join, what was in flight (a chat or a change), a read, or none of them. */
   error(error: ErrorFrame, during: "join" | Pending["kind"] | "read" | "other"): void;
   outbox(pending: readonly Pending[]): void;

@@ -58,7 +58,7 @@ export class ChatConnection {
   #stableTimer: ReturnType<typeof setTimeout> | undefined;
   /** A `history` or `search` awaits its answer. */
   #reading = false;
-  readonly #reads: Array<ClientFrameOf<"history" | "search">> = [];
+  readonly #reads: Array<ClientFrameOf<"history" | "search" | "members">> = [];
 
   constructor({
     url,
@@ -122,7 +122,7 @@ export class ChatConnection {
    * when not joined, or too many wait (a lost connection drops them: the
    * page asks again after the next welcome).
    */
-  read(frame: ClientFrameOf<"history" | "search">): boolean {
+  read(frame: ClientFrameOf<"history" | "search" | "members">): boolean {
     if (!this.#joined || this.#reads.length >= MAX_QUEUED_READS) return false;
     this.#reads.push(frame);
     this.#flush();
@@ -200,7 +200,8 @@ export class ChatConnection {
       }
     }
     if (ws !== this.#ws || ws.readyState !== ws.OPEN) return;
-    const join: ClientFrame = { type: "join", name: this.name };
+    // Version 3's presence (§9): batched, and counts in a large room.
+    const join: ClientFrame = { type: "join", name: this.name, protocol: 3 };
     if (auth !== undefined) join.auth = auth;
     if (this.#everJoined) join.since = this.lastSeq;
     if (this.token && auth === undefined) join.token = this.token;
@@ -216,11 +217,11 @@ export class ChatConnection {
       this.lastSeq = Math.max(this.lastSeq, frame.seq);
       on.update(frame);
       if (this.#outbox.confirms(frame)) this.#settleHead();
-    } else if (frame.type === "joined" || frame.type === "left") on.presence(frame);
+    } else if (frame.type === "presence") on.presence(frame);
     else if (frame.type === "typing") on.typing(frame);
     else if (frame.type === "dm") on.dm(frame);
     else if (frame.type === "moderation") on.moderation(frame);
-    else if (frame.type === "history" || frame.type === "search") {
+    else if (frame.type === "history" || frame.type === "search" || frame.type === "members") {
       this.#reading = false;
       on.read(frame);
       this.#flush();

@@ -7,6 +7,7 @@
  * characters.
  */
 
+import type { PresenceFrame } from "../shared/presence";
 import type { ServerFrameOf } from "../shared/server-frames";
 import type { Pending } from "./connection";
 import { bdi, type Sentence, ui } from "./dom";
@@ -83,12 +84,18 @@ export function notice(text: string | Sentence): HTMLLIElement {
  */
 let presenceLine: { item: HTMLElement; joined: Set<string>; left: Set<string> } | undefined;
 
-export function presenceNotice(type: "joined" | "left", name: string): void {
+export function presenceNotice(frame: PresenceFrame): void {
   if (!presenceLine || ui.messages.lastElementChild !== presenceLine.item) {
     presenceLine = { item: notice(""), joined: new Set(), left: new Set() };
   }
   const { joined, left } = presenceLine;
-  (type === "joined" ? joined : left).add(name);
+  // In a large room (§9.3) nobody is named: the line says how many are here.
+  if (frame.joined.length === 0 && frame.left.length === 0) {
+    presenceLine.item.replaceChildren(frame.count === 1 ? "1 person here" : `${frame.count} people here`);
+    return;
+  }
+  for (const who of frame.joined) joined.add(who.name);
+  for (const who of frame.left) left.add(who.name);
   const parts: Array<string | Node> = [];
   if (joined.size > 0) parts.push(...people(joined), " joined");
   if (left.size > 0) parts.push(...(joined.size > 0 ? [" · "] : []), ...people(left), " left");

@@ -1,59 +1,192 @@
 /**
- * Who is here: the roster (pick a person for a direct message, Esc goes
- * back to everyone) and who is typing. Verified users (§5.2: frames about
- * them carry `user`) get a mark guests cannot have, since a guest can pick
- * any free name but never a `user`.
+ * Who is here (protocol §9): the people list, its count, and the direct
+ * message picker. Pick a person for a direct message; Esc goes back to
+ * everyone. Verified users (§5.2: frames about them carry `user`) get a
+ * mark guests cannot have, since a guest can pick any free name but never a
+ * `user`.
+ *
+ * In a small room the page knows everyone: the welcome's `members`, kept
+ * up to date by `presence` frames (the rule in src/shared/presence.ts), and
+ * "Find people" filters that list. In a large room (§9.3) it knows only the
+ * count: the list is loaded on demand, a page at a time through `members`
+ * (§9.4), by name, and "Find people" asks for names with that prefix.
  */
-import type { MemberEntry, ServerFrameOf } from "../shared/server-frames";
+
+import { applyPresence, type PresenceFrame } from "../shared/presence";
+import { hasNamePrefix } from "../shared/protocol";
+import type { MemberEntry, ServerFrameOf, WelcomeFrame } from "../shared/server-frames";
+import type { ChatConnection } from "./connection";
 import { bdi, isolate, ui } from "./dom";
 import { canModerate, openModeration } from "./moderation";
 
-/** How long a typing notice stays after the last `typing` frame. */
-const TYPING_SHOWN_MS = 4000;
+/** Names per `members` page: a screenful or two, well inside READS_PER_MINUTE while scrolling. */
+const PAGE = 50;
+/** How long typing in "Find people" pauses before a large room is asked. */
+const FILTER_PAUSE_MS = 250;
 
-let roster: MemberEntry[] = [];
+export interface People {
+  /** A welcome: everyone (or, in a large room, the count). */
+  welcomed(welcome: WelcomeFrame, me: string): void;
+  /** A batch of comings and goings, or a new count (§9.2, §9.3). */
+  heard(frame: PresenceFrame): void;
+  /** The answer to this page's `members` request (§9.4). */
+  answered(frame: ServerFrameOf<"members">): void;
+  failed(message: string): void;
+  /** Draws the list again (after the viewer's role is known). */
+  redraw(): void;
+  /** A new room: nobody yet. */
+  reset(): void;
+}
+
 let dmTo: string | undefined;
-/** name → when their typing notice expires */
-const typers = new Map<string, number>();
 
 /** The person direct messages go to, if one is picked. */
 export function dmTarget(): string | undefined {
   return dmTo;
 }
 
-export function setRoster(members: MemberEntry[], me: string | undefined): void {
-  roster = members;
-  ui.count.textContent = `(${members.length})`;
-  ui.users.replaceChildren(
-    ...members.map(({ name, user }) => {
-      const li = document.createElement("li");
-      li.dataset.name = name;
-      if (name === me) {
-        li.replaceChildren(bdi(name), " (you)");
-        li.className = "me";
-      } else {
-        const button = document.createElement("button");
-        button.type = "button";
-        button.className = "person";
-        button.textContent = name;
-        button.title = `Direct message to ${isolate(name)}`;
-        button.addEventListener("click", () => openDm(name));
-        li.append(button);
+export function mountPeople(connection: () => ChatConnection | undefined): People {
+  let me: string | undefined;
+  let roster: MemberEntry[] = [];
+  let count = 0;
+  let large = false;
+  /** A large room's names loaded so far for the current filter, and the cursor for more. */
+  let listed: MemberEntry[] = [];
+  let next: string | null = null;
+  /** The `members` request in flight: the connection answers reads one at a time, in order. */
+  let asked: { prefix: string; more: boolean } | undefined;
+  let pause: ReturnType<typeof setTimeout> | undefined;
+
+  const filter = () => ui.peopleFilter.value.trim();
+
+  const render = (status = "") => {
+    ui.count.textContent = `(${count})`;
+    const shown = large ? listed : roster.filter((m) => hasNamePrefix(m.name, filter()));
+    ui.users.replaceChildren(...shown.map((m) => row(m, me)));
+    ui.peopleMore.hidden = !large || next === null;
+    ui.peopleStatus.textContent = status || (shown.length === 0 && filter() !== "" ? "Nobody here by that name." : "");
+    ui.peopleHint.textContent = large
+      ? `${count} people here. Find someone by name for a direct message.`
+      : "Pick someone for a direct message.";
+  };
+
+  /** Asks a large room for the first page (or the next) of names with the filter's prefix. */
+  const load = (more: boolean) => {
+    if (!large || asked) return;
+    const prefix = filter();
+    const frame = {
+      type: "members" as const,
+      limit: PAGE,
+      ...(prefix === "" ? {} : { prefix }),
+      ...(more && next !== null ? { after: next } : {}),
+    };
+    if (!connection()?.read(frame)) return render("Not connected; the list loads when the chat is back.");
+    asked = { prefix, more };
+    render("Loading…");
+  };
+
+  ui.peopleFilter.addEventListener("input", () => {
+    if (!large) return render();
+    clearTimeout(pause);
+    pause = setTimeout(() => load(false), FILTER_PAUSE_MS);
+  });
+  ui.peopleMore.addEventListener("click", () => load(true));
+  // Scrolling the list to its end loads the next page by itself.
+  new IntersectionObserver(
+    (entries) => {
+      if (entries.some((e) => e.isIntersecting) && !ui.peopleMore.hidden) load(true);
+    },
+    { root: ui.peopleList },
+  ).observe(ui.peopleMore);
+
+  const toLarge = () => {
+    large = true;
+    roster = [];
+    listed = [];
+    next = null;
+    load(false);
+  };
+
+  return {
+    welcomed(welcome, name) {
+      me = name;
+      count = welcome.count ?? welcome.members?.length ?? 0;
+      asked = undefined;
+      if (welcome.large) toLarge();
+      else {
+        large = false;
+        roster = welcome.members ?? [];
       }
-      if (user !== undefined) li.append(verifiedMark(user));
-      if (name !== me && canModerate()) {
-        const menu = document.createElement("button");
-        menu.type = "button";
-        menu.className = "moderate";
-        menu.textContent = "⋯";
-        menu.setAttribute("aria-label", `Moderate ${name}`);
-        menu.title = `Kick, mute or ban ${isolate(name)}`;
-        menu.addEventListener("click", () => openModeration(name));
-        li.append(menu);
+      render();
+    },
+    heard(frame) {
+      count = frame.count;
+      if (frame.large === true) return toLarge();
+      if (frame.large === false) large = false;
+      if (!large) {
+        roster = applyPresence(roster, frame);
+        if (dmTo !== undefined && frame.left.some((m) => m.name === dmTo)) closeDm();
       }
-      return li;
-    }),
-  );
+      render();
+    },
+    answered(frame) {
+      const request = asked;
+      asked = undefined;
+      if (!request || !large) return;
+      count = frame.count;
+      // The filter changed while this page was on its way: ask again for what is typed now.
+      if (request.prefix !== filter()) return load(false);
+      listed = request.more ? [...listed, ...frame.members] : frame.members;
+      next = frame.next;
+      render();
+    },
+    failed(message) {
+      if (!asked) return;
+      asked = undefined;
+      render(message);
+    },
+    redraw: () => render(),
+    reset() {
+      me = undefined;
+      roster = [];
+      listed = [];
+      count = 0;
+      large = false;
+      asked = undefined;
+      ui.peopleFilter.value = "";
+      closeDm();
+      render();
+    },
+  };
+}
+
+function row({ name, user }: MemberEntry, me: string | undefined): HTMLElement {
+  const li = document.createElement("li");
+  li.dataset.name = name;
+  if (name === me) {
+    li.replaceChildren(bdi(name), " (you)");
+    li.className = "me";
+  } else {
+    const button = document.createElement("button");
+    button.type = "button";
+    button.className = "person";
+    button.textContent = name;
+    button.title = `Direct message to ${isolate(name)}`;
+    button.addEventListener("click", () => openDm(name));
+    li.append(button);
+  }
+  if (user !== undefined) li.append(verifiedMark(user));
+  if (name !== me && canModerate()) {
+    const menu = document.createElement("button");
+    menu.type = "button";
+    menu.className = "moderate";
+    menu.textContent = "⋯";
+    menu.setAttribute("aria-label", `Moderate ${name}`);
+    menu.title = `Kick, mute or ban ${isolate(name)}`;
+    menu.addEventListener("click", () => openModeration(name));
+    li.append(menu);
+  }
+  return li;
 }
 
 /** The mark of a signed-in user, with their id for whoever hovers or focuses it. */
@@ -64,23 +197,6 @@ export function verifiedMark(user: string): HTMLElement {
   mark.title = `Signed in (${isolate(user)})`;
   mark.setAttribute("aria-label", "signed in");
   return mark;
-}
-
-/** Draws the roster again (after the connection's role is known). */
-export function redrawRoster(me: string | undefined): void {
-  setRoster(roster, me);
-}
-
-export function joined(member: MemberEntry, me: string | undefined): void {
-  setRoster([...roster, member], me);
-}
-
-export function left(name: string, me: string | undefined): void {
-  setRoster(
-    roster.filter((m) => m.name !== name),
-    me,
-  );
-  if (dmTo === name) closeDm();
 }
 
 function openDm(name: string): void {
@@ -104,27 +220,3 @@ ui.dmClose.addEventListener("click", () => {
 document.addEventListener("keydown", (event) => {
   if (event.key === "Escape" && dmTo !== undefined) closeDm();
 });
-
-export function someoneTyping({ name }: ServerFrameOf<"typing">): void {
-  typers.set(name, Date.now() + TYPING_SHOWN_MS);
-  renderTyping();
-  setTimeout(renderTyping, TYPING_SHOWN_MS + 50);
-}
-
-/** A chat from `name` ends their typing notice. */
-export function stoppedTyping(name: string): void {
-  typers.delete(name);
-  renderTyping();
-}
-
-function renderTyping(): void {
-  const now = Date.now();
-  for (const [name, until] of typers) if (until <= now) typers.delete(name);
-  const names = [...typers.keys()];
-  const [first = ""] = names;
-  if (names.length === 0) ui.typing.replaceChildren();
-  else if (names.length === 1) ui.typing.replaceChildren(bdi(first), " is typing…");
-  else if (names.length <= 3) {
-    ui.typing.replaceChildren(...names.flatMap((n, i) => (i === 0 ? [bdi(n)] : [", ", bdi(n)])), " are typing…");
-  } else ui.typing.replaceChildren("Several people are typing…");
-}

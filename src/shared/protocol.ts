@@ -101,6 +101,11 @@ export const MAX_EMOJI_CHARS = 8;
 export const DEFAULT_MEMBERS_PAGE = 100;
 export const MAX_MEMBERS_PAGE = 200;
 export const MAX_MEMBERS_PREFIX = 32;
+
+/** §9.4: a `members` prefix matches a name's start without regard to case. */
+export function hasNamePrefix(name: string, prefix: string): boolean {
+  return name.toLowerCase().startsWith(prefix.toLowerCase());
+}
 /** edge-chat's bound on a `members` cursor (UTF-16 units): a name and a `sub` fit many times over. */
 export const MAX_CURSOR_LENGTH = 1024;
 

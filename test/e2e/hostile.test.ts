@@ -10,6 +10,8 @@ import { ChatClient, freshRoom } from "../support/client";
 import { ONE_MACHINE_LOAD } from "../support/server";
 
 const suite = browserSuite(ONE_MACHINE_LOAD);
+/** Presence with no batching to speak of (§9.2): every join and leave is its own frame, as in version 2. */
+const unbatched = browserSuite({ ...ONE_MACHINE_LOAD, PRESENCE_BATCH_MS: 1 });
 
 describe("hostile input", () => {
   it("folds a flood of joins and leaves into one notice line that names the first and counts the rest", async () => {
@@ -19,6 +21,8 @@ describe("hostile input", () => {
     await expect.poll(() => ann.page.getByRole("status").textContent()).toContain("Live");
     const bots = await Promise.all(Array.from({ length: 40 }, () => ChatClient.connect(suite.server.wsUrl(room))));
     for (const [i, bot] of bots.entries()) await bot.join(`bot-${i}`);
+    // Batched (§9.2): the joins arrive in a few frames; all of them before anyone leaves.
+    await expect.poll(() => ann.page.locator("#count").textContent()).toBe("(41)");
     await Promise.all(bots.map((b) => b.close()));
     await expect.poll(() => ann.page.locator("#count").textContent()).toBe("(1)");
     expect(await ann.page.locator("#messages .notice").allTextContents()).toEqual([
@@ -29,12 +33,12 @@ describe("hostile input", () => {
 
   it("keeps at most 100 notice lines, dropping the oldest, and every message", async () => {
     const room = freshRoom("e2e");
-    const ann = await person(suite.browser, suite.server.origin);
+    const ann = await person(unbatched.browser, unbatched.server.origin);
     await join(ann.page, room, "Ann");
     await expect.poll(() => ann.page.getByRole("status").textContent()).toContain("Live");
     // A join, then a message from the joiner: each join is a notice line of its own.
     for (let i = 0; i < 120; i++) {
-      const bot = await ChatClient.connect(suite.server.wsUrl(room));
+      const bot = await ChatClient.connect(unbatched.server.wsUrl(room));
       await bot.join(`bot-${i}`);
       bot.send({ type: "chat", text: `from bot-${i}` });
       await bot.next("chat");

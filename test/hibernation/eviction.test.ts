@@ -263,3 +263,29 @@ describe("retention (§8.1)", () => {
     await ben.close();
   });
 });
+
+describe("batched presence (§9.2)", () => {
+  // A batch interval longer than the ~10 s the runtime waits before it
+  // evicts an idle room: the second join's batch is pending at eviction.
+  const BATCH_MS = 16_000;
+  const batchSuite = chatSuite({ vars: { PRESENCE_BATCH_MS: BATCH_MS } });
+  const woke = () => batchSuite.server.logs.filter((line) => line.includes("woke from hibernation")).length;
+
+  it("delivers a batch that was pending when the room was evicted, from the alarm that wakes it", async () => {
+    const room = freshRoom("hib");
+    const ann = await ChatClient.connect(batchSuite.server.wsUrl(room));
+    await ann.join("Ann", { protocol: 3 });
+    const ben = await ChatClient.connect(batchSuite.server.wsUrl(room));
+    await ben.join("Ben");
+    // The first change after a quiet interval goes out at once; the next waits for the batch.
+    expect(await ann.next("presence")).toMatchObject({ joined: [{ name: "Ben" }], count: 2 });
+    const cat = await ChatClient.connect(batchSuite.server.wsUrl(room));
+    await cat.join("Cat");
+    await ann.sync();
+    const before = woke();
+    const batch = await ann.next("presence", BATCH_MS + 10_000);
+    expect(batch).toMatchObject({ joined: [{ name: "Cat" }], left: [], count: 3 });
+    // The room had been evicted, and the alarm woke it to send the batch.
+    expect(woke()).toBe(before + 1);
+  });
+});

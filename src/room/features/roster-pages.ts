@@ -7,7 +7,7 @@
  * therefore lists every member exactly once while others come and go: a
  * member's place depends only on their own name, never on who else is here.
  */
-import { type ClientFrameOf, DEFAULT_MEMBERS_PAGE } from "../../shared/protocol";
+import { type ClientFrameOf, DEFAULT_MEMBERS_PAGE, hasNamePrefix } from "../../shared/protocol";
 import { encode, errorFrame, type MemberEntry, person } from "../../shared/server-frames";
 import type { Answer, RoomContext, Sender } from "../context";
 
@@ -15,16 +15,15 @@ import type { Answer, RoomContext, Sender } from "../context";
 export function members<S>(ctx: RoomContext<S>, sender: Sender<S>, frame: ClientFrameOf<"members">): Answer {
   if (!ctx.spendRead(sender))
     return errorFrame("rate_limited", "Too many roster, history and search requests; wait a minute.");
-  const prefix = frame.prefix?.toLowerCase() ?? "";
+  const prefix = frame.prefix ?? "";
   const after = frame.after;
   const limit = frame.limit ?? DEFAULT_MEMBERS_PAGE;
   // O(members) per page, bounded by READS_PER_MINUTE: a sorted copy kept in
   // step with every join and leave would cost every join instead.
   const page: Array<{ key: string; entry: MemberEntry }> = [];
   for (const { member } of ctx.members.all()) {
-    const lower = member.name.toLowerCase();
-    if (!lower.startsWith(prefix)) continue;
-    const key = sortKey(lower, member.user, member.name);
+    if (!hasNamePrefix(member.name, prefix)) continue;
+    const key = sortKey(member.name.toLowerCase(), member.user, member.name);
     if (after === undefined || key > after) page.push({ key, entry: person(member) });
   }
   page.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
