@@ -143,7 +143,7 @@ describe("the heartbeat", () => {
     answer = false;
     await expect.poll(() => joins.length, { timeout: 5000 }).toBe(2);
     expect(states).toContain("reconnecting");
-    expect(joins[1]).toEqual({ type: "join", name: "Ann", since: 7, token: "tok" });
+    expect(joins[1]).toEqual({ type: "join", name: "Ann", protocol: 3, since: 7, token: "tok" });
   });
 });
 

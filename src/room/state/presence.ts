@@ -101,8 +101,16 @@ export class Presence<S> {
   next(): number | undefined {
     const first = this.#journal[0];
     if (first === undefined) return undefined;
-    const interval = this.#tick.large && this.large ? this.#limits.occupancyIntervalMs : this.#limits.presenceBatchMs;
-    return Math.max(first.ts, this.#tick.at + interval);
+    const { presenceBatchMs, occupancyIntervalMs } = this.#limits;
+    // In a large room a count goes to every version-3 socket, O(members):
+    // never in the turn of the join or leave that changed it (its welcome
+    // would wait behind thousands of sends), but from the alarm, and so at
+    // most once per interval however many come and go (§9.3 sets no
+    // deadline for counts; PRESENCE_BATCH_MS is the delay chosen).
+    if (this.#tick.large && this.large) {
+      return Math.max(first.ts + presenceBatchMs, this.#tick.at + occupancyIntervalMs);
+    }
+    return Math.max(first.ts, this.#tick.at + presenceBatchMs);
   }
 
   /** Sends the pending batch if it is due; returns when the next one will be, if one waits. */
