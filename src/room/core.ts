@@ -328,8 +328,13 @@ export class ChatCore<S extends object> implements RoomContext<S> {
   }
 
   broadcast(frame: string, except?: Membership<S>, version?: 2 | 3): void {
+    if (version !== 3) this.#sendAll(this.members.joinedOf(2), frame, except);
+    if (version !== 2) this.#sendAll(this.members.joinedOf(3), frame, except);
+  }
+
+  #sendAll(sockets: ReadonlySet<S>, frame: string, except: Membership<S> | undefined): void {
     const skip = except?.sockets;
-    for (const socket of this.members.joinedSockets(version)) {
+    for (const socket of sockets) {
       if (!skip?.includes(socket)) this.#io.send(socket, frame);
     }
   }

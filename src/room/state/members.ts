@@ -273,10 +273,19 @@ export class Members<S> {
     return Array.from(this.#roster.values(), (h) => h.member.name);
   }
 
-  /** Every socket that belongs to a member; `version`: only those that get that version's frames (§9.1). */
-  *joinedSockets(version?: 2 | 3): IterableIterator<S> {
-    if (version !== 3) yield* this.#v2;
-    if (version !== 2) yield* this.#v3;
+  /** Every socket that belongs to a member. */
+  *joinedSockets(): IterableIterator<S> {
+    yield* this.#v2;
+    yield* this.#v3;
+  }
+
+  /**
+   * The joined sockets that get one version's frames (§9.1): the
+   * broadcast's lists, handed out as they are, so its loop is a plain
+   * iteration over a set.
+   */
+  joinedOf(version: 2 | 3): ReadonlySet<S> {
+    return version === 2 ? this.#v2 : this.#v3;
   }
 
   /** Every open socket with its state. */

@@ -126,7 +126,7 @@ export class Presence<S> {
     const large = this.large;
     const frames = new Map<string, string | null>();
     let sent = false;
-    for (const socket of this.#members.joinedSockets(3)) {
+    for (const socket of this.#members.joinedOf(3)) {
       const told = this.#members.stateOf(socket)?.told;
       // A socket whose welcome is still being built learns everything from it.
       if (told === undefined) continue;
