@@ -5,7 +5,7 @@
 // ("floor-durable", what one durable write per message costs). Interleaved,
 // on the same workerd, over real WebSockets on loopback.
 //
-//   npm run bench                         9 scenarios × 4 systems × 3 repetitions
+//   npm run bench                         11 scenarios × 4 systems × 3 repetitions
 //   npm run bench -- --reps 1 --seconds 2 --scale 0.25      (the CI smoke run)
 //   npm run bench -- --only throughput --systems edge-chat,floor   (an experiment)
 //
