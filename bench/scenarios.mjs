@@ -243,32 +243,9 @@ export const SCENARIOS = {
     await sleep(300);
     const joinOneCpuMs = cpuMs(pids) - cpuJoin0;
     const everyone = [...names, "newcomer"];
-    const sender = clients[0]?.ws;
-    const first = names[0] ?? "";
-    if (!sender) throw new Error("no clients joined");
-    const cpu0 = cpuMs(pids);
-    const t1 = performance.now();
-    const total = 10;
-    for (let i = 0; i < total; i++) {
-      sender.send(chatFrame(first, i));
-      await sleep(100);
-    }
-    await drain(() => tally.deliveries >= total * everyone.length, 10_000);
-    const seconds = (performance.now() - t1) / 1000;
-    const cpu = cpuMs(pids) - cpu0;
+    const fanout = await tenToEveryone(clients, names, everyone, tally, pids);
     for (const c of [...clients, newcomer]) c.ws.close();
-    return {
-      members: everyone.length,
-      joinOneMs: round(joinOneMs),
-      joinOneCpuMs: round(joinOneCpuMs),
-      ...summary(tally, {
-        seconds,
-        cpu,
-        committed: total,
-        rows: undefined,
-        lost: tally.lost([{ receivers: everyone, sent: new Map([[first, total]]) }]),
-      }),
-    };
+    return { members: everyone.length, joinOneMs: round(joinOneMs), joinOneCpuMs: round(joinOneCpuMs), ...fanout };
   },
 
   // Protocol §9.3: a room of 5,000 version-3 members (scaled). What filling
@@ -304,19 +281,7 @@ export const SCENARIOS = {
     await sleep(2500);
     const occupancyBatchCpuMs = cpuMs(pids) - cpuBatch0;
     const everyone = [...names, ...more];
-    const sender = clients[0]?.ws;
-    const first = names[0] ?? "";
-    if (!sender) throw new Error("no clients joined");
-    const cpu0 = cpuMs(pids);
-    const t1 = performance.now();
-    const total = 10;
-    for (let i = 0; i < total; i++) {
-      sender.send(chatFrame(first, i));
-      await sleep(100);
-    }
-    await drain(() => tally.deliveries >= total * everyone.length, 20_000);
-    const seconds = (performance.now() - t1) / 1000;
-    const cpu = cpuMs(pids) - cpu0;
+    const fanout = await tenToEveryone(clients, names, everyone, tally, pids);
     for (const c of [...clients, ...newcomers]) c.ws.close();
     return {
       members: everyone.length,
@@ -330,13 +295,7 @@ export const SCENARIOS = {
       joinOneCpuMs: round(joinOneCpuMs, 2),
       occupancyBatchCpuMs: round(occupancyBatchCpuMs),
       welcomeBytes: newcomers[0]?.bytes,
-      ...summary(tally, {
-        seconds,
-        cpu,
-        committed: total,
-        rows: undefined,
-        lost: tally.lost([{ receivers: everyone, sent: new Map([[first, total]]) }]),
-      }),
+      ...fanout,
     };
   },
 
@@ -387,6 +346,35 @@ export const SCENARIOS = {
     });
   },
 };
+
+/**
+ * A big room's fanout: the first member sends 10 messages, one per 100 ms,
+ * and everyone (`everyone`) must receive each.
+ * @param {import("./load.mjs").Joined[]} clients @param {string[]} names @param {string[]} everyone
+ * @param {Tally} tally @param {number[]} pids
+ */
+async function tenToEveryone(clients, names, everyone, tally, pids) {
+  const sender = clients[0]?.ws;
+  const first = names[0] ?? "";
+  if (!sender) throw new Error("no clients joined");
+  const cpu0 = cpuMs(pids);
+  const t1 = performance.now();
+  const total = 10;
+  for (let i = 0; i < total; i++) {
+    sender.send(chatFrame(first, i));
+    await sleep(100);
+  }
+  await drain(() => tally.deliveries >= total * everyone.length, 20_000);
+  const seconds = (performance.now() - t1) / 1000;
+  const cpu = cpuMs(pids) - cpu0;
+  return summary(tally, {
+    seconds,
+    cpu,
+    committed: total,
+    rows: undefined,
+    lost: tally.lost([{ receivers: everyone, sent: new Map([[first, total]]) }]),
+  });
+}
 
 /**
  * 300 (scaled) clients join a room with 100 messages of history at once.
