@@ -275,12 +275,10 @@ const handlers: Handlers = {
       showJoinError(error.code === "banned" ? `You are banned from this room ${until(error.until)}.` : error.message);
       return;
     }
-    if (during === "read") {
-      archive.failed(error.message);
-      search.failed(error.message);
-      people.failed(error.message);
-      return;
-    }
+    // A read's refusal (rate_limited) belongs to whichever part asked it.
+    if (during === "history") return archive.failed(error.message);
+    if (during === "search") return search.failed(error.message);
+    if (during === "members") return people.failed(error.message);
     switch (error.code) {
       case "kicked":
         notice(["A moderator removed you from the room", ...because(error.reason)]).classList.add("moderation");

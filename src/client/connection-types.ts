@@ -3,6 +3,7 @@
  * contract between the connection logic, which has no DOM, and whoever renders
  * it (app.ts in the browser, the tests in Node).
  */
+import type { ClientFrameOf } from "../shared/protocol";
 import type { ChatFrame, ServerFrameOf, WelcomeFrame } from "../shared/server-frames";
 
 export type State = "connecting" | "live" | "reconnecting" | "offline" | "ended";
@@ -19,6 +20,8 @@ export type Pending =
 /** A socket that joined with `protocol: 3` hears of others in batches (§9.2), never by `joined`/`left`. */
 export type PresenceFrame = ServerFrameOf<"presence">;
 export type ErrorFrame = ServerFrameOf<"error">;
+/** A request answered to this socket alone (§8.2, §8.3, §9.4); the connection sends one at a time. */
+export type ReadFrame = ClientFrameOf<"history" | "search" | "members">;
 
 /** What the page is told; the connection never touches the DOM. */
 export interface Handlers {
@@ -35,8 +38,8 @@ export interface Handlers {
   moderation(frame: ServerFrameOf<"moderation">): void;
   /** The answer to this socket's own `history`, `search` (§8) or `members` (§9.4). */
   read(frame: ServerFrameOf<"history" | "search" | "members">): void;
-  /** `during`: the join, what was in flight (a chat or a change), a read, or none of them. */
-  error(error: ErrorFrame, during: "join" | Pending["kind"] | "read" | "other"): void;
+  /** `during`: the join, what was in flight (a chat or a change), the read that was asked (by its type), or none of them. */
+  error(error: ErrorFrame, during: "join" | Pending["kind"] | ReadFrame["type"] | "other"): void;
   outbox(pending: readonly Pending[]): void;
 }
 

@@ -16,10 +16,10 @@
  *   identity token, so a reconnect hours later still presents a valid one.
  */
 
-import type { ClientFrame, ClientFrameOf, ErrorCode, ModerationFrame } from "../shared/protocol";
+import type { ClientFrame, ErrorCode, ModerationFrame } from "../shared/protocol";
 import { CLOSE_KICKED, CLOSE_REPLACED } from "../shared/protocol";
 import { type ChatFrame, parseServerFrame, type ServerFrame, type WelcomeFrame } from "../shared/server-frames";
-import type { ConnectionOptions, ErrorFrame, Handlers, Pending, State } from "./connection-types";
+import type { ConnectionOptions, ErrorFrame, Handlers, Pending, ReadFrame, State } from "./connection-types";
 import { backoffMs, HEARTBEAT_MS, Heartbeat, PONG_TIMEOUT_MS, STABLE_MS } from "./liveness";
 import { Outbox } from "./outbox";
 
@@ -56,9 +56,9 @@ export class ChatConnection {
   readonly #heartbeat: Heartbeat;
   #rateRetry: ReturnType<typeof setTimeout> | undefined;
   #stableTimer: ReturnType<typeof setTimeout> | undefined;
-  /** A `history` or `search` awaits its answer. */
-  #reading = false;
-  readonly #reads: Array<ClientFrameOf<"history" | "search" | "members">> = [];
+  /** The `history`, `search` or `members` that awaits its answer. */
+  #reading: ReadFrame | undefined;
+  readonly #reads: ReadFrame[] = [];
 
   constructor({
     url,
@@ -116,13 +116,13 @@ export class ChatConnection {
   }
 
   /**
-   * Asks for a page of history or search results (§8). Reads go one at a
+   * Asks for a page of history, search results (§8) or the roster (§9.4). Reads go one at a
    * time, and only while nothing of the outbox is in flight, so an error
    * that comes back can only be the read's; the rest wait their turn. False
    * when not joined, or too many wait (a lost connection drops them: the
    * page asks again after the next welcome).
    */
-  read(frame: ClientFrameOf<"history" | "search" | "members">): boolean {
+  read(frame: ReadFrame): boolean {
     if (!this.#joined || this.#reads.length >= MAX_QUEUED_READS) return false;
     this.#reads.push(frame);
     this.#flush();
@@ -222,7 +222,7 @@ export class ChatConnection {
     else if (frame.type === "dm") on.dm(frame);
     else if (frame.type === "moderation") on.moderation(frame);
     else if (frame.type === "history" || frame.type === "search" || frame.type === "members") {
-      this.#reading = false;
+      this.#reading = undefined;
       on.read(frame);
       this.#flush();
     }
@@ -285,9 +285,10 @@ export class ChatConnection {
       this.on.error(error, "join");
       return;
     }
-    if (this.#reading && !UNASKED.has(error.code)) {
-      this.#reading = false;
-      this.on.error(error, "read");
+    const read = this.#reading;
+    if (read && !UNASKED.has(error.code)) {
+      this.#reading = undefined;
+      this.on.error(error, read.type);
       this.#flush();
       return;
     }
@@ -310,7 +311,7 @@ export class ChatConnection {
     const read = this.#outbox.inFlight ? undefined : this.#reads[0];
     if (read && this.#send(read)) {
       this.#reads.shift();
-      this.#reading = true;
+      this.#reading = read;
       return;
     }
     const frame = this.#joined ? this.#outbox.next() : undefined;
@@ -330,7 +331,7 @@ export class ChatConnection {
     this.#ws = undefined;
     this.#joined = false;
     this.#outbox.inFlight = false;
-    this.#reading = false;
+    this.#reading = undefined;
     this.#reads.length = 0;
     this.#heartbeat.stop();
     clearTimeout(this.#rateRetry);

@@ -252,6 +252,6 @@ describe("reads (§8)", () => {
     expect(session.read({ type: "search", q: "x" })).toBe(true);
     await expect.poll(() => answers.length, { timeout: 5000 }).toBe(3);
     expect(got).toEqual(["history", "search", "chat"]);
-    expect(answers).toEqual(["history", "rate_limited during read", "chat hello"]);
+    expect(answers).toEqual(["history", "rate_limited during search", "chat hello"]);
   });
 });
