@@ -83,22 +83,22 @@ export class ChatConnection {
     this.#open();
   }
 
-  /** Queues a chat (answering `replyTo`, §7.2); false when the outbox is full. */
-  chat(text: string, replyTo?: number): boolean {
+  /** Queues a chat (answering `replyTo`, §7.2); its `id`, or undefined when the outbox is full. */
+  chat(text: string, replyTo?: number): string | undefined {
     return this.#queue({ kind: "chat", id: newId(), text, ...(replyTo === undefined ? {} : { replyTo }) });
   }
 
-  /** Edits, deletes and reactions (§7.2): only while live; false otherwise. */
-  edit(seq: number, text: string): boolean {
-    return this.state === "live" && this.#queue({ kind: "edit", id: newId(), seq, text });
+  /** Edits, deletes and reactions (§7.2): only while live; their outbox `id`, or undefined. */
+  edit(seq: number, text: string): string | undefined {
+    return this.state === "live" ? this.#queue({ kind: "edit", id: newId(), seq, text }) : undefined;
   }
 
-  remove(seq: number): boolean {
-    return this.state === "live" && this.#queue({ kind: "delete", id: newId(), seq });
+  remove(seq: number): string | undefined {
+    return this.state === "live" ? this.#queue({ kind: "delete", id: newId(), seq }) : undefined;
   }
 
-  react(seq: number, emoji: string): boolean {
-    return this.state === "live" && this.#queue({ kind: "react", id: newId(), seq, emoji });
+  react(seq: number, emoji: string): string | undefined {
+    return this.state === "live" ? this.#queue({ kind: "react", id: newId(), seq, emoji }) : undefined;
   }
 
   /** Sends a dm now; false when not live (a dm has no id, so it is never queued or resent). */
@@ -270,10 +270,10 @@ export class ChatConnection {
     this.#flush();
   }
 
-  #queue(pending: Pending): boolean {
-    if (!this.#outbox.push(pending)) return false;
+  #queue(pending: Pending): string | undefined {
+    if (!this.#outbox.push(pending)) return undefined;
     this.#flush();
-    return true;
+    return pending.id;
   }
 
   #error(error: ErrorFrame): void {

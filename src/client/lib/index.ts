@@ -1,0 +1,17 @@
+/**
+ * `edge-chat/client`: import { ChatClient } from "edge-chat/client".
+ * Built into dist/ by `npm run build` (scripts/build-lib.mjs); the frame
+ * types are the wire module's own.
+ */
+
+export type { PresenceFrame } from "../../shared/presence";
+export type {
+  ChatFrame,
+  MemberEntry,
+  ServerFrame,
+  ServerFrameOf,
+  UpdateFrame,
+  WelcomeFrame,
+} from "../../shared/server-frames";
+export type { State } from "../connection-types";
+export { ChatClient, type ChatClientOptions, ChatError, type ClientEvents } from "./chat-client";
