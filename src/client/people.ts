@@ -55,6 +55,8 @@ export function mountPeople(connection: () => ChatConnection | undefined): Peopl
   let next: string | null = null;
   /** The `members` request in flight: the connection answers reads one at a time, in order. */
   let asked: { prefix: string; more: boolean } | undefined;
+  /** The first page is to be asked for again once the answer in flight is in (the count moved meanwhile). */
+  let again = false;
   let pause: ReturnType<typeof setTimeout> | undefined;
 
   const filter = () => ui.peopleFilter.value.trim();
@@ -72,7 +74,11 @@ export function mountPeople(connection: () => ChatConnection | undefined): Peopl
 
   /** Asks a large room for the first page (or the next) of names with the filter's prefix. */
   const load = (more: boolean) => {
-    if (!large || asked) return;
+    if (!large) return;
+    if (asked) {
+      again ||= !more;
+      return;
+    }
     const prefix = filter();
     const frame = {
       type: "members" as const,
@@ -112,6 +118,7 @@ export function mountPeople(connection: () => ChatConnection | undefined): Peopl
       me = name;
       count = welcome.count ?? welcome.members?.length ?? 0;
       asked = undefined;
+      again = false;
       if (welcome.large) toLarge();
       else {
         large = false;
@@ -120,9 +127,14 @@ export function mountPeople(connection: () => ChatConnection | undefined): Peopl
       render();
     },
     heard(frame) {
+      const grew = frame.count !== count;
       count = frame.count;
       if (frame.large === true) return toLarge();
       if (frame.large === false) large = false;
+      // A large room's list that fits one page has no cursor to go on
+      // from: when the count moves, that page is asked for again (at most
+      // once per OCCUPANCY_INTERVAL_MS, as the counts come).
+      if (large && grew && next === null && listed.length < PAGE) return load(false);
       if (!large) {
         roster = applyPresence(roster, frame);
         if (dmTo !== undefined && frame.left.some((m) => m.name === dmTo)) closeDm();
@@ -134,11 +146,18 @@ export function mountPeople(connection: () => ChatConnection | undefined): Peopl
       asked = undefined;
       if (!request || !large) return;
       count = frame.count;
-      // The filter changed while this page was on its way: ask again for what is typed now.
-      if (request.prefix !== filter()) return load(false);
-      listed = request.more ? [...listed, ...frame.members] : frame.members;
-      next = frame.next;
-      render();
+      // The filter changed while this page was on its way: ask for what is typed now.
+      const stale = request.prefix !== filter();
+      if (!stale) {
+        listed = request.more ? [...listed, ...frame.members] : frame.members;
+        next = frame.next;
+        render();
+      }
+      // Or the count moved meanwhile: the first page again.
+      if (stale || again) {
+        again = false;
+        load(false);
+      }
     },
     failed(message) {
       if (!asked) return;
@@ -153,6 +172,7 @@ export function mountPeople(connection: () => ChatConnection | undefined): Peopl
       count = 0;
       large = false;
       asked = undefined;
+      again = false;
       ui.peopleFilter.value = "";
       closeDm();
       render();
