@@ -182,6 +182,13 @@ describe("batched presence (§9.2)", () => {
     expect(presences(room.take(ann))).toMatchObject([{ left: [{ name: "Ben", reason: "kicked" }], count: 1 }]);
   });
 
+  it("stores a batch nobody received with finite numbers only, as JSON keeps them", () => {
+    const room = new MemoryRoom();
+    join(room, "Ann", 3);
+    // Ann's own join was a batch for nobody: it keeps the previous batch's time.
+    expect(room.presence.tick).toEqual({ n: 1, through: 1, at: 0, count: 1, large: false });
+  });
+
   it("delivers a batch that was pending when the room was evicted", () => {
     const room = new MemoryRoom();
     const ann = join(room, "Ann", 3);

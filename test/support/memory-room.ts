@@ -171,7 +171,8 @@ export class MemoryPresenceStore implements PresenceStore {
     this.entries.push(structuredClone(entry));
   }
   ticked(tick: PresenceTick): void {
-    this.tick = { ...tick };
+    // Through JSON, as SqlPresenceStore keeps it: what JSON cannot hold is lost here too.
+    this.tick = JSON.parse(JSON.stringify(tick)) as PresenceTick;
     this.entries = this.entries.filter((e) => e.n > tick.through);
   }
 }

@@ -61,7 +61,8 @@ export class Presence<S> {
     this.#send = send;
     const { entries, tick } = store.load();
     this.#journal = entries;
-    this.#tick = tick ?? { n: 0, through: 0, at: Number.NEGATIVE_INFINITY, count: 0, large: false };
+    // `at: 0`, not -Infinity: the batch is stored as JSON, which has no infinities.
+    this.#tick = tick ?? { n: 0, through: 0, at: 0, count: 0, large: false };
     // Numbers never go back, also past changes no row was kept for: a
     // socket's `told` may name one (a change made while no other
     // version-3 socket was here to be told of it).
