@@ -11,7 +11,7 @@ import { type ClientConfig, ClientConfigSchema, parseBody } from "../shared/http
 /** Gives a fresh identity token, or undefined for a visitor who is not signed in (a guest). */
 export type TokenSource = () => Promise<string | undefined>;
 
-const OPEN: ClientConfig = { access: "open", authEndpoint: null };
+const OPEN: ClientConfig = { access: "open", authEndpoint: null, uploads: null };
 
 /** GET /api/config; a server that does not answer it is an open one without sign-in. */
 export async function loadConfig(): Promise<ClientConfig> {

@@ -22,11 +22,14 @@ import { isPrivateRoom } from "../auth/access";
 import { readAuth, verifyIdentity } from "../auth/identity";
 import { openDirectory } from "../directory/directory";
 import { CountReporter } from "../directory/reporter";
+import { filesSecret, UrlSigner } from "../files/signing";
 import { httpErrorBody, type ModerationState, type PublishResult, type RoomSnapshot } from "../shared/http";
 import { type Limits, readLimits } from "../shared/limits";
 import { type ModerationFrame, PING_TEXT, PONG_TEXT } from "../shared/protocol";
+import type { FileInfo, StoredFile } from "../shared/server-frames";
 import { ADDRESS_HEADER, UNKNOWN_ADDRESS } from "../worker/address";
 import { ChatCore } from "./core";
+import { grantUpload, recordUpload, servable, type UploadGrant } from "./features/files";
 import { messagesBefore, type ReadResult, searchRoom } from "./features/history";
 import { messagesSince, publish, snapshot } from "./features/messages";
 import { moderate, moderationState, type Outcome } from "./features/moderation";
@@ -34,6 +37,7 @@ import { errorName, type RoomIO } from "./io";
 import { RoomBudgets } from "./state/budgets";
 import { Sanctions } from "./state/sanctions";
 import { isSocketState, newSocketState, type SocketState } from "./state/socket-state";
+import { SqlFileStore } from "./storage/sql-files";
 import { SqlMessageStore } from "./storage/sql-messages";
 import { SqlPresenceStore } from "./storage/sql-presence";
 import { SqlAwayStore, SqlBucketStore, SqlSanctionStore } from "./storage/sql-stores";
@@ -68,7 +72,14 @@ export class ChatRoom extends DurableObject<Env> {
       setAlarm: (at) => void ctx.storage.setAlarm(at),
       // A private room is never listed (§5.2), so it tells the directory nothing.
       reportCount: isPrivateRoom(room) ? () => {} : (users) => reporter.update(users),
+      forgetFiles: (keys) =>
+        ctx.waitUntil(
+          env.FILES.delete(keys).catch((err: unknown) =>
+            console.warn(`room ${room}: deleting ${keys.length} files failed:`, errorName(err)),
+          ),
+        ),
     };
+    const secret = filesSecret(env);
     const now = Date.now();
     // Wake-up: the attachments are the truth about who is here.
     const sockets = ctx.getWebSockets().map((ws) => [ws, loadSession(ws, limits, now)] as const);
@@ -82,6 +93,8 @@ export class ChatRoom extends DurableObject<Env> {
         sanctions: new Sanctions(new SqlSanctionStore(ctx.storage.sql)),
         away: new SqlAwayStore(ctx.storage.sql),
         presence: new SqlPresenceStore(ctx.storage.sql),
+        files: new SqlFileStore(ctx.storage.sql),
+        ...(secret === undefined ? {} : { signer: new UrlSigner(secret, limits.fileUrlTtlS) }),
         identify: (token) => verifyIdentity(token, auth, keyContext),
         sameToken: tokensEqual,
       },
@@ -145,17 +158,33 @@ export class ChatRoom extends DurableObject<Env> {
     return snapshot(this.#core);
   }
 
-  messages(since: number, limit: number): string[] {
+  async messages(since: number, limit: number): Promise<string[]> {
     return messagesSince(this.#core, since, limit);
   }
 
   /** §8.4: a page of retained messages before a seq. */
-  messagesBefore(before: number | undefined, limit: number | undefined): ReadResult {
+  async messagesBefore(before: number | undefined, limit: number | undefined): Promise<ReadResult> {
     return messagesBefore(this.#core, before, limit);
   }
 
-  search(q: string, before: number | undefined, limit: number | undefined): ReadResult {
+  async search(q: string, before: number | undefined, limit: number | undefined): Promise<ReadResult> {
     return searchRoom(this.#core, q, before, limit);
+  }
+
+  // RPC for file attachments (§11; src/worker/files.ts streams the bytes).
+
+  grantUpload(token: string): UploadGrant {
+    return grantUpload(this.#core, token);
+  }
+
+  recordUpload(owner: string, file: StoredFile): Promise<FileInfo> {
+    return recordUpload(this.#core, owner, file);
+  }
+
+  /** The stored file to serve (its key, name, type and size), or null: 404 (§11.3). */
+  servable(id: string): { key: string; name: string; type: string; size: number } | null {
+    const row = servable(this.#core, id);
+    return row ? { key: this.#core.files.key(id), name: row.name, type: row.type, size: row.size } : null;
   }
 
   publish(name: string, text: string): PublishResult {

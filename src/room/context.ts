@@ -8,17 +8,21 @@
  * Node tests (test/support/memory-room.ts).
  *
  * Every handler is synchronous (SQLite calls in a Durable Object are), so
- * one frame is handled completely before the next starts. The one
- * exception is a join with an identity token (features/join.ts).
+ * one frame is handled completely before the next starts. The exceptions
+ * await before they decide anything: a join with an identity token
+ * (features/join.ts), and an answer whose files need URLs signed
+ * (state/file-urls.ts), which then runs again from the top.
  */
 import type { Verified } from "../auth/identity";
 import type { Limits } from "../shared/limits";
 import type { Archive } from "./state/archive";
 import type { RoomBudgets } from "./state/budgets";
+import type { FileUrls } from "./state/file-urls";
+import type { RoomFiles } from "./state/files";
 import type { HistoryRing } from "./state/history";
 import type { Members, Membership } from "./state/members";
 import type { Presence } from "./state/presence";
-import type { Sanctions } from "./state/sanctions";
+import type { Sanction, Sanctions } from "./state/sanctions";
 import type { SocketState } from "./state/socket-state";
 
 export interface RoomContext<S> {
@@ -36,6 +40,10 @@ export interface RoomContext<S> {
   readonly budgets: RoomBudgets;
   /** Bans, mutes and slow mode (§6), in storage. */
   readonly sanctions: Sanctions;
+  /** Uploaded files (§11): whose they are, which message carries them, when they go. */
+  readonly files: RoomFiles;
+  /** Signed URLs for the files an answer carries (§11.3). */
+  readonly urls: FileUrls;
   /** Checks an identity token (src/auth/identity.ts); never rejects. */
   identify(token: string): Promise<Verified>;
   /** Compares a reclaim token in constant time. */
@@ -59,6 +67,8 @@ export interface RoomContext<S> {
   expel(membership: Membership<S>, told: string, code: number, reason: "replaced" | "kicked" | "banned"): void;
   /** A socket holds no name from `since` on (it left): the join timeout counts from then. */
   unjoined(since: number): void;
+  /** Deletes files no one may open any more (§11): unattached for an hour, or their message gone. */
+  sweepFiles(now: number): void;
   /** Makes sure the alarm fires by `at` (a ban or mute that ends then). */
   wantAlarm(at: number): void;
 
@@ -66,6 +76,8 @@ export interface RoomContext<S> {
   spend(sender: Sender<S>): boolean;
   /** Spends one READS_PER_MINUTE token of the socket's and its address's budgets (§8, §9); false when either is empty. */
   spendRead(sender: Sender<S>): boolean;
+  /** The member's mute in force now (§6.2), if any. */
+  muteOf(membership: Membership<S>): Sanction | undefined;
   /** The `muted` error (§6.2) when the member is muted now. */
   mutedError(membership: Membership<S>): string | undefined;
 }
@@ -86,4 +98,5 @@ export interface Newcomer<S> {
 /** What a handler answers its sender: a frame, or nothing (its answer, if any, was part of a broadcast). */
 export type Answer = string | undefined;
 
-export type Handler<S, F> = (ctx: RoomContext<S>, sender: Sender<S>, frame: F) => Answer;
+/** A promise only while it awaits signatures (state/file-urls.ts); the socket's next frames wait for it. */
+export type Handler<S, F> = (ctx: RoomContext<S>, sender: Sender<S>, frame: F) => Answer | Promise<Answer>;

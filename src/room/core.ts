@@ -25,11 +25,14 @@ import { ReplyBudget } from "./reply-budget";
 import { Archive, sweepAt } from "./state/archive";
 import { type RoomBudgets, refillsBeforeEviction } from "./state/budgets";
 import { Deadlines } from "./state/deadlines";
+import { FileUrls } from "./state/file-urls";
+import { RoomFiles } from "./state/files";
 import { HistoryRing } from "./state/history";
 import { Members, type Membership } from "./state/members";
 import { Presence } from "./state/presence";
-import type { Sanctions } from "./state/sanctions";
+import type { Sanction, Sanctions } from "./state/sanctions";
 import { memberId, newSocketState, type SocketState } from "./state/socket-state";
+import type { MessageStore } from "./storage/stores";
 
 export class ChatCore<S extends object> implements RoomContext<S> {
   readonly room: string;
@@ -42,11 +45,14 @@ export class ChatCore<S extends object> implements RoomContext<S> {
   readonly sameToken: (given: string, expected: string) => boolean;
   readonly #io: RoomIO<S>;
   readonly archive: Archive;
+  readonly files: RoomFiles;
+  readonly urls: FileUrls;
   #history: HistoryRing | undefined;
   readonly #loadHistory: () => HistoryRing;
   #presence: Presence<S> | undefined;
   readonly #loadPresence: () => Presence<S>;
   readonly #replies: ReplyBudget<S>;
+  readonly #messages: MessageStore;
   readonly #deadlines: Deadlines<S>;
   readonly #inbox: Inbox<S>;
   readonly #handlers = handlers<S>();
@@ -74,6 +80,9 @@ export class ChatCore<S extends object> implements RoomContext<S> {
         stored: retentionMs > 0 ? (ts) => this.#deadlines.want(sweepAt(ts, retentionMs)) : undefined,
       });
     this.archive = new Archive(parts.messages, () => this.history, retentionMs, this.now);
+    this.#messages = parts.messages;
+    this.files = new RoomFiles(parts.files, parts.room, (keys) => parts.io.forgetFiles(keys));
+    this.urls = new FileUrls(parts.room, parts.signer, this.now);
     this.#replies = new ReplyBudget(parts.limits.replyBytesPerMinute);
     this.#memberRate = { burst: parts.limits.rateBurst, perSec: parts.limits.ratePerSec };
     this.#memberBucketRefillsFirst = refillsBeforeEviction(this.#memberRate);
@@ -88,7 +97,11 @@ export class ChatCore<S extends object> implements RoomContext<S> {
       (at) => parts.io.setAlarm(at),
       this.members,
       joinTimeoutMs,
-      () => earliest(earliest(parts.sanctions.nextExpiry(), this.archive.nextSweep()), this.presence.next()),
+      () =>
+        [parts.sanctions.nextExpiry(), this.archive.nextSweep(), this.presence.next(), this.files.next()].reduce(
+          earliest,
+          undefined,
+        ),
     );
     this.#inbox = new Inbox(
       (socket, data) => this.#handle(socket, data),
@@ -182,10 +195,20 @@ export class ChatCore<S extends object> implements RoomContext<S> {
       this.departed(membership);
     }
     const swept = this.archive.sweep(now);
+    this.sweepFiles(now);
     this.presence.settle(now);
     this.#deadlines.rearm();
     this.budgets.prune(now);
     return swept;
+  }
+
+  /**
+   * Deletes the files no one may open any more (§11.1, §11.3): unattached
+   * for an hour, or carried by messages no longer stored. The alarm calls
+   * it; so does a ring-only room's chat, whose ring just dropped one.
+   */
+  sweepFiles(now: number): void {
+    this.files.sweep(now, this.#messages.oldestSeq() ?? this.history.latestSeq + 1);
   }
 
   // --- Frames ---------------------------------------------------------------
@@ -292,10 +315,14 @@ export class ChatCore<S extends object> implements RoomContext<S> {
     return true;
   }
 
-  mutedError(membership: Membership<S>): string | undefined {
+  muteOf(membership: Membership<S>): Sanction | undefined {
     const { key, user } = membership.member;
     const who = user === undefined ? { key, address: membership.address } : { user };
-    const mute = this.sanctions.inForce("mute", who, this.now());
+    return this.sanctions.inForce("mute", who, this.now());
+  }
+
+  mutedError(membership: Membership<S>): string | undefined {
+    const mute = this.muteOf(membership);
     return mute ? errorFrame("muted", undefined, { until: mute.until }) : undefined;
   }
 

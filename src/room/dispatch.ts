@@ -44,7 +44,7 @@ export function dispatch<S, T extends MemberFrame["type"]>(
   ctx: RoomContext<S>,
   sender: Sender<S>,
   frame: FrameOf[T],
-): Answer {
+): Answer | Promise<Answer> {
   const handler: Handler<S, FrameOf[T]> = table[frame.type as T];
   return handler(ctx, sender, frame);
 }

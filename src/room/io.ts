@@ -4,11 +4,12 @@
  * tests over plain objects), and what it is built from.
  */
 import type { Verified } from "../auth/identity";
+import type { UrlSigner } from "../files/signing";
 import type { Limits } from "../shared/limits";
 import type { RoomBudgets } from "./state/budgets";
 import type { Sanctions } from "./state/sanctions";
 import type { SocketState } from "./state/socket-state";
-import type { AwayStore, MessageStore, PresenceStore } from "./storage/stores";
+import type { AwayStore, FileStore, MessageStore, PresenceStore } from "./storage/stores";
 
 /** What the core needs from the runtime. */
 export interface RoomIO<S> {
@@ -22,6 +23,8 @@ export interface RoomIO<S> {
   setAlarm(at: number): void;
   /** The room's joined-user count changed (or may be stale): tell the directory. */
   reportCount(users: number): void;
+  /** Deletes objects from the FILES bucket (§11); not awaited, and a failure is only logged. */
+  forgetFiles(keys: string[]): void;
 }
 
 export interface CoreParts<S> {
@@ -36,6 +39,10 @@ export interface CoreParts<S> {
   away: AwayStore;
   /** The roster changes a pending presence batch will carry (§9.2). */
   presence: PresenceStore;
+  /** Uploaded files (§11). */
+  files: FileStore;
+  /** Signs file URLs; absent when uploads are off (no FILES_SECRET). */
+  signer?: UrlSigner;
   identify: (token: string) => Promise<Verified>;
   /** The runtime's constant-time comparison (Node's in tests). */
   sameToken: (given: string, expected: string) => boolean;

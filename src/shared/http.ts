@@ -7,7 +7,7 @@
  */
 import * as v from "valibot";
 import { ROOM_NAME } from "./protocol";
-import { ChatFrameSchema } from "./server-frames";
+import { ChatFrameSchema, FileSchema } from "./server-frames";
 
 const Count = v.pipe(v.number(), v.safeInteger(), v.minValue(0));
 
@@ -74,7 +74,12 @@ export const ClientConfigSchema = v.object({
   access: v.picklist(["open", "verified"]),
   /** Where the page gets an identity token for the signed-in visitor (a path on this origin), or null. */
   authEndpoint: v.nullable(v.string()),
+  /** §11: null when uploads are off (no FILES_SECRET); else the largest file and the types allowed. */
+  uploads: v.nullable(v.object({ maxBytes: Count, types: v.array(v.string()) })),
 });
+
+/** POST /api/rooms/:room/files (§11.1): 201. */
+export const UploadAnswerSchema = v.object({ file: FileSchema });
 export type ClientConfig = v.InferOutput<typeof ClientConfigSchema>;
 
 /** A body checked against a schema; undefined for anything else. */

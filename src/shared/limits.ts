@@ -50,6 +50,12 @@ export interface Limits {
   rosterLimit: number;
   /** §9.3: in a large room, at most one `presence` frame per this interval per version-3 socket. */
   occupancyIntervalMs: number;
+  /** §11.1: the largest file one upload may carry, in bytes. */
+  maxUploadBytes: number;
+  /** §11.1: uploads one member may make per room per hour. */
+  uploadsPerHour: number;
+  /** §11.3: how long a signed file URL stays valid, in seconds. */
+  fileUrlTtlS: number;
 }
 
 export type Access = "open" | "verified";
@@ -84,6 +90,9 @@ export const DEFAULT_LIMITS: Readonly<Limits> = {
   presenceBatchMs: 250,
   rosterLimit: 200,
   occupancyIntervalMs: 2000,
+  maxUploadBytes: 10_485_760,
+  uploadsPerHour: 30,
+  fileUrlTtlS: 86_400,
 };
 
 /** How many joins per minute an address may make in one room, as a multiple of JOINS_PER_MINUTE (§2.4). */
@@ -131,6 +140,9 @@ export function readLimits(env: RawVars): Limits {
     presenceBatchMs: positive(env, "PRESENCE_BATCH_MS", DEFAULT_LIMITS.presenceBatchMs, true),
     rosterLimit: positive(env, "ROSTER_LIMIT", DEFAULT_LIMITS.rosterLimit, true),
     occupancyIntervalMs: positive(env, "OCCUPANCY_INTERVAL_MS", DEFAULT_LIMITS.occupancyIntervalMs, true),
+    maxUploadBytes: positive(env, "MAX_UPLOAD_BYTES", DEFAULT_LIMITS.maxUploadBytes, true),
+    uploadsPerHour: positive(env, "UPLOADS_PER_HOUR", DEFAULT_LIMITS.uploadsPerHour, true),
+    fileUrlTtlS: positive(env, "FILE_URL_TTL_S", DEFAULT_LIMITS.fileUrlTtlS, true),
   };
 }
 

@@ -8,6 +8,7 @@
  * prose version.
  */
 import * as v from "valibot";
+import { FileIdSchema, MAX_FILES_PER_MESSAGE } from "./files";
 import { codePointLength, exceedsUtf8Bytes } from "./text";
 
 /** Protocol §1: case-sensitive, 1 to 64 characters, not starting with punctuation. */
@@ -173,6 +174,15 @@ export const ClientFrameSchema = v.variant("type", [
     id: v.optional(ClientIdSchema),
     /** §7.2: the seq of the message this one answers. */
     replyTo: v.optional(MessageSeqSchema),
+    /** §11.2: 1 to 4 of the sender's own unattached uploads, each once. */
+    files: v.optional(
+      v.pipe(
+        v.array(FileIdSchema),
+        v.minLength(1, "give 1 to 4 file ids, or no `files`"),
+        v.maxLength(MAX_FILES_PER_MESSAGE, `at most ${MAX_FILES_PER_MESSAGE} files`),
+        v.check((ids) => new Set(ids).size === ids.length, "each file at most once"),
+      ),
+    ),
   }),
   // The message lifecycle (§7.2).
   v.object({ type: v.literal("edit"), seq: MessageSeqSchema, text: v.string() }),

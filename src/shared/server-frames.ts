@@ -19,6 +19,20 @@ const User = v.optional(v.string());
 /** §7.3: per emoji, how many reacted and the first REACTION_NAMES of them, in reaction order. */
 export const ReactionsSchema = v.record(v.string(), v.looseObject({ count: Count, names: v.array(v.string()) }));
 
+/** §11.1: an uploaded file as the room stores it on its message. */
+export const StoredFileSchema = v.looseObject({
+  id: v.string(),
+  name: v.string(),
+  type: v.string(),
+  size: Count,
+  /** Images only: pixels, read from the file's header. */
+  width: v.optional(Count),
+  height: v.optional(Count),
+});
+
+/** §11.2, §11.3: a file as every answer carries it, with a URL signed afresh for that answer. */
+export const FileSchema = v.looseObject({ ...StoredFileSchema.entries, url: v.string() });
+
 export const ChatFrameSchema = v.looseObject({
   type: v.literal("chat"),
   room: v.string(),
@@ -42,6 +56,14 @@ export const ChatFrameSchema = v.looseObject({
   deleted: v.optional(v.literal(true)),
   /** Only when non-empty. */
   reactions: v.optional(ReactionsSchema),
+  /** §11.2: the attached files, in the order given; absent without files and on a deleted message. */
+  files: v.optional(v.array(FileSchema)),
+});
+
+/** A chat frame as the room stores it: its files without URLs, which each answer signs afresh (§11.3). */
+export const StoredChatSchema = v.looseObject({
+  ...ChatFrameSchema.entries,
+  files: v.optional(v.array(StoredFileSchema)),
 });
 
 /** §7.3: one change to a stored message, as everyone receives it. */
@@ -239,13 +261,32 @@ export function errorFrame(code: ErrorCode, message: string = ERROR_MESSAGES[cod
  * the caller passed: the ring stores these bytes and sends them as they are.
  */
 export type StoredChat = Pick<
-  ChatFrame,
-  "room" | "seq" | "v" | "name" | "user" | "text" | "ts" | "id" | "bot" | "replyTo" | "edited" | "deleted" | "reactions"
+  v.InferOutput<typeof StoredChatSchema>,
+  | "room"
+  | "seq"
+  | "v"
+  | "name"
+  | "user"
+  | "text"
+  | "ts"
+  | "id"
+  | "bot"
+  | "replyTo"
+  | "edited"
+  | "deleted"
+  | "reactions"
+  | "files"
 >;
+export type StoredFile = v.InferOutput<typeof StoredFileSchema>;
+export type FileInfo = v.InferOutput<typeof FileSchema>;
 
-export function encodeChat(message: StoredChat): string {
-  const { room, seq, v: version, name, user, text, ts, id, bot, replyTo, edited, deleted, reactions } = message;
-  const chat: ChatFrame = { type: "chat", room, seq, v: version, name, text, ts };
+/**
+ * The stored form (files without URLs) when `url` is absent; the form a
+ * client receives when `url` signs each file (§11.3).
+ */
+export function encodeChat(message: StoredChat, url?: (file: StoredFile) => string): string {
+  const { room, seq, v: version, name, user, text, ts, id, bot, replyTo, edited, deleted, reactions, files } = message;
+  const chat: v.InferOutput<typeof StoredChatSchema> = { type: "chat", room, seq, v: version, name, text, ts };
   if (user !== undefined) chat.user = user;
   if (id !== undefined) chat.id = id;
   if (bot) chat.bot = true;
@@ -253,7 +294,21 @@ export function encodeChat(message: StoredChat): string {
   if (edited !== undefined) chat.edited = edited;
   if (deleted) chat.deleted = true;
   if (reactions !== undefined && Object.keys(reactions).length > 0) chat.reactions = reactions;
-  return encode(chat);
+  if (files !== undefined && files.length > 0 && !deleted) {
+    chat.files = files.map((f) => encodeFile(f, url));
+  }
+  // Not `encode`: without `url` this is the stored form, which no client receives as it is.
+  return JSON.stringify(chat);
+}
+
+/** One file in a fixed key order; `url` only when signing. */
+export function encodeFile(file: StoredFile, url?: (file: StoredFile) => string): FileInfo | StoredFile {
+  const { id, name, type, size, width, height } = file;
+  const out: StoredFile & { url?: string } = { id, name, type, size };
+  if (width !== undefined) out.width = width;
+  if (height !== undefined) out.height = height;
+  if (url) out.url = url(file);
+  return out;
 }
 
 /** An update frame in one fixed key order, with only the fields of its kind of change. */

@@ -13,9 +13,12 @@ export type TextCheck = { ok: true } | { ok: false; code: "bad_message" | "too_l
  */
 const CONTROL_IN_TEXT = /[^\P{Cc}\t\n]/u;
 
-/** The chat and dm text rules: something visible, no controls, at most maxChars code points. */
-export function checkText(text: string, maxChars: number): TextCheck {
-  if (!/\S/u.test(text)) {
+/**
+ * The chat and dm text rules: something visible, no controls, at most
+ * maxChars code points. `blankOk`: a chat with files may have no text (§11.2).
+ */
+export function checkText(text: string, maxChars: number, blankOk = false): TextCheck {
+  if (!blankOk && !/\S/u.test(text)) {
     return { ok: false, code: "bad_message", message: "A message needs at least one non-space character." };
   }
   if (CONTROL_IN_TEXT.test(text)) {

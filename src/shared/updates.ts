@@ -13,12 +13,13 @@ export type Change = Pick<UpdateFrame, "v" | "text" | "edited" | "deleted" | "re
 export function applyUpdate<M extends StoredChat>(message: M, change: Change): M {
   const next: M = { ...message, v: change.v };
   if (change.deleted) {
-    // A tombstone: the text, its edit, its reply and its reactions are gone.
+    // A tombstone: the text, its edit, its reply, its reactions and its files are gone (§11.2).
     next.text = "";
     next.deleted = true;
     delete next.edited;
     delete next.replyTo;
     delete next.reactions;
+    delete next.files;
   }
   if (change.text !== undefined) {
     next.text = change.text;

@@ -14,11 +14,14 @@ import * as v from "valibot";
 import { admits, isPrivateRoom } from "../auth/access";
 import { readAuth, verifyIdentity } from "../auth/identity";
 import { openDirectory } from "../directory/directory";
+import { filesSecret } from "../files/signing";
 import type { ReadResult } from "../room/features/history";
+import { FILE_TYPES } from "../shared/files";
 import { type ClientConfig, type PublishBody, PublishBodySchema } from "../shared/http";
 import { readLimits } from "../shared/limits";
 import { isModerationFrame, MODERATION_ACTIONS, type ModerationFrame, parseClientFrame } from "../shared/protocol";
 import { addressKey } from "./address";
+import { upload } from "./files";
 import { ApiError, methodNotAllowed } from "./http-error";
 import { roomParam, roomStub } from "./rooms";
 import { secretsEqual } from "./secrets";
@@ -36,7 +39,7 @@ api.use(
   cors({
     origin: "*",
     allowMethods: ["GET", "POST"],
-    allowHeaders: ["Authorization", "Content-Type"],
+    allowHeaders: ["Authorization", "Content-Type", "X-File-Name"],
     maxAge: 86_400,
   }),
 );
@@ -57,7 +60,12 @@ api.all("/rooms", methodNotAllowed("GET"));
 api.get("/config", (c) => {
   const { access } = readLimits(c.env);
   const endpoint = c.env.AUTH_ENDPOINT;
-  const config: ClientConfig = { access, authEndpoint: endpoint ? endpoint : null };
+  const config: ClientConfig = {
+    access,
+    authEndpoint: endpoint ? endpoint : null,
+    uploads:
+      filesSecret(c.env) === undefined ? null : { maxBytes: readLimits(c.env).maxUploadBytes, types: [...FILE_TYPES] },
+  };
   return c.json(config);
 });
 api.all("/config", methodNotAllowed("GET"));
@@ -103,6 +111,10 @@ api.get("/rooms/:room/search", searchBudget(), privateRoomAccess(), async (c) =>
   return readAnswer(c, await roomStub(c.env, room).search(q, before, queryInt(c, "limit", 1)));
 });
 api.all("/rooms/:room/search", methodNotAllowed("GET"));
+
+// §11.1: uploads, authorised by a joined socket's welcome token (src/worker/files.ts).
+api.post("/rooms/:room/files", upload);
+api.all("/rooms/:room/files", methodNotAllowed("POST"));
 
 // Moderation (§6.4): the API token acts as an admin named "system".
 api.post("/rooms/:room/moderation", requireApiToken(), limitBody(), async (c) => {

@@ -10,8 +10,10 @@
  *   API_TOKEN  secret (32+ characters); enables POST /api/rooms/:room/messages.
  *   HISTORY_LIMIT … API_FAILURES_PER_MINUTE   limits (src/shared/limits.ts).
  *   ALLOWED_ORIGINS                extra origins that may open sockets.
+ *   FILES      the R2 bucket of uploaded files (§11); FILES_SECRET signs their URLs.
  *
- * Routes: GET /health, GET /chat/:room (WebSocket upgrade), /api/* (src/worker/api.ts).
+ * Routes: GET /health, GET /chat/:room (WebSocket upgrade), /api/* (src/worker/api.ts),
+ * GET /files/:room/:id (signed file URLs, src/worker/files.ts).
  * Everything else is a static file. The Worker validates and forwards; it
  * holds no state.
  */
@@ -20,6 +22,7 @@ import { secureHeaders } from "hono/secure-headers";
 import { readAllowedOrigins } from "../shared/limits";
 import { ADDRESS_HEADER, addressKey } from "./address";
 import { api } from "./api";
+import { serve } from "./files";
 import { ApiError, invalidRoom, methodNotAllowed, renderError } from "./http-error";
 import { roomParam, roomStub } from "./rooms";
 
@@ -68,6 +71,10 @@ app.all("/chat/*", () => {
 });
 
 app.route("/api", api);
+
+// §11.3: a file, for whoever holds its signed URL.
+app.get("/files/:room/:id", serve);
+app.all("/files/*", methodNotAllowed("GET"));
 
 // Paths the assets layer did not match reach the Worker only through
 // run_worker_first; anything else is asked of the assets binding (its 404).

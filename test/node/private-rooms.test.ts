@@ -94,7 +94,7 @@ describe("GET /api/config", () => {
   it("tells the browser client the access mode and the host site's token endpoint", async () => {
     expect(await read("/api/config")).toEqual({
       status: 200,
-      body: { access: "open", authEndpoint: "/auth/chat-token" },
+      body: { access: "open", authEndpoint: "/auth/chat-token", uploads: null },
     });
   });
 });

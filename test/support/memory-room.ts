@@ -6,6 +6,7 @@
 
 import { timingSafeEqual } from "node:crypto";
 import { type AuthConfig, verifyIdentity } from "../../src/auth/identity";
+import { UrlSigner } from "../../src/files/signing";
 import { ChatCore } from "../../src/room/core";
 import { snapshot } from "../../src/room/features/messages";
 import type { RoomIO } from "../../src/room/io";
@@ -22,6 +23,8 @@ import type {
   AwayRow,
   AwayStore,
   BucketStore,
+  FileRow,
+  FileStore,
   JournalEntry,
   LoadedHistory,
   MessageRow,
@@ -113,6 +116,9 @@ export class MemoryMessageStore implements MessageStore {
   dropBefore(seq: number): void {
     for (const key of [...this.rows.keys()]) if (key < seq) this.#delete(key);
   }
+  oldestSeq(): number | undefined {
+    return this.#sorted()[0]?.seq;
+  }
   oldestTs(): number | undefined {
     return this.#sorted()[0]?.ts;
   }
@@ -194,6 +200,53 @@ export class MemorySanctionStore implements SanctionStore {
   }
 }
 
+/** The files table, as SqlFileStore keeps it. */
+export class MemoryFileStore implements FileStore {
+  readonly rows = new Map<string, FileRow>();
+  insert(row: FileRow): void {
+    this.rows.set(row.id, { ...row });
+  }
+  get(id: string): FileRow | undefined {
+    const row = this.rows.get(id);
+    return row && { ...row };
+  }
+  attach(ids: readonly string[], seq: number): void {
+    for (const id of ids) {
+      const row = this.rows.get(id);
+      if (row) row.seq = seq;
+    }
+  }
+  ofMessage(seq: number): FileRow[] {
+    return [...this.rows.values()].filter((r) => r.seq === seq);
+  }
+  delete(ids: readonly string[]): void {
+    for (const id of ids) this.rows.delete(id);
+  }
+  unattachedBefore(cutoff: number, max: number): string[] {
+    return [...this.rows.values()]
+      .filter((r) => r.seq === undefined && r.uploaded <= cutoff)
+      .slice(0, max)
+      .map((r) => r.id);
+  }
+  attachedBelow(seq: number, max: number): string[] {
+    return [...this.rows.values()]
+      .filter((r) => r.seq !== undefined && r.seq < seq)
+      .slice(0, max)
+      .map((r) => r.id);
+  }
+  oldestUnattached(): number | undefined {
+    const times = [...this.rows.values()].filter((r) => r.seq === undefined).map((r) => r.uploaded);
+    return times.length > 0 ? Math.min(...times) : undefined;
+  }
+  lowestAttached(): number | undefined {
+    const seqs = [...this.rows.values()].flatMap((r) => (r.seq === undefined ? [] : [r.seq]));
+    return seqs.length > 0 ? Math.min(...seqs) : undefined;
+  }
+}
+
+/** FILES_SECRET of the memory room: its answers carry signed URLs. */
+export const MEMORY_FILES_SECRET = "memory-room-files-secret-of-32-bytes-or-more";
+
 /** The HS256 secret of the memory room's identity tokens (test/support/tokens.ts signs with it). */
 export const MEMORY_SECRET = "memory-room-secret-of-at-least-32-bytes";
 export const MEMORY_AUTH: AuthConfig = {
@@ -213,6 +266,9 @@ export class MemoryRoom {
   readonly away = new MemoryAwayStore();
   readonly sanctions = new MemorySanctionStore();
   readonly presence = new MemoryPresenceStore();
+  readonly files = new MemoryFileStore();
+  /** Keys deleted from the bucket, in order. */
+  readonly forgotten: string[] = [];
   readonly sockets: FakeSocket[] = [];
   core: ChatCore<FakeSocket>;
 
@@ -284,6 +340,7 @@ export class MemoryRoom {
         this.alarm = at;
       },
       reportCount: (users) => this.reported.push(users),
+      forgetFiles: (keys) => this.forgotten.push(...keys),
     };
     return new ChatCore(
       {
@@ -294,6 +351,8 @@ export class MemoryRoom {
         budgets: new RoomBudgets(this.buckets, this.limits),
         away: this.away,
         presence: this.presence,
+        files: this.files,
+        signer: new UrlSigner(MEMORY_FILES_SECRET, this.limits.fileUrlTtlS),
         sanctions: new Sanctions(this.sanctions),
         identify: (token) => verifyIdentity(token, MEMORY_AUTH),
         sameToken: (a, b) => a.length === b.length && timingSafeEqual(Buffer.from(a), Buffer.from(b)),

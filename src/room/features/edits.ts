@@ -17,9 +17,12 @@ import { memberId } from "../state/socket-state";
 /** Checks, in order: bad_message/too_long, not_found, forbidden (not the author), muted, rate_limited. */
 export function edit<S>(ctx: RoomContext<S>, sender: Sender<S>, frame: ClientFrameOf<"edit">): Answer {
   const { seq, text } = frame;
-  const check = checkText(text, ctx.limits.maxMessageChars);
+  const check = checkText(text, ctx.limits.maxMessageChars, true);
   if (!check.ok) return errorFrame(check.code, check.message);
   const message = live(ctx, seq);
+  // §11.2: a message with files may lose its text; one without may not.
+  const blank = checkText(text, ctx.limits.maxMessageChars, message?.hasFiles === true);
+  if (!blank.ok) return errorFrame(blank.code, blank.message);
   if (!message) return notFound();
   if (message.author !== memberId(sender.membership.member)) {
     return errorFrame("forbidden", "Only its author may edit a message.");
@@ -54,6 +57,8 @@ export function remove<S>(ctx: RoomContext<S>, sender: Sender<S>, frame: ClientF
     reactors.clear();
     return applyUpdate(m, { v: m.v, deleted: true });
   });
+  // §11.3: a deleted message's files leave the bucket with it.
+  ctx.files.deleted(seq);
   ctx.broadcast(encodeUpdate({ room: ctx.room, seq: change.seq, v: change.seq, target: seq, deleted: true }));
   return undefined;
 }

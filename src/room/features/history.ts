@@ -11,7 +11,11 @@ import { encodeHistory, encodeSearch, errorFrame } from "../../shared/server-fra
 import type { Answer, RoomContext, Sender } from "../context";
 
 /** Checks, in order: bad_message (limit, both cursors), rate_limited. */
-export function history<S>(ctx: RoomContext<S>, sender: Sender<S>, frame: ClientFrameOf<"history">): Answer {
+export function history<S>(
+  ctx: RoomContext<S>,
+  sender: Sender<S>,
+  frame: ClientFrameOf<"history">,
+): Answer | Promise<Answer> {
   const limit = pageLimit(ctx, frame.limit, DEFAULT_HISTORY_PAGE);
   if (limit === undefined) return badLimit(ctx);
   if (frame.before !== undefined && frame.after !== undefined) {
@@ -19,18 +23,22 @@ export function history<S>(ctx: RoomContext<S>, sender: Sender<S>, frame: Client
   }
   if (!ctx.spendRead(sender)) return errorFrame("rate_limited", "Too many history and search requests; wait a minute.");
   const page = ctx.archive.history({ before: frame.before, after: frame.after, limit });
-  return encodeHistory(ctx.room, page.frames, page.more);
+  return ctx.urls.signed(page.frames, (frames) => encodeHistory(ctx.room, frames, page.more));
 }
 
 /** Checks, in order: bad_message (limit, q), rate_limited. */
-export function search<S>(ctx: RoomContext<S>, sender: Sender<S>, frame: ClientFrameOf<"search">): Answer {
+export function search<S>(
+  ctx: RoomContext<S>,
+  sender: Sender<S>,
+  frame: ClientFrameOf<"search">,
+): Answer | Promise<Answer> {
   const limit = pageLimit(ctx, frame.limit, DEFAULT_SEARCH_PAGE);
   if (limit === undefined) return badLimit(ctx);
   const query = parseQuery(frame.q);
   if (!query.ok) return errorFrame("bad_message", query.message);
   if (!ctx.spendRead(sender)) return errorFrame("rate_limited", "Too many history and search requests; wait a minute.");
   const page = ctx.archive.search(query.words, frame.before, limit);
-  return encodeSearch(ctx.room, frame.q, page.frames, page.more);
+  return ctx.urls.signed(page.frames, (frames) => encodeSearch(ctx.room, frame.q, frames, page.more));
 }
 
 /** What the HTTP routes of §8.4 get back: the body, or the refusal. */
@@ -41,11 +49,14 @@ export function messagesBefore<S>(
   ctx: RoomContext<S>,
   before: number | undefined,
   limit: number | undefined,
-): ReadResult {
+): ReadResult | Promise<ReadResult> {
   const size = pageLimit(ctx, limit, DEFAULT_HISTORY_PAGE, true);
   if (size === undefined) return { ok: false, code: "bad_request", message: "limit must be at least 1." };
   const page = ctx.archive.history({ before, limit: size });
-  return { ok: true, body: encodeHistory(ctx.room, page.frames, page.more, false) };
+  return ctx.urls.signed(page.frames, (frames) => ({
+    ok: true,
+    body: encodeHistory(ctx.room, frames, page.more, false),
+  }));
 }
 
 /** GET …/search?q= (§8.4): as `search`, without `type`. */
@@ -54,13 +65,16 @@ export function searchRoom<S>(
   q: string,
   before: number | undefined,
   limit: number | undefined,
-): ReadResult {
+): ReadResult | Promise<ReadResult> {
   const size = pageLimit(ctx, limit, DEFAULT_SEARCH_PAGE, true);
   if (size === undefined) return { ok: false, code: "bad_request", message: "limit must be at least 1." };
   const query = parseQuery(q);
   if (!query.ok) return { ok: false, code: "bad_query", message: query.message };
   const page = ctx.archive.search(query.words, before, size);
-  return { ok: true, body: encodeSearch(ctx.room, q, page.frames, page.more, false) };
+  return ctx.urls.signed(page.frames, (frames) => ({
+    ok: true,
+    body: encodeSearch(ctx.room, q, frames, page.more, false),
+  }));
 }
 
 /**

@@ -37,18 +37,30 @@ export function join<S>(ctx: RoomContext<S>, newcomer: Newcomer<S>, frame: JoinF
   if (frame.protocol === undefined) delete state.protocol;
   else state.protocol = frame.protocol;
   delete state.told;
-  if (frame.auth === undefined) return guestJoin(ctx, socket, state, frame);
+  if (frame.auth === undefined) return withRingUrls(ctx, () => guestJoin(ctx, socket, state, frame));
   // A token check can cost a key-set fetch: a socket or address out of
   // joins gets no check at all, and a refused token spends a join (§5.1).
   if (!joinBudget(ctx, socket, state, undefined)) return rateLimited();
-  return ctx.identify(frame.auth).then((verified) => {
-    // The socket closed while its token was checked: there is no one to answer.
-    if (ctx.members.stateOf(socket) !== state) return undefined;
-    if (state.member) return errorFrame("already_joined");
-    if (verified.ok) return verifiedJoin(ctx, socket, state, frame, verified.identity);
-    spendJoin(ctx, state);
-    return authInvalid(verified.message);
-  });
+  return ctx.identify(frame.auth).then((verified) =>
+    withRingUrls(ctx, () => {
+      // The socket closed while its token was checked: there is no one to answer.
+      if (ctx.members.stateOf(socket) !== state) return undefined;
+      if (state.member) return errorFrame("already_joined");
+      if (verified.ok) return verifiedJoin(ctx, socket, state, frame, verified.identity);
+      spendJoin(ctx, state);
+      return authInvalid(verified.message);
+    }),
+  );
+}
+
+/**
+ * The welcome replays the ring, and its files need URLs signed in this
+ * step (§11.3). Signing awaits, so it comes before anything is decided:
+ * the join then runs on the room as it is after the await.
+ */
+function withRingUrls<S>(ctx: RoomContext<S>, decide: () => Answer): Answer | Promise<Answer> {
+  const signing = ctx.urls.ready(ctx.urls.idsIn(ctx.history.frames()));
+  return signing ? signing.then(decide) : decide();
 }
 
 /** A refused join that still costs one of the socket's and the address's joins. */
@@ -216,7 +228,9 @@ function welcome<S>(
   since: number | undefined,
 ): string {
   const history = ctx.history;
-  const { frames, gap } = history.after(since, ctx.limits.welcomeHistoryBytes);
+  const after = history.after(since, ctx.limits.welcomeHistoryBytes);
+  const frames = after.frames.map((f) => ctx.urls.out(f));
+  const { gap } = after;
   const { member } = membership;
   const common = {
     type: "welcome" as const,

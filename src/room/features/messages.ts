@@ -13,9 +13,19 @@ import { checkText } from "../../shared/text";
 import type { Answer, RoomContext, Sender } from "../context";
 import { memberId } from "../state/socket-state";
 
-/** Checks, in order: bad_message/too_long, a retry's original, not_found (replyTo), muted, slow_mode, rate_limited. */
-export function chat<S>(ctx: RoomContext<S>, sender: Sender<S>, frame: ClientFrameOf<"chat">): Answer {
-  const check = checkText(frame.text, ctx.limits.maxMessageChars);
+/**
+ * Checks, in order: bad_message/too_long, a retry's original, not_found
+ * (replyTo, then files), muted, slow_mode, rate_limited. A chat with files
+ * whose URLs are not signed yet waits for them and then runs again from the
+ * top (state/file-urls.ts), so every check sees the room as it is then.
+ */
+export function chat<S>(
+  ctx: RoomContext<S>,
+  sender: Sender<S>,
+  frame: ClientFrameOf<"chat">,
+): Answer | Promise<Answer> {
+  // §11.2: a chat with files may have no text.
+  const check = checkText(frame.text, ctx.limits.maxMessageChars, frame.files !== undefined);
   if (!check.ok) return errorFrame(check.code, check.message);
   const history = ctx.history;
   const { member } = sender.membership;
@@ -24,11 +34,18 @@ export function chat<S>(ctx: RoomContext<S>, sender: Sender<S>, frame: ClientFra
     // A retry of a message already stored: the sender alone gets the
     // original again, and it costs no rate token.
     const original = history.findByClientId(author, frame.id);
-    if (original !== undefined) return original;
+    if (original !== undefined) return ctx.urls.signed([original], ([out]) => out);
   }
   if (frame.replyTo !== undefined) {
     const target = history.get(frame.replyTo);
     if (!target || target.deleted) return errorFrame("not_found", "The message this one answers is not in the room.");
+  }
+  const files = frame.files === undefined ? undefined : ctx.files.claim(frame.files, author);
+  if (frame.files !== undefined) {
+    if (!files)
+      return errorFrame("not_found", "Attach only your own uploads to this room that no message carries yet.");
+    const signing = ctx.urls.ready(frame.files);
+    if (signing) return signing.then(() => chat(ctx, sender, frame));
   }
   const muted = ctx.mutedError(sender.membership);
   if (muted) return muted;
@@ -58,10 +75,14 @@ export function chat<S>(ctx: RoomContext<S>, sender: Sender<S>, frame: ClientFra
       ts: now,
       id: frame.id,
       replyTo: frame.replyTo,
+      files,
     },
     author,
   );
-  ctx.broadcast(stored);
+  if (files) ctx.files.attach(frame.files ?? [], history.latestSeq);
+  ctx.broadcast(files ? ctx.urls.out(stored) : stored);
+  // A ring-only room (§8.1, retention 0) just dropped its oldest message; its files go with it.
+  if (ctx.limits.historyRetentionMs === 0 && ctx.files.orphaned(history.oldestSeq)) ctx.sweepFiles(ctx.now());
   return undefined;
 }
 
@@ -125,8 +146,8 @@ export function snapshot<S>(ctx: RoomContext<S>): RoomSnapshot {
 }
 
 /** GET /api/rooms/:room/messages (§4, §7.4): serialized chat frames with `v > since`, at most `limit`. */
-export function messagesSince<S>(ctx: RoomContext<S>, since: number, limit: number): string[] {
-  return ctx.history.page(since, limit);
+export function messagesSince<S>(ctx: RoomContext<S>, since: number, limit: number): string[] | Promise<string[]> {
+  return ctx.urls.signed(ctx.history.page(since, limit), (frames) => frames);
 }
 
 /**

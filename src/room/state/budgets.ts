@@ -52,6 +52,7 @@ export class RoomBudgets {
   readonly #addressJoins: Rate;
   readonly #names: Rate;
   readonly #addressReads: Rate;
+  readonly #uploads: Rate;
   readonly #posts = new Map<string, Bucket>();
   readonly #typing = new Map<string, number>();
   /** The `buckets` table in memory, loaded on first use after a wake-up. */
@@ -65,6 +66,22 @@ export class RoomBudgets {
     this.#names = { burst: limits.rateBurst, perSec: limits.ratePerSec };
     const reads = limits.readsPerMinute * ADDRESS_READS_FACTOR;
     this.#addressReads = { burst: reads, perSec: reads / 60 };
+    this.#uploads = { burst: limits.uploadsPerHour, perSec: limits.uploadsPerHour / 3600 };
+  }
+
+  /**
+   * Spends one of UPLOADS_PER_HOUR (§11.1) from every key (a verified
+   * `sub`; a guest's name and address, so a new name buys no more), or
+   * none when any is empty. In storage: it refills over an hour.
+   */
+  upload(keys: readonly string[], now: number): boolean {
+    const next = keys.map(
+      (k) =>
+        [k, spend(this.#load().get(`u:${k}`) ?? fullBucket(this.#uploads.burst, now), this.#uploads, now)] as const,
+    );
+    if (next.some(([, bucket]) => bucket === null)) return false;
+    for (const [key, bucket] of next) if (bucket) this.#put(`u:${key}`, bucket, fullAt(bucket, this.#uploads));
+    return true;
   }
 
   /**

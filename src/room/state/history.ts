@@ -40,7 +40,7 @@
 import { encodeChat, type StoredChat } from "../../shared/server-frames";
 import { utf8Length } from "../../shared/text";
 import type { MessageRow, MessageStore, Reactors } from "../storage/stores";
-import { indexWords, isDeleted, parseStored, summarize, withVersion } from "./stored-message";
+import { hasFiles, indexWords, isDeleted, parseStored, summarize, withVersion } from "./stored-message";
 
 interface Entry extends MessageRow {
   /** UTF-8 length of `frame`, for the welcome's byte cap. */
@@ -55,6 +55,8 @@ export interface Message {
   readonly author: string | null;
   readonly deleted: boolean;
   readonly reactors: ReadonlyMap<string, ReadonlyArray<readonly [string, string]>>;
+  /** Whether it carries files (§11.2). */
+  readonly hasFiles: boolean;
 }
 
 export interface HistoryOptions {
@@ -132,6 +134,16 @@ export class HistoryRing {
   /** How many messages the ring holds now. */
   get size(): number {
     return this.#entries.length;
+  }
+
+  /** The seq of the oldest message in the ring (the next seq when it is empty). */
+  get oldestSeq(): number {
+    return this.#entries[0]?.seq ?? this.#latestSeq + 1;
+  }
+
+  /** The ring's stored frames, oldest first. */
+  *frames(): Generator<string> {
+    for (const entry of this.#entries) yield entry.frame;
   }
 
   /** The oldest `ts` still retained now (§8.1); every answer leaves out anything older. */
@@ -336,7 +348,13 @@ export class HistoryRing {
 }
 
 function messageOf(row: MessageRow): Message {
-  return { seq: row.seq, author: row.author, deleted: isDeleted(row.frame), reactors: row.reactors ?? NO_REACTORS };
+  return {
+    seq: row.seq,
+    author: row.author,
+    deleted: isDeleted(row.frame),
+    reactors: row.reactors ?? NO_REACTORS,
+    hasFiles: hasFiles(row.frame),
+  };
 }
 
 const NO_REACTORS: ReadonlyMap<string, ReadonlyArray<readonly [string, string]>> = new Map();

@@ -221,6 +221,11 @@ export class Members<S> {
   }
 
   /** The member a verified user is, under whatever name. */
+  /** §11.1: the member whose welcome carried this token. */
+  ofToken(token: string): Membership<S> | undefined {
+    return this.#roster.ofToken(token);
+  }
+
   ofUser(user: string): Membership<S> | undefined {
     return this.#roster.ofUser(user);
   }

@@ -33,12 +33,15 @@ export class Roster<S> {
   readonly #aliases = new Map<string, string>();
   /** sub → name key, for verified members. */
   readonly #byUser = new Map<string, string>();
+  /** The welcome token → name key: an upload presents it (§11.1). */
+  readonly #byToken = new Map<string, string>();
 
   add(membership: Membership<S>): Membership<S> {
     const { key, name, user } = membership.member;
     this.#byKey.set(key, membership);
     for (const alias of aliases(name)) this.#aliases.set(alias, key);
     if (user !== undefined) this.#byUser.set(user, key);
+    this.#byToken.set(membership.member.token, key);
     return membership;
   }
 
@@ -47,6 +50,7 @@ export class Roster<S> {
     this.#byKey.delete(key);
     for (const alias of aliases(name)) if (this.#aliases.get(alias) === key) this.#aliases.delete(alias);
     if (user !== undefined) this.#byUser.delete(user);
+    if (this.#byToken.get(membership.member.token) === key) this.#byToken.delete(membership.member.token);
   }
 
   /** By identity key, or by all of a name's keys (`nameKeys`): then also a member whose name merely conflicts. */
@@ -58,6 +62,11 @@ export class Roster<S> {
 
   ofUser(user: string): Membership<S> | undefined {
     const key = this.#byUser.get(user);
+    return key === undefined ? undefined : this.#byKey.get(key);
+  }
+
+  ofToken(token: string): Membership<S> | undefined {
+    const key = this.#byToken.get(token);
     return key === undefined ? undefined : this.#byKey.get(key);
   }
 

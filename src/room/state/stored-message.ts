@@ -8,7 +8,7 @@
 import * as v from "valibot";
 import { REACTION_NAMES } from "../../shared/protocol";
 import { searchWords } from "../../shared/search";
-import { ChatFrameSchema, encodeChat, type Reactions, type StoredChat } from "../../shared/server-frames";
+import { encodeChat, type Reactions, type StoredChat, StoredChatSchema } from "../../shared/server-frames";
 import type { MessageRow } from "../storage/stores";
 
 /** What the search index holds for a message: its words, or null for a tombstone. */
@@ -40,12 +40,17 @@ export function isDeleted(frame: string): boolean {
   return frame.includes('"deleted":true');
 }
 
+export function hasFiles(frame: string): boolean {
+  // As for `deleted`: only the encoder writes this unescaped.
+  return frame.includes('"files":[');
+}
+
 /** The fields of a stored chat frame (our own encoding, read back through the protocol's schema). */
 export function parseStored(frame: string, version?: number): StoredChat {
   const json: unknown = JSON.parse(frame);
   // Frames stored before §7 have no `v`: theirs is their seq.
   const numbered = version !== undefined && typeof json === "object" && json !== null ? { v: version, ...json } : json;
-  const { type: _type, ...fields } = v.parse(ChatFrameSchema, numbered);
+  const { type: _type, ...fields } = v.parse(StoredChatSchema, numbered);
   return fields;
 }
 

@@ -179,6 +179,12 @@ export class SqlMessageStore implements MessageStore {
     for (const r of below) if (typeof r.seq === "number") this.#delete(r.seq);
   }
 
+  oldestSeq(): number | undefined {
+    if (!this.#created) return undefined;
+    const first = this.#sql.exec("SELECT seq FROM message_log ORDER BY seq LIMIT 1").toArray()[0];
+    return typeof first?.seq === "number" ? first.seq : undefined;
+  }
+
   oldestTs(): number | undefined {
     if (!this.#created) return undefined;
     const first = this.#sql.exec("SELECT ts FROM message_log ORDER BY seq LIMIT 1").toArray()[0];

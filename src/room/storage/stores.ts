@@ -81,6 +81,8 @@ export interface MessageStore {
   expire(cutoff: number, max: number): number[];
   /** Deletes every message below `seq` (HISTORY_RETENTION_DAYS = 0: nothing beyond the ring). */
   dropBefore(seq: number): void;
+  /** The seq of the oldest stored message. */
+  oldestSeq(): number | undefined;
   /** The `ts` of the oldest stored message. */
   oldestTs(): number | undefined;
   /** Keeps the counters the rows may no longer show (after a delete beyond the ring, or an expiry). */
@@ -143,4 +145,36 @@ export interface PresenceStore {
   append(entry: JournalEntry): void;
   /** A batch went out: keeps it, and forgets the changes it carried. */
   ticked(tick: PresenceTick): void;
+}
+
+/** §11.1: an uploaded file's row; `seq` once a message carries it. */
+export interface FileRow {
+  id: string;
+  /** The uploader's member id (state/socket-state.ts memberId). */
+  owner: string;
+  name: string;
+  type: string;
+  size: number;
+  width?: number;
+  height?: number;
+  uploaded: number;
+  seq?: number;
+}
+
+export interface FileStore {
+  insert(row: FileRow): void;
+  get(id: string): FileRow | undefined;
+  /** The files become the message's (§11.2). */
+  attach(ids: readonly string[], seq: number): void;
+  /** The files a message carries, in no particular order. */
+  ofMessage(seq: number): FileRow[];
+  delete(ids: readonly string[]): void;
+  /** Up to `max` unattached files uploaded at or before `cutoff`. */
+  unattachedBefore(cutoff: number, max: number): string[];
+  /** Up to `max` files attached to messages below `seq` (messages no longer stored). */
+  attachedBelow(seq: number, max: number): string[];
+  /** When the oldest unattached file was uploaded. */
+  oldestUnattached(): number | undefined;
+  /** The lowest seq any file is attached to. */
+  lowestAttached(): number | undefined;
 }
