@@ -8,15 +8,9 @@
 //
 // A real deployment mints tokens in the host site's backend, not here (README,
 // "Signed-in users").
-import { randomBytes } from "node:crypto";
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { SignJWT } from "jose";
-import { ROOT } from "./lib/harness.mjs";
-
-// The tests point this at a file of their own, so they never touch a developer's .dev.vars.
-const DEV_VARS = process.env.EDGE_CHAT_DEV_VARS ?? `${ROOT}.dev.vars`;
-const PLACEHOLDER = "change-me-to-at-least-32-random-bytes";
+import { ensureDevSecret } from "./lib/dev-vars.mjs";
 
 const { values } = parseArgs({
   options: {
@@ -57,18 +51,10 @@ console.log(await token.sign(new TextEncoder().encode(devSecret())));
 
 /** AUTH_SECRET from .dev.vars, created (with a random value) when missing or still the example's. */
 function devSecret() {
-  const text = existsSync(DEV_VARS) ? readFileSync(DEV_VARS, "utf8") : "";
-  const current = /^AUTH_SECRET=(.*)$/m
-    .exec(text)?.[1]
-    ?.trim()
-    .replace(/^"(.*)"$/, "$1");
-  if (current && current !== PLACEHOLDER) return current;
-  const secret = randomBytes(32).toString("base64url");
-  const line = `AUTH_SECRET=${secret}`;
-  let next = current === undefined ? `${text}${text && !text.endsWith("\n") ? "\n" : ""}${line}\n` : text;
-  if (current !== undefined) next = text.replace(/^AUTH_SECRET=.*$/m, line);
-  if (!/^API_TOKEN=/m.test(next)) next += `API_TOKEN=${randomBytes(32).toString("base64url")}\n`;
-  writeFileSync(DEV_VARS, next);
-  console.error("Wrote a new random AUTH_SECRET to .dev.vars; restart `npm run dev` so it is used.");
-  return secret;
+  const secret = ensureDevSecret("AUTH_SECRET");
+  ensureDevSecret("API_TOKEN");
+  if (secret.created) {
+    console.error("Wrote a new random AUTH_SECRET to .dev.vars; restart `npm run dev` so it is used.");
+  }
+  return secret.value;
 }
