@@ -21,7 +21,9 @@ export default defineConfig({
             // In-runtime tests open sockets with no client address, so every
             // one counts as the same address ("unknown"); a 300-socket room
             // needs more than the default 100 per address.
-            miniflare: { bindings: { MAX_SOCKETS_PER_ADDRESS: 1000 } },
+            miniflare: {
+              bindings: { MAX_SOCKETS_PER_ADDRESS: 1000, FILES_SECRET: "workers-test-files-secret-0123456789abcdef" },
+            },
           }),
         ],
         test: {

@@ -10,6 +10,7 @@
 import { MessagesPageSchema, parseBody, RoomListSchema } from "../shared/http";
 import { ROOM_NAME, ROOM_NAME_RULE } from "../shared/protocol";
 import { mountArchive } from "./archive";
+import { mountAttachments } from "./attachments";
 import { mountComposer } from "./composer";
 import { ChatConnection, type Handlers } from "./connection";
 import { clearConversation, notice, presenceNotice, showDm, showOutbox } from "./conversation";
@@ -38,7 +39,11 @@ let verifiedOnly = false;
 let verifiedAs: string | undefined;
 
 const me = () => connection?.name;
-const { setComposing, messageActions } = mountComposer(() => connection);
+const attachments = mountAttachments(
+  () => connection,
+  () => roomName,
+);
+const { setComposing, messageActions } = mountComposer(() => connection, attachments);
 const archive = mountArchive(() => connection);
 const search = mountSearch(() => connection, archive);
 const people = mountPeople(() => connection);
@@ -94,6 +99,7 @@ ui.joinForm.addEventListener("submit", (event) => {
 async function setUpSignIn(): Promise<void> {
   const config = await loadConfig();
   verifiedOnly = config.access === "verified";
+  attachments.configure(config.uploads);
   if (config.authEndpoint !== null) {
     hostTokens = endpointTokens(config.authEndpoint);
     try {
@@ -183,6 +189,7 @@ function enterRoom(room: string, name: string, getToken: TokenSource | undefined
   archive.reset();
   search.close();
   setComposing(undefined);
+  attachments.clear();
   ui.roomTitle.textContent = room;
   people.reset();
   const url = new URL(`/chat/${room}`, location.href);

@@ -6,6 +6,7 @@
 import { DEFAULT_LIMITS } from "../shared/limits";
 import { TYPING_INTERVAL_MS } from "../shared/protocol";
 import { codePointLength } from "../shared/text";
+import type { Attachments } from "./attachments";
 import type { ChatConnection } from "./connection";
 import { bdi, ui } from "./dom";
 import { excerpt, lastOwnMessage, messageOf } from "./messages";
@@ -30,8 +31,8 @@ export interface Composer {
   };
 }
 
-/** Wires the composer to the page's current connection (none while in the lobby). */
-export function mountComposer(current: () => ChatConnection | undefined): Composer {
+/** Wires the composer to the page's current connection (none while in the lobby) and the files waiting to go (§11). */
+export function mountComposer(current: () => ChatConnection | undefined, attachments: Attachments): Composer {
   let lastTypingSent = 0;
   let composing: Composing;
 
@@ -113,7 +114,13 @@ export function mountComposer(current: () => ChatConnection | undefined): Compos
     const connection = current();
     if (!connection) return;
     const text = ui.message.value;
-    if (!text.trim()) return;
+    const files = attachments.ready();
+    if (files === undefined) {
+      ui.sendError.textContent = "Wait for your files to finish uploading.";
+      return;
+    }
+    // §11.2: a message with files needs no text.
+    if (!text.trim() && (files.length === 0 || composing?.kind === "edit")) return;
     if (updateCounter()) {
       ui.sendError.textContent = `A message may be at most ${MAX_MESSAGE_CHARS} characters.`;
       return;
@@ -126,15 +133,20 @@ export function mountComposer(current: () => ChatConnection | undefined): Compos
       return;
     }
     const to = dmTarget();
+    if (to !== undefined && files.length > 0) {
+      ui.sendError.textContent = "Files go to the whole room: go back to everyone to send them.";
+      return;
+    }
     if (to !== undefined) {
       if (!connection.dm(to, text)) {
         ui.sendError.textContent = "Direct messages need a live connection; try again in a moment.";
         return;
       }
-    } else if (!connection.chat(text, composing?.kind === "reply" ? composing.seq : undefined)) {
+    } else if (!connection.chat(text, composing?.kind === "reply" ? composing.seq : undefined, files)) {
       ui.sendError.textContent = "Too many messages are waiting to be sent; wait for the connection.";
       return;
     }
+    attachments.clear();
     ui.message.value = "";
     setComposing(undefined);
     updateCounter();

@@ -13,7 +13,7 @@ export type State = "connecting" | "live" | "reconnecting" | "offline" | "ended"
  * (§7, confirmed by the matching `update`).
  */
 export type Pending =
-  | { kind: "chat"; id: string; text: string; replyTo?: number }
+  | { kind: "chat"; id: string; text: string; replyTo?: number; files?: string[] }
   | { kind: "edit"; id: string; seq: number; text: string }
   | { kind: "delete"; id: string; seq: number }
   | { kind: "react"; id: string; seq: number; emoji: string };

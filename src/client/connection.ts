@@ -83,9 +83,15 @@ export class ChatConnection {
     this.#open();
   }
 
-  /** Queues a chat (answering `replyTo`, §7.2); its `id`, or undefined when the outbox is full. */
-  chat(text: string, replyTo?: number): string | undefined {
-    return this.#queue({ kind: "chat", id: newId(), text, ...(replyTo === undefined ? {} : { replyTo }) });
+  /** Queues a chat (answering `replyTo`, §7.2; with uploaded `files`, §11.2); its `id`, or undefined when the outbox is full. */
+  chat(text: string, replyTo?: number, files?: readonly string[]): string | undefined {
+    return this.#queue({
+      kind: "chat",
+      id: newId(),
+      text,
+      ...(replyTo === undefined ? {} : { replyTo }),
+      ...(files === undefined || files.length === 0 ? {} : { files: [...files] }),
+    });
   }
 
   /** Edits, deletes and reactions (§7.2): only while live; their outbox `id`, or undefined. */

@@ -7,11 +7,12 @@
  * Everything a person wrote is set with textContent.
  */
 import { MAX_REACTION_EMOJI } from "../shared/protocol";
-import type { ChatFrame, UpdateFrame } from "../shared/server-frames";
+import type { ChatFrame, FileInfo, UpdateFrame } from "../shared/server-frames";
 import { applyUpdate } from "../shared/updates";
 import { append, messageItem } from "./conversation";
 import { bdi, isolate, ui } from "./dom";
 import { verifiedMark } from "./people";
+import { size } from "./uploads";
 
 /** The reactions the bar offers; any other emoji a message already has is shown too. */
 export const QUICK_EMOJI = ["👍", "❤", "😂", "🎉", "😮", "😢"];
@@ -132,10 +133,62 @@ function render(chat: ChatFrame): HTMLLIElement {
     return item;
   }
   if (chat.replyTo !== undefined) meta?.after(replyQuote(chat.replyTo));
+  if (chat.files && chat.files.length > 0) item.querySelector(".text")?.after(fileList(chat.files));
   const bar = reactionBar(chat);
   if (bar) item.append(bar);
   if (actions) item.append(actionRow(chat));
   return item;
+}
+
+/** Where files are served from: this page's origin, or the chat's when embedded elsewhere. */
+let fileOrigin = typeof location === "undefined" ? "" : location.origin;
+
+export function setFileOrigin(origin: string): void {
+  fileOrigin = origin;
+}
+
+/**
+ * §11.2: images as thumbnails sized from their width and height before they
+ * load (no jump), each opening full size; other files as a link with their
+ * name, type and size.
+ */
+function fileList(files: readonly FileInfo[]): HTMLElement {
+  const list = document.createElement("div");
+  list.className = "files";
+  for (const file of files) {
+    const link = document.createElement("a");
+    link.href = new URL(file.url, fileOrigin).href;
+    link.target = "_blank";
+    link.rel = "noopener noreferrer";
+    if (file.width !== undefined && file.height !== undefined) {
+      link.className = "file-image";
+      link.title = `${file.name} (opens full size)`;
+      const img = document.createElement("img");
+      img.src = link.href;
+      img.alt = file.name;
+      img.width = file.width;
+      img.height = file.height;
+      img.loading = "lazy";
+      link.append(img);
+      list.append(link);
+      continue;
+    }
+    link.className = "file-link";
+    link.textContent = file.name;
+    link.download = file.name;
+    const meta = document.createElement("span");
+    meta.className = "file-meta";
+    meta.textContent = ` ${kindOf(file.type)} · ${size(file.size)}`;
+    const row = document.createElement("span");
+    row.className = "file";
+    row.append("📄 ", link, meta);
+    list.append(row);
+  }
+  return list;
+}
+
+function kindOf(type: string): string {
+  return type === "application/pdf" ? "PDF" : type === "text/plain" ? "Text" : type;
 }
 
 /** "↪ Ann: the first words…", which jumps to the message it answers. */

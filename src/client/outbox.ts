@@ -96,7 +96,13 @@ export class Outbox {
 function frameOf(p: Pending): ClientFrame {
   switch (p.kind) {
     case "chat":
-      return { type: "chat", text: p.text, id: p.id, ...(p.replyTo === undefined ? {} : { replyTo: p.replyTo }) };
+      return {
+        type: "chat",
+        text: p.text,
+        id: p.id,
+        ...(p.replyTo === undefined ? {} : { replyTo: p.replyTo }),
+        ...(p.files === undefined ? {} : { files: p.files }),
+      };
     case "edit":
       return { type: "edit", seq: p.seq, text: p.text };
     case "delete":

@@ -13,9 +13,18 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
 import type * as Library from "../../src/client/lib/index";
 import { freshRoom, ChatClient as TestClient } from "../support/client";
+import { png } from "../support/files";
 import { chatSuite, ONE_MACHINE_LOAD, startChat } from "../support/server";
 
-const suite = chatSuite({ vars: { ...ONE_MACHINE_LOAD, RATE_BURST: 1000, RATE_PER_SEC: 1000 } });
+const suite = chatSuite({
+  vars: {
+    ...ONE_MACHINE_LOAD,
+    RATE_BURST: 1000,
+    RATE_PER_SEC: 1000,
+    FILES_SECRET: "library-test-files-secret-0123456789abcdef",
+    MAX_UPLOAD_BYTES: 1000,
+  },
+});
 let lib: typeof Library;
 
 beforeAll(async () => {
@@ -57,6 +66,28 @@ describe("edge-chat/client", () => {
     expect(ann.messages[0]).toMatchObject({ text: "hello, edited", edited: expect.any(Number) });
     ann.close();
     await ben.close();
+  });
+
+  it("uploads a file and sends it with a message; a refused upload rejects with the server's code", async () => {
+    const room = freshRoom("lib");
+    const ann = client(suite.server.origin, room, "Ann");
+    await ann.connect();
+    const file = await ann.upload(new Blob([png(6, 4)], { type: "image/png" }), "six.png");
+    expect(file).toMatchObject({ name: "six.png", type: "image/png", width: 6, height: 4 });
+    const stored = await ann.send("", { files: [file] });
+    expect(stored.files?.map((f) => [f.id, f.name])).toEqual([[file.id, "six.png"]]);
+    const opened = await fetch(new URL(stored.files?.[0]?.url ?? "", suite.server.origin));
+    expect(opened.status).toBe(200);
+    await expect(ann.upload(new Blob([new Uint8Array(2000)], { type: "text/plain" }), "big.txt")).rejects.toMatchObject(
+      {
+        name: "UploadError",
+        code: "too_large",
+      },
+    );
+    await expect(ann.upload(new Blob([png(1, 1)], { type: "image/gif" }), "fake.gif")).rejects.toMatchObject({
+      code: "unsupported_type",
+    });
+    ann.close();
   });
 
   it("rejects a refused change with the room's code", async () => {

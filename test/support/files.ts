@@ -5,8 +5,15 @@
  */
 import { deflateSync } from "node:zlib";
 
+/** Bytes over a plain ArrayBuffer, as fetch and Blob take them. */
+export type Bytes = Uint8Array<ArrayBuffer>;
+
+function bytes(buffer: Buffer): Bytes {
+  return new Uint8Array(buffer);
+}
+
 /** A real, decodable PNG of one colour. */
-export function png(width: number, height: number, rgb: [number, number, number] = [200, 30, 30]): Uint8Array {
+export function png(width: number, height: number, rgb: [number, number, number] = [200, 30, 30]): Bytes {
   const row = Buffer.alloc(1 + width * 3);
   for (let x = 0; x < width; x++) row.set(rgb, 1 + x * 3);
   const raw = Buffer.concat(Array.from({ length: height }, () => row));
@@ -14,12 +21,14 @@ export function png(width: number, height: number, rgb: [number, number, number]
   ihdr.writeUInt32BE(width, 0);
   ihdr.writeUInt32BE(height, 4);
   ihdr.set([8, 2, 0, 0, 0], 8); // 8-bit RGB, no interlace
-  return Buffer.concat([
-    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
-    chunk("IHDR", ihdr),
-    chunk("IDAT", deflateSync(raw)),
-    chunk("IEND", Buffer.alloc(0)),
-  ]);
+  return bytes(
+    Buffer.concat([
+      Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+      chunk("IHDR", ihdr),
+      chunk("IDAT", deflateSync(raw)),
+      chunk("IEND", Buffer.alloc(0)),
+    ]),
+  );
 }
 
 function chunk(type: string, data: Buffer): Buffer {
@@ -41,26 +50,26 @@ function crc32(bytes: Buffer): number {
 }
 
 /** A JPEG's start: SOI, an APP0 segment of `pad` bytes, then SOF0 with the size. */
-export function jpeg(width: number, height: number, pad = 16): Uint8Array {
+export function jpeg(width: number, height: number, pad = 16): Bytes {
   const app0 = Buffer.alloc(4 + pad);
   app0.set([0xff, 0xe0], 0);
   app0.writeUInt16BE(pad + 2, 2);
   const sof = Buffer.from([0xff, 0xc0, 0x00, 0x11, 0x08, 0, 0, 0, 0, 0x03, 1, 0x22, 0, 2, 0x11, 1, 3, 0x11, 1]);
   sof.writeUInt16BE(height, 5);
   sof.writeUInt16BE(width, 7);
-  return Buffer.concat([Buffer.from([0xff, 0xd8]), app0, sof, Buffer.from([0xff, 0xd9])]);
+  return bytes(Buffer.concat([Buffer.from([0xff, 0xd8]), app0, sof, Buffer.from([0xff, 0xd9])]));
 }
 
-export function gif(width: number, height: number): Uint8Array {
+export function gif(width: number, height: number): Bytes {
   const head = Buffer.alloc(13);
   head.write("GIF89a", 0, "ascii");
   head.writeUInt16LE(width, 6);
   head.writeUInt16LE(height, 8);
-  return Buffer.concat([head, Buffer.from([0x3b])]);
+  return bytes(Buffer.concat([head, Buffer.from([0x3b])]));
 }
 
 /** A WebP with an extended (VP8X) header. */
-export function webp(width: number, height: number): Uint8Array {
+export function webp(width: number, height: number): Bytes {
   const body = Buffer.alloc(18);
   body.write("VP8X", 0, "ascii");
   body.writeUInt32LE(10, 4);
@@ -70,7 +79,7 @@ export function webp(width: number, height: number): Uint8Array {
   head.write("RIFF", 0, "ascii");
   head.writeUInt32LE(4 + body.length, 4);
   head.write("WEBP", 8, "ascii");
-  return Buffer.concat([head, body]);
+  return bytes(Buffer.concat([head, body]));
 }
 
 export interface UploadRequest {

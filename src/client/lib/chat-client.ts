@@ -13,10 +13,18 @@
  * large room only the count does (`large`); `members()` pages the roster.
  */
 import { applyPresence, type PresenceFrame } from "../../shared/presence";
-import type { ChatFrame, MemberEntry, ServerFrameOf, UpdateFrame, WelcomeFrame } from "../../shared/server-frames";
+import type {
+  ChatFrame,
+  FileInfo,
+  MemberEntry,
+  ServerFrameOf,
+  UpdateFrame,
+  WelcomeFrame,
+} from "../../shared/server-frames";
 import { applyUpdate } from "../../shared/updates";
 import { ChatConnection } from "../connection";
 import type { ErrorFrame, Handlers, Pending, ReadFrame, State } from "../connection-types";
+import { UploadError, uploadFile } from "../uploads";
 
 export interface ChatClientOptions {
   /** The chat server's base URL, `http(s)://…`. */
@@ -146,10 +154,35 @@ export class ChatClient {
    * queued while the connection is down and resent by `id` after a
    * reconnect, so it is stored once.
    */
-  send(text: string, options: { replyTo?: number } = {}): Promise<ChatFrame> {
-    return this.#track(this.#live().chat(text, options.replyTo)).then((chat) => {
+  send(
+    text: string,
+    options: { replyTo?: number; files?: ReadonlyArray<string | { id: string }> } = {},
+  ): Promise<ChatFrame> {
+    const files = options.files?.map((f) => (typeof f === "string" ? f : f.id));
+    return this.#track(this.#live().chat(text, options.replyTo, files)).then((chat) => {
       if (!chat) throw new Error("the message was not confirmed");
       return chat;
+    });
+  }
+
+  /**
+   * Uploads a file to the room (§11.1) for a later `send(text, { files })`;
+   * resolves with it (its `url` is a path on the chat's origin). Rejects
+   * with an UploadError whose `code` is the server's (`too_large`,
+   * `unsupported_type`, `rate_limited`, …). Needs the connection's welcome.
+   */
+  upload(
+    file: Blob,
+    name: string,
+    options: { onProgress?: (sent: number, total: number) => void } = {},
+  ): Promise<FileInfo> {
+    const token = this.#live().token;
+    if (token === undefined) return Promise.reject(new UploadError("not_joined", "Join the room before uploading."));
+    return uploadFile(file, name, {
+      server: this.#options.url,
+      room: this.room,
+      token,
+      ...(options.onProgress ? { onProgress: options.onProgress } : {}),
     });
   }
 

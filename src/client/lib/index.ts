@@ -7,6 +7,7 @@
 export type { PresenceFrame } from "../../shared/presence";
 export type {
   ChatFrame,
+  FileInfo,
   MemberEntry,
   ServerFrame,
   ServerFrameOf,
@@ -14,4 +15,5 @@ export type {
   WelcomeFrame,
 } from "../../shared/server-frames";
 export type { State } from "../connection-types";
+export { UploadError } from "../uploads";
 export { ChatClient, type ChatClientOptions, ChatError, type ClientEvents } from "./chat-client";
