@@ -108,6 +108,8 @@ export async function startWorker(options) {
     handshake: (path, headers = {}) => handshake(`${origin}${path}`, headers),
     /** Lines the runtime printed (console.log of the worker and the objects). */
     logs,
+    /** This server's workerd process (Linux), for CPU and memory figures. */
+    pid,
     /** Resident memory of this server's workerd process, in bytes (Linux /proc). */
     rssBytes() {
       if (pid === undefined) throw new Error("this server's workerd process was not found");
