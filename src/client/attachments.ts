@@ -56,7 +56,7 @@ export function mountAttachments(current: () => ChatConnection | undefined, room
       const item: Attachment = { file, name, sent: 0, abort: new AbortController() };
       if (file.type.startsWith("image/")) item.preview = URL.createObjectURL(file);
       const refusal = precheck(file, name, uploads.maxBytes);
-      if (refusal) item.failed = refusal;
+      if (refusal) item.failed = refusal.message;
       items.push(item);
       if (!refusal) void start(item, connection.token);
     }

@@ -7,7 +7,7 @@
  * words.
  */
 import * as v from "valibot";
-import { decodeFileName, FILE_TYPES, fileType, MAX_FILE_NAME_CHARS } from "../shared/files";
+import { checkFileName, FILE_TYPES, fileType, MAX_FILE_NAME_CHARS } from "../shared/files";
 import { ErrorBodySchema, UploadAnswerSchema } from "../shared/http";
 import type { FileInfo } from "../shared/server-frames";
 
@@ -35,22 +35,23 @@ export interface UploadTarget {
   signal?: AbortSignal;
 }
 
-/** What the server would refuse about this file before it is sent, in plain words; undefined if nothing. */
-export function precheck(file: { size: number; type: string }, name: string, maxBytes?: number): string | undefined {
-  if (!fileType(file.type)) return `${name}: only images (PNG, JPEG, GIF, WebP), PDFs and text files can be shared.`;
+/** What the server would refuse about this file before it is sent (its code, in plain words); undefined if nothing. */
+export function precheck(
+  file: { size: number; type: string },
+  name: string,
+  maxBytes?: number,
+): { code: string; message: string } | undefined {
+  if (!fileType(file.type)) return { code: "unsupported_type", message: explain("unsupported_type", name) };
   if (maxBytes !== undefined && file.size > maxBytes)
-    return `${name} is too large: files may be up to ${size(maxBytes)}.`;
-  if (!decodeFileName(encodeURIComponent(name)).ok) {
-    return `${name}: a file's name must be 1 to ${MAX_FILE_NAME_CHARS} characters, without slashes.`;
-  }
+    return { code: "too_large", message: explain("too_large", name, maxBytes) };
+  if (!checkFileName(name).ok) return { code: "bad_request", message: explain("bad_request", name) };
   return undefined;
 }
 
 /** POST /api/rooms/:room/files; resolves with the stored file, rejects with an UploadError. */
 export async function uploadFile(file: Blob, name: string, target: UploadTarget): Promise<FileInfo> {
   const refusal = precheck(file, name, target.maxBytes);
-  if (refusal)
-    throw new UploadError(file.size > (target.maxBytes ?? Infinity) ? "too_large" : "unsupported_type", refusal);
+  if (refusal) throw new UploadError(refusal.code, refusal.message);
   const url = new URL(`/api/rooms/${encodeURIComponent(target.room)}/files`, target.server).href;
   const headers = {
     Authorization: `Bearer ${target.token}`,

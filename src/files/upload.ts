@@ -65,15 +65,7 @@ export async function storeUpload(
   }
 }
 
-/**
- * Aborts what was stored and reads the rest of the body into nothing, up to
- * `drain` more bytes, before the refusal is answered. Cancelling the body
- * instead looked cleaner but is not safe locally: under wrangler dev's
- * proxy, the next request on the same connection was then sometimes
- * answered 503 (test/node/dev-uploads.test.ts caught it). A body that goes
- * on past `drain` (a chunked upload far over the limit) is cancelled after
- * all, so a refusal never reads more than twice the limit.
- */
+/** Aborts what was stored, and reads the rest of the body into nothing (`discard`) before the refusal is answered. */
 async function refuse(
   reader: ReadableStreamDefaultReader<Uint8Array>,
   sink: Sink,
@@ -81,19 +73,32 @@ async function refuse(
   drain: number,
 ): Promise<Refusal> {
   await sink.abort();
-  let left = drain;
+  await discard(reader, drain);
+  return refusal;
+}
+
+/**
+ * Reads a refused body to its end, up to `cap` bytes, then cancels what is
+ * left. Answering without reading is not safe locally: the runtime resets
+ * the connection while the client is still sending (it sees ECONNRESET,
+ * not the 413), and under wrangler dev's proxy the next request on the
+ * same connection was sometimes answered 503; cancelling a half-read body
+ * did the same (test/node/dev-uploads.test.ts, test/node/files.test.ts).
+ * A body that goes on past `cap` (twice the limit at most) is cut off.
+ */
+export async function discard(reader: ReadableStreamDefaultReader<Uint8Array>, cap: number): Promise<void> {
+  let left = cap;
   try {
     for (;;) {
       const { done, value } = await reader.read();
-      if (done) return refusal;
+      if (done) return;
       left -= value.byteLength;
       if (left < 0) break;
     }
   } catch {
-    return refusal;
+    return;
   }
   await reader.cancel().catch(() => {});
-  return refusal;
 }
 
 function tooLarge(max: number): Refusal {

@@ -208,7 +208,7 @@ export class ChatCore<S extends object> implements RoomContext<S> {
    * it; so does a ring-only room's chat, whose ring just dropped one.
    */
   sweepFiles(now: number): void {
-    this.files.sweep(now, this.#messages.oldestSeq() ?? this.history.latestSeq + 1);
+    this.files.sweep(now, () => this.#messages.oldestSeq() ?? this.history.latestSeq + 1);
   }
 
   // --- Frames ---------------------------------------------------------------

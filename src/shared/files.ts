@@ -102,6 +102,11 @@ export function decodeFileName(header: string | null | undefined): NameCheck {
   } catch {
     return { ok: false, message: "X-File-Name is not valid percent-encoded UTF-8." };
   }
+  return checkFileName(name);
+}
+
+/** §11.1: a file's name is 1 to 200 code points, without `/`, `\` or control characters. */
+export function checkFileName(name: string): NameCheck {
   const length = codePointLength(name);
   if (length < 1 || length > MAX_FILE_NAME_CHARS) {
     return { ok: false, message: `A file's name is 1 to ${MAX_FILE_NAME_CHARS} characters.` };

@@ -9,8 +9,9 @@
 import type { Context } from "hono";
 import * as v from "valibot";
 import { filesSecret, UrlSigner } from "../files/signing";
-import { storeUpload } from "../files/upload";
-import { decodeFileName, FileIdSchema, fileType, isImageType } from "../shared/files";
+import { discard, storeUpload } from "../files/upload";
+import type { UploadGrant } from "../room/features/files";
+import { decodeFileName, FileIdSchema, type FileType, fileType, isImageType } from "../shared/files";
 import { readLimits } from "../shared/limits";
 import { ApiError } from "./http-error";
 import { roomParam, roomStub } from "./rooms";
@@ -19,26 +20,18 @@ type App = { Bindings: Env };
 
 /** POST /api/rooms/:room/files (§11.1). */
 export async function upload(c: Context<App>): Promise<Response> {
-  const room = roomParam(c);
-  if (filesSecret(c.env) === undefined) throw uploadsOff();
-  const name = decodeFileName(c.req.header("X-File-Name"));
-  if (!name.ok) throw new ApiError(400, "bad_request", name.message);
-  const type = fileType(c.req.header("Content-Type"));
-  if (!type)
-    throw new ApiError(415, "unsupported_type", "Allowed: PNG, JPEG, GIF and WebP images, PDF and plain text.");
-  const { maxUploadBytes: max } = readLimits(c.env);
-  const declared = c.req.header("Content-Length");
-  if (declared !== undefined && !/^\d{1,16}$/.test(declared))
-    throw new ApiError(400, "bad_request", "Bad Content-Length.");
-  const length = declared === undefined ? undefined : Number(declared);
-  // Refused before a byte is read (§11.1).
-  if (length !== undefined && length > max) throw new ApiError(413, "too_large", `A file may be at most ${max} bytes.`);
-  const token = /^Bearer (.+)$/.exec(c.req.header("Authorization") ?? "")?.[1];
-  if (token === undefined) throw notJoined();
-
-  const stub = roomStub(c.env, room);
-  const grant = await stub.grantUpload(token);
-  if (!grant.ok) throw new ApiError(grant.status, grant.code, grant.message);
+  const max = readLimits(c.env).maxUploadBytes;
+  let admitted: Admitted;
+  try {
+    admitted = await admit(c, max);
+  } catch (err) {
+    // Refused before a byte was looked at; the body is still read into
+    // nothing (up to twice the limit) so the client gets this answer, not a
+    // connection reset while it is still sending (src/files/upload.ts, `discard`).
+    if (c.req.raw.body) await discard(c.req.raw.body.getReader(), 2 * max);
+    throw err;
+  }
+  const { name, type, length, stub, grant } = admitted;
   const body = c.req.raw.body ?? new ReadableStream<Uint8Array>({ start: (ctl) => ctl.close() });
   const stored = await storeUpload(c.env.FILES, grant.key, body, { type, length, max });
   if (!stored.ok) throw new ApiError(stored.code === "too_large" ? 413 : 415, stored.code, stored.message);
@@ -46,7 +39,7 @@ export async function upload(c: Context<App>): Promise<Response> {
   try {
     const file = await stub.recordUpload(grant.owner, {
       id: grant.id,
-      name: name.name,
+      name,
       type,
       size,
       ...(width === undefined ? {} : { width, height }),
@@ -57,6 +50,39 @@ export async function upload(c: Context<App>): Promise<Response> {
     await c.env.FILES.delete(grant.key);
     throw err;
   }
+}
+
+type Admitted = {
+  name: string;
+  type: FileType;
+  length: number | undefined;
+  stub: ReturnType<typeof roomStub>;
+  grant: Extract<UploadGrant, { ok: true }>;
+};
+
+/**
+ * What the headers alone settle, refused in the Worker before the room is
+ * asked (docs/protocol.md §11.1 has the order), then the room's grant.
+ */
+async function admit(c: Context<App>, max: number): Promise<Admitted> {
+  const room = roomParam(c);
+  if (filesSecret(c.env) === undefined) throw uploadsOff();
+  const name = decodeFileName(c.req.header("X-File-Name"));
+  if (!name.ok) throw new ApiError(400, "bad_request", name.message);
+  const type = fileType(c.req.header("Content-Type"));
+  if (!type)
+    throw new ApiError(415, "unsupported_type", "Allowed: PNG, JPEG, GIF and WebP images, PDF and plain text.");
+  const declared = c.req.header("Content-Length");
+  if (declared !== undefined && !/^\d{1,16}$/.test(declared))
+    throw new ApiError(400, "bad_request", "Bad Content-Length.");
+  const length = declared === undefined ? undefined : Number(declared);
+  if (length !== undefined && length > max) throw new ApiError(413, "too_large", `A file may be at most ${max} bytes.`);
+  const token = /^Bearer (.+)$/.exec(c.req.header("Authorization") ?? "")?.[1];
+  if (token === undefined) throw notJoined();
+  const stub = roomStub(c.env, room);
+  const grant = await stub.grantUpload(token);
+  if (!grant.ok) throw new ApiError(grant.status, grant.code, grant.message);
+  return { name: name.name, type, length, stub, grant };
 }
 
 /** GET /files/:room/:id?exp=&sig= (§11.3): the stored bytes, for whoever holds a valid URL. */

@@ -120,7 +120,7 @@ describe("file attachments on the page", () => {
     expect(await strip.locator(".field-error").allTextContents()).toEqual([
       "huge.png is too large: files may be up to 64 KB.",
       "photo.jpg can't be shared: only images (PNG, JPEG, GIF, WebP), PDFs and text files, and an image must really be one.",
-      "tool.exe: only images (PNG, JPEG, GIF, WebP), PDFs and text files can be shared.",
+      "tool.exe can't be shared: only images (PNG, JPEG, GIF, WebP), PDFs and text files, and an image must really be one.",
     ]);
     for (const name of ["huge.png", "photo.jpg", "tool.exe"]) {
       await strip.getByRole("button", { name: `Remove ${name}` }).click();

@@ -81,11 +81,15 @@ export class RoomFiles {
    * UNATTACHED_FILE_MS, and files of messages below `oldestStored` (expired
    * or pushed out of a ring-only room, §8.1). Returns how many.
    */
-  sweep(now: number, oldestStored: number): number {
+  sweep(now: number, oldestStored: () => number): number {
     const stale = this.#store.unattachedBefore(now - UNATTACHED_FILE_MS, SWEEP_BATCH);
+    // The oldest stored message is asked only when some file is attached at all.
     const lowest = this.#lowestAttached();
+    const below = lowest === undefined ? undefined : oldestStored();
     const orphans =
-      lowest !== undefined && lowest < oldestStored ? this.#store.attachedBelow(oldestStored, SWEEP_BATCH) : [];
+      below !== undefined && lowest !== undefined && lowest < below
+        ? this.#store.attachedBelow(below, SWEEP_BATCH)
+        : [];
     this.#drop([...stale, ...orphans]);
     return stale.length + orphans.length;
   }
