@@ -53,6 +53,16 @@ describe("a file's life (§11)", () => {
     ]);
   });
 
+  it("refuses to attach an upload past its hour, even before the alarm has swept it", async () => {
+    const room = new MemoryRoom();
+    const { socket, token } = joined(room, "Ann");
+    const id = await upload(room, token);
+    // The clock moves without the alarm ringing: the row is still there.
+    room.clock += UNATTACHED_FILE_MS;
+    await room.send(socket, { type: "chat", text: "late", files: [id] });
+    expect(room.take(socket).map((f) => (f.type === "error" ? f.code : f.type))).toEqual(["not_found"]);
+  });
+
   it("keeps an attached file past the hour, as long as its message", async () => {
     const room = new MemoryRoom();
     const { socket, token } = joined(room, "Ann");

@@ -40,7 +40,7 @@ export function chat<S>(
     const target = history.get(frame.replyTo);
     if (!target || target.deleted) return errorFrame("not_found", "The message this one answers is not in the room.");
   }
-  const files = frame.files === undefined ? undefined : ctx.files.claim(frame.files, author);
+  const files = frame.files === undefined ? undefined : ctx.files.claim(frame.files, author, ctx.now());
   if (frame.files !== undefined) {
     if (!files)
       return errorFrame("not_found", "Attach only your own uploads to this room that no message carries yet.");

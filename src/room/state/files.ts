@@ -6,7 +6,7 @@
  * bucket (`forget`), so a file outlives neither its message nor its hour.
  */
 import { UNATTACHED_FILE_MS } from "../../shared/files";
-import type { StoredFile } from "../../shared/server-frames";
+import { encodeFile, type StoredFile } from "../../shared/server-frames";
 import type { FileRow, FileStore } from "../storage/stores";
 
 /** Rows one sweep deletes at most; the alarm rings again at once for the rest. */
@@ -46,22 +46,15 @@ export class RoomFiles {
 
   /**
    * §11.2: the files to attach, as the message will carry them, when every
-   * id is one of `owner`'s uploads no message carries yet; else undefined.
+   * id is one of `owner`'s uploads no message carries yet, still within its
+   * hour (the alarm may not have swept it yet); else undefined.
    */
-  claim(ids: readonly string[], owner: string): StoredFile[] | undefined {
+  claim(ids: readonly string[], owner: string, now: number): StoredFile[] | undefined {
     const files: StoredFile[] = [];
     for (const id of ids) {
       const row = this.#store.get(id);
-      if (!row || row.owner !== owner || row.seq !== undefined) return undefined;
-      const { name, type, size, width, height } = row;
-      files.push({
-        id,
-        name,
-        type,
-        size,
-        ...(width === undefined ? {} : { width }),
-        ...(height === undefined ? {} : { height }),
-      });
+      if (!row || row.owner !== owner || row.seq !== undefined || !this.fresh(row, now)) return undefined;
+      files.push(encodeFile(row));
     }
     return files;
   }

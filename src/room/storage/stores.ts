@@ -148,7 +148,7 @@ export interface PresenceStore {
 }
 
 /** §11.1: an uploaded file's row; `seq` once a message carries it. */
-export interface FileRow {
+export type FileRow = {
   id: string;
   /** The uploader's member id (state/socket-state.ts memberId). */
   owner: string;
@@ -159,7 +159,7 @@ export interface FileRow {
   height?: number;
   uploaded: number;
   seq?: number;
-}
+};
 
 export interface FileStore {
   insert(row: FileRow): void;
