@@ -27,12 +27,14 @@ import { httpErrorBody, type ModerationState, type PublishResult, type RoomSnaps
 import { type Limits, readLimits } from "../shared/limits";
 import { type ModerationFrame, PING_TEXT, PONG_TEXT } from "../shared/protocol";
 import type { FileInfo, StoredFile } from "../shared/server-frames";
+import type { RoomReadState } from "../user/notes";
 import { ADDRESS_HEADER, UNKNOWN_ADDRESS } from "../worker/address";
 import { ChatCore } from "./core";
 import { grantUpload, recordUpload, servable, type UploadGrant } from "./features/files";
 import { messagesBefore, type ReadResult, searchRoom } from "./features/history";
 import { messagesSince, publish, snapshot } from "./features/messages";
 import { moderate, moderationState, type Outcome } from "./features/moderation";
+import { countsFor } from "./features/reads";
 import { errorName, type RoomIO } from "./io";
 import { RoomBudgets } from "./state/budgets";
 import { Sanctions } from "./state/sanctions";
@@ -40,6 +42,7 @@ import { isSocketState, newSocketState, type SocketState } from "./state/socket-
 import { SqlFileStore } from "./storage/sql-files";
 import { SqlMessageStore } from "./storage/sql-messages";
 import { SqlPresenceStore } from "./storage/sql-presence";
+import { SqlReadStore } from "./storage/sql-reads";
 import { SqlAwayStore, SqlBucketStore, SqlSanctionStore } from "./storage/sql-stores";
 
 export class ChatRoom extends DurableObject<Env> {
@@ -72,6 +75,14 @@ export class ChatRoom extends DurableObject<Env> {
       setAlarm: (at) => void ctx.storage.setAlarm(at),
       // A private room is never listed (§5.2), so it tells the directory nothing.
       reportCount: isPrivateRoom(room) ? () => {} : (users) => reporter.update(users),
+      // §10.3: a join or a mention, told to the user's own object. Sent
+      // after this turn's writes (the output gate holds it until then).
+      tellUser: (user, note) =>
+        ctx.waitUntil(
+          env.USERS.getByName(user)
+            .note(note)
+            .catch((err: unknown) => console.warn(`room ${room}: telling a user's object failed:`, errorName(err))),
+        ),
       forgetFiles: (keys) =>
         ctx.waitUntil(
           env.FILES.delete(keys).catch((err: unknown) =>
@@ -94,6 +105,7 @@ export class ChatRoom extends DurableObject<Env> {
         away: new SqlAwayStore(ctx.storage.sql),
         presence: new SqlPresenceStore(ctx.storage.sql),
         files: new SqlFileStore(ctx.storage.sql),
+        reads: new SqlReadStore(ctx.storage.sql),
         ...(secret === undefined ? {} : { signer: new UrlSigner(secret, limits.fileUrlTtlS) }),
         identify: (token) => verifyIdentity(token, auth, keyContext),
         sameToken: tokensEqual,
@@ -185,6 +197,11 @@ export class ChatRoom extends DurableObject<Env> {
   servable(id: string): { key: string; name: string; type: string; size: number } | null {
     const row = servable(this.#core, id);
     return row ? { key: this.#core.files.key(id), name: row.name, type: row.type, size: row.size } : null;
+  }
+
+  /** §10.3: one verified user's counts in this room, for their object's list. */
+  readState(user: string): RoomReadState {
+    return countsFor(this.#core, user);
   }
 
   publish(name: string, text: string): PublishResult {

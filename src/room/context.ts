@@ -15,6 +15,7 @@
  */
 import type { Verified } from "../auth/identity";
 import type { Limits } from "../shared/limits";
+import type { UserNote } from "../user/notes";
 import type { Archive } from "./state/archive";
 import type { RoomBudgets } from "./state/budgets";
 import type { FileUrls } from "./state/file-urls";
@@ -22,6 +23,7 @@ import type { RoomFiles } from "./state/files";
 import type { HistoryRing } from "./state/history";
 import type { Members, Membership } from "./state/members";
 import type { Presence } from "./state/presence";
+import type { ReadState } from "./state/reads";
 import type { Sanction, Sanctions } from "./state/sanctions";
 import type { SocketState } from "./state/socket-state";
 
@@ -44,6 +46,8 @@ export interface RoomContext<S> {
   readonly files: RoomFiles;
   /** Signed URLs for the files an answer carries (§11.3). */
   readonly urls: FileUrls;
+  /** Read cursors, remembered users and mentions (§10). */
+  readonly reads: ReadState;
   /** Checks an identity token (src/auth/identity.ts); never rejects. */
   identify(token: string): Promise<Verified>;
   /** Compares a reclaim token in constant time. */
@@ -69,6 +73,10 @@ export interface RoomContext<S> {
   unjoined(since: number): void;
   /** Deletes files no one may open any more (§11): unattached for an hour, or their message gone. */
   sweepFiles(now: number): void;
+  /** Tells a verified user's own object (§10.3); not awaited, and a failure is only logged. */
+  tellUser(user: string, note: UserNote): void;
+  /** §10.1: a user's cursor moved; other members' version-3 sockets see it in the next presence batch. */
+  receipt(who: { name: string; user: string }, seq: number): void;
   /** Makes sure the alarm fires by `at` (a ban or mute that ends then). */
   wantAlarm(at: number): void;
 

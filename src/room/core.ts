@@ -15,6 +15,7 @@ import type { Limits } from "../shared/limits";
 import { CLOSE_JOIN_TIMEOUT, PONG_TEXT, parseClientFrame } from "../shared/protocol";
 import { fullBucket, type Rate, spend } from "../shared/rate-limit";
 import { encodePresence, errorFrame } from "../shared/server-frames";
+import type { UserNote } from "../user/notes";
 import type { Answer, RoomContext, Sender } from "./context";
 import { dispatch, handlers } from "./dispatch";
 import { join } from "./features/join";
@@ -30,6 +31,7 @@ import { RoomFiles } from "./state/files";
 import { HistoryRing } from "./state/history";
 import { Members, type Membership } from "./state/members";
 import { Presence } from "./state/presence";
+import { ReadState } from "./state/reads";
 import type { Sanction, Sanctions } from "./state/sanctions";
 import { memberId, newSocketState, type SocketState } from "./state/socket-state";
 import type { MessageStore } from "./storage/stores";
@@ -47,6 +49,7 @@ export class ChatCore<S extends object> implements RoomContext<S> {
   readonly archive: Archive;
   readonly files: RoomFiles;
   readonly urls: FileUrls;
+  readonly reads: ReadState;
   #history: HistoryRing | undefined;
   readonly #loadHistory: () => HistoryRing;
   #presence: Presence<S> | undefined;
@@ -83,6 +86,7 @@ export class ChatCore<S extends object> implements RoomContext<S> {
     this.#messages = parts.messages;
     this.files = new RoomFiles(parts.files, parts.room, (keys) => parts.io.forgetFiles(keys));
     this.urls = new FileUrls(parts.room, parts.signer, this.now);
+    this.reads = new ReadState(parts.reads);
     this.#replies = new ReplyBudget(parts.limits.replyBytesPerMinute);
     this.#memberRate = { burst: parts.limits.rateBurst, perSec: parts.limits.ratePerSec };
     this.#memberBucketRefillsFirst = refillsBeforeEviction(this.#memberRate);
@@ -196,6 +200,7 @@ export class ChatCore<S extends object> implements RoomContext<S> {
     }
     const swept = this.archive.sweep(now);
     this.sweepFiles(now);
+    this.#sweepReads(now);
     this.presence.settle(now);
     this.#deadlines.rearm();
     this.budgets.prune(now);
@@ -209,6 +214,16 @@ export class ChatCore<S extends object> implements RoomContext<S> {
    */
   sweepFiles(now: number): void {
     this.files.sweep(now, () => this.#messages.oldestSeq() ?? this.history.latestSeq + 1);
+  }
+
+  /**
+   * §10.2: users who have not joined within retention are forgotten, and
+   * mentions of messages no longer stored go (the counts skip them anyway).
+   */
+  #sweepReads(now: number): void {
+    const retentionMs = this.limits.historyRetentionMs;
+    if (retentionMs > 0) this.reads.forgetBefore(now - retentionMs);
+    this.reads.dropMentionsBelow(this.#messages.oldestSeq() ?? this.history.latestSeq + 1);
   }
 
   // --- Frames ---------------------------------------------------------------
@@ -293,6 +308,17 @@ export class ChatCore<S extends object> implements RoomContext<S> {
       this.#io.close(socket, code, reason);
     }
     this.departed(membership, reason === "replaced" ? undefined : reason);
+  }
+
+  tellUser(user: string, note: UserNote): void {
+    this.#io.tellUser(user, note);
+  }
+
+  receipt(who: { name: string; user: string }, seq: number): void {
+    const now = this.now();
+    this.presence.read(who, seq, now);
+    const later = this.presence.settle(now);
+    if (later !== undefined) this.#deadlines.want(later);
   }
 
   unjoined(since: number): void {

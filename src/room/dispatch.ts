@@ -9,6 +9,7 @@ import { edit, react, remove } from "./features/edits";
 import { history, search } from "./features/history";
 import { chat, dm, leave, typing } from "./features/messages";
 import { moderationFrame } from "./features/moderation";
+import { read } from "./features/reads";
 import { members } from "./features/roster-pages";
 
 /** Every frame a joined socket may send, by type. */
@@ -29,6 +30,7 @@ export function handlers<S>(): Handlers<S> {
     history,
     search,
     members,
+    read,
     kick: moderationFrame,
     ban: moderationFrame,
     unban: moderationFrame,

@@ -6,10 +6,11 @@
 import type { Verified } from "../auth/identity";
 import type { UrlSigner } from "../files/signing";
 import type { Limits } from "../shared/limits";
+import type { UserNote } from "../user/notes";
 import type { RoomBudgets } from "./state/budgets";
 import type { Sanctions } from "./state/sanctions";
 import type { SocketState } from "./state/socket-state";
-import type { AwayStore, FileStore, MessageStore, PresenceStore } from "./storage/stores";
+import type { AwayStore, FileStore, MessageStore, PresenceStore, ReadStore } from "./storage/stores";
 
 /** What the core needs from the runtime. */
 export interface RoomIO<S> {
@@ -25,6 +26,8 @@ export interface RoomIO<S> {
   reportCount(users: number): void;
   /** Deletes objects from the FILES bucket (§11); not awaited, and a failure is only logged. */
   forgetFiles(keys: string[]): void;
+  /** Tells a verified user's own object (§10.3); not awaited, and a failure is only logged. */
+  tellUser(user: string, note: UserNote): void;
 }
 
 export interface CoreParts<S> {
@@ -41,6 +44,8 @@ export interface CoreParts<S> {
   presence: PresenceStore;
   /** Uploaded files (§11). */
   files: FileStore;
+  /** Read cursors, remembered users and mentions (§10). */
+  reads: ReadStore;
   /** Signs file URLs; absent when uploads are off (no FILES_SECRET). */
   signer?: UrlSigner;
   identify: (token: string) => Promise<Verified>;

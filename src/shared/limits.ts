@@ -56,6 +56,8 @@ export interface Limits {
   uploadsPerHour: number;
   /** §11.3: how long a signed file URL stays valid, in seconds. */
   fileUrlTtlS: number;
+  /** §10.3: rooms one verified user's room list keeps. */
+  maxUserRooms: number;
 }
 
 export type Access = "open" | "verified";
@@ -93,6 +95,7 @@ export const DEFAULT_LIMITS: Readonly<Limits> = {
   maxUploadBytes: 10_485_760,
   uploadsPerHour: 30,
   fileUrlTtlS: 86_400,
+  maxUserRooms: 200,
 };
 
 /** How many joins per minute an address may make in one room, as a multiple of JOINS_PER_MINUTE (§2.4). */
@@ -143,6 +146,7 @@ export function readLimits(env: RawVars): Limits {
     maxUploadBytes: positive(env, "MAX_UPLOAD_BYTES", DEFAULT_LIMITS.maxUploadBytes, true),
     uploadsPerHour: positive(env, "UPLOADS_PER_HOUR", DEFAULT_LIMITS.uploadsPerHour, true),
     fileUrlTtlS: positive(env, "FILE_URL_TTL_S", DEFAULT_LIMITS.fileUrlTtlS, true),
+    maxUserRooms: positive(env, "MAX_USER_ROOMS", DEFAULT_LIMITS.maxUserRooms, true),
   };
 }
 

@@ -218,6 +218,8 @@ export const ClientFrameSchema = v.variant("type", [
     before: v.optional(MessageSeqSchema),
     limit: v.optional(PageLimitSchema),
   }),
+  // §10.1: the user has read everything up to `seq`.
+  v.object({ type: v.literal("read"), seq: SinceSchema }),
   v.object({ type: v.literal("typing") }),
   v.object({ type: v.literal("leave") }),
   v.object({ type: v.literal("ping") }),
@@ -237,6 +239,17 @@ export const ClientFrameSchema = v.variant("type", [
     seconds: v.pipe(v.number(), v.safeInteger(), v.minValue(0), v.maxValue(MAX_SLOWMODE_SECONDS)),
   }),
 ]);
+
+/**
+ * §10.3: what a client sends on its `/me` socket: `auth` first, then
+ * `rooms` to ask for the list again; `ping` as on a room's socket.
+ */
+export const MeFrameSchema = v.variant("type", [
+  v.object({ type: v.literal("auth"), auth: v.string() }),
+  v.object({ type: v.literal("rooms") }),
+  v.object({ type: v.literal("ping") }),
+]);
+export type MeFrame = v.InferOutput<typeof MeFrameSchema>;
 
 /** The moderation frames of §6.2, which the HTTP API (§6.4) also takes as `{"action", …}`. */
 export const MODERATION_ACTIONS = ["kick", "ban", "unban", "mute", "unmute", "slowmode"] as const;
@@ -298,7 +311,30 @@ export function parseClientFrame(message: string | ArrayBuffer, maxFrameBytes: n
   return { ok: true, frame: result.output };
 }
 
-function fail(code: ErrorCode, message: string = ERROR_MESSAGES[code]): ParseResult {
+/** A `/me` socket's frame (§10.3), by the same rules as a room's. */
+export function parseMeFrame(
+  message: string | ArrayBuffer,
+  maxFrameBytes: number,
+): { ok: true; frame: MeFrame } | { ok: false; code: ErrorCode; message: string } {
+  if (typeof message !== "string") return fail("bad_message", "Frames must be UTF-8 text, not binary.");
+  if (exceedsUtf8Bytes(message, maxFrameBytes))
+    return fail("too_large", `Frames may be at most ${maxFrameBytes} bytes.`);
+  let json: unknown;
+  try {
+    json = JSON.parse(message);
+  } catch {
+    return fail("bad_json");
+  }
+  const result = v.safeParse(MeFrameSchema, json);
+  return result.success
+    ? { ok: true, frame: result.output }
+    : fail("bad_message", describeIssue(json, result.issues[0]));
+}
+
+function fail(
+  code: ErrorCode,
+  message: string = ERROR_MESSAGES[code],
+): { ok: false; code: ErrorCode; message: string } {
   return { ok: false, code, message };
 }
 

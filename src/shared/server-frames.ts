@@ -19,6 +19,9 @@ const User = v.optional(v.string());
 /** §7.3: per emoji, how many reacted and the first REACTION_NAMES of them, in reaction order. */
 export const ReactionsSchema = v.record(v.string(), v.looseObject({ count: Count, names: v.array(v.string()) }));
 
+/** A member as presence and mentions name them: verified users also by `user` (§5.2, §9.2, §10.2). */
+export const MemberEntrySchema = v.looseObject({ name: v.string(), user: User });
+
 /** §11.1: an uploaded file as the room stores it on its message. */
 export const StoredFileSchema = v.looseObject({
   id: v.string(),
@@ -58,6 +61,8 @@ export const ChatFrameSchema = v.looseObject({
   reactions: v.optional(ReactionsSchema),
   /** §11.2: the attached files, in the order given; absent without files and on a deleted message. */
   files: v.optional(v.array(FileSchema)),
+  /** §10.2: who the text mentions, each once, at most 20; absent when nobody. */
+  mentions: v.optional(v.array(MemberEntrySchema)),
 });
 
 /** A chat frame as the room stores it: its files without URLs, which each answer signs afresh (§11.3). */
@@ -82,6 +87,21 @@ export const UpdateFrameSchema = v.looseObject({
   reaction: v.optional(
     v.looseObject({ emoji: v.string(), name: v.string(), user: User, added: v.boolean(), count: Count }),
   ),
+  /** §10.2: an edit always carries who the new text mentions (`[]`: nobody). */
+  mentions: v.optional(v.array(MemberEntrySchema)),
+});
+
+/** §10.1: one other user's read cursor, as a read receipt. */
+export const ReadEntrySchema = v.looseObject({ name: v.string(), user: v.string(), seq: Count });
+
+/** §10.3: one room of a user's list, its counts as of the moment it is served. */
+export const UserRoomSchema = v.looseObject({
+  room: v.string(),
+  seq: Count,
+  lastRead: Count,
+  unread: Count,
+  mentions: Count,
+  ts: v.nullable(v.number()),
 });
 
 /** §6.3: a moderation action, as everyone in the room sees it. */
@@ -100,8 +120,6 @@ export const ModerationFrameSchema = v.looseObject({
   seconds: v.optional(Count),
   ts: v.number(),
 });
-
-export const MemberEntrySchema = v.looseObject({ name: v.string(), user: User });
 
 /** §9.2: a member who left, and `reason` when a moderator removed them. */
 export const LeftEntrySchema = v.looseObject({
@@ -134,6 +152,11 @@ export const WelcomeFrameSchema = v.looseObject({
   seq: Count,
   token: v.string(),
   gap: v.boolean(),
+  /** §10.1, §10.2: a verified user's read state, in a version-3 welcome. */
+  lastRead: v.optional(Count),
+  unread: v.optional(Count),
+  mentions: v.optional(Count),
+  reads: v.optional(v.array(ReadEntrySchema)),
 });
 
 const presence = <T extends "joined" | "left">(type: T) =>
@@ -189,6 +212,21 @@ export const ServerFrameSchema = v.variant("type", [
     large: v.optional(v.boolean()),
     /** With `large: false`: the whole roster in join order, the receiver included. */
     members: v.optional(v.array(MemberEntrySchema)),
+    /** §10.1: other users' read cursors, in a room that is not large. */
+    reads: v.optional(v.array(ReadEntrySchema)),
+  }),
+  // §10.1: the user's own cursor moved on another of their sockets.
+  v.looseObject({ type: v.literal("read"), room: v.string(), seq: Count }),
+  // §10.3: on a `/me` socket, the user's rooms and each mention of them.
+  v.looseObject({ type: v.literal("rooms"), rooms: v.array(UserRoomSchema) }),
+  v.looseObject({
+    type: v.literal("mention"),
+    room: v.string(),
+    seq: Count,
+    name: v.string(),
+    user: User,
+    text: v.string(),
+    ts: v.number(),
   }),
   // §9.4: a page of the roster, ordered by name.
   v.looseObject({
@@ -220,6 +258,8 @@ export type Reactions = v.InferOutput<typeof ReactionsSchema>;
 export type WelcomeFrame = v.InferOutput<typeof WelcomeFrameSchema>;
 export type MemberEntry = v.InferOutput<typeof MemberEntrySchema>;
 export type LeftEntry = v.InferOutput<typeof LeftEntrySchema>;
+export type ReadEntry = v.InferOutput<typeof ReadEntrySchema>;
+export type UserRoom = v.InferOutput<typeof UserRoomSchema>;
 export type ServerFrame = v.InferOutput<typeof ServerFrameSchema>;
 export type ServerFrameOf<T extends ServerFrame["type"]> = Extract<ServerFrame, { type: T }>;
 
@@ -276,6 +316,7 @@ export type StoredChat = Pick<
   | "deleted"
   | "reactions"
   | "files"
+  | "mentions"
 >;
 export type StoredFile = v.InferOutput<typeof StoredFileSchema>;
 export type FileInfo = v.InferOutput<typeof FileSchema>;
@@ -285,7 +326,23 @@ export type FileInfo = v.InferOutput<typeof FileSchema>;
  * client receives when `url` signs each file (§11.3).
  */
 export function encodeChat(message: StoredChat, url?: (file: StoredFile) => string): string {
-  const { room, seq, v: version, name, user, text, ts, id, bot, replyTo, edited, deleted, reactions, files } = message;
+  const {
+    room,
+    seq,
+    v: version,
+    name,
+    user,
+    text,
+    ts,
+    id,
+    bot,
+    replyTo,
+    edited,
+    deleted,
+    reactions,
+    files,
+    mentions,
+  } = message;
   const chat: v.InferOutput<typeof StoredChatSchema> = { type: "chat", room, seq, v: version, name, text, ts };
   if (user !== undefined) chat.user = user;
   if (id !== undefined) chat.id = id;
@@ -297,6 +354,7 @@ export function encodeChat(message: StoredChat, url?: (file: StoredFile) => stri
   if (files !== undefined && files.length > 0 && !deleted) {
     chat.files = files.map((f) => encodeFile(f, url));
   }
+  if (mentions !== undefined && mentions.length > 0 && !deleted) chat.mentions = mentions.map(person);
   // Not `encode`: without `url` this is the stored form, which no client receives as it is.
   return JSON.stringify(chat);
 }
@@ -313,9 +371,12 @@ export function encodeFile(file: StoredFile, url?: (file: StoredFile) => string)
 
 /** An update frame in one fixed key order, with only the fields of its kind of change. */
 export function encodeUpdate(
-  update: Pick<UpdateFrame, "room" | "seq" | "target" | "v" | "text" | "edited" | "deleted" | "reactions" | "reaction">,
+  update: Pick<
+    UpdateFrame,
+    "room" | "seq" | "target" | "v" | "text" | "edited" | "deleted" | "reactions" | "reaction" | "mentions"
+  >,
 ): string {
-  const { room, seq, target, v: version, text, edited, deleted, reactions, reaction } = update;
+  const { room, seq, target, v: version, text, edited, deleted, reactions, reaction, mentions } = update;
   const frame: UpdateFrame = { type: "update", room, seq, target, v: version };
   if (text !== undefined) frame.text = text;
   if (edited !== undefined) frame.edited = edited;
@@ -325,6 +386,7 @@ export function encodeUpdate(
     const { emoji, name, user, added, count } = reaction;
     frame.reaction = { emoji, ...person({ name, user }), added, count };
   }
+  if (mentions !== undefined) frame.mentions = mentions.map(person);
   return encode(frame);
 }
 
@@ -350,6 +412,10 @@ export type WelcomeHead = Pick<
   | "seq"
   | "token"
   | "gap"
+  | "lastRead"
+  | "unread"
+  | "mentions"
+  | "reads"
 >;
 
 export function encodeWelcome(welcome: WelcomeHead, historyJson: readonly string[]): string {
@@ -395,11 +461,12 @@ export function encodePresence(
 
 /** §9.2, §9.3: one version-3 `presence` frame, in one fixed key order; `large` and `members` only at a crossing. */
 export function encodeBatch(
-  frame: Pick<ServerFrameOf<"presence">, "room" | "joined" | "left" | "count" | "ts" | "large" | "members">,
+  frame: Pick<ServerFrameOf<"presence">, "room" | "joined" | "left" | "count" | "ts" | "large" | "members" | "reads">,
 ): string {
-  const { room, joined, left, count, ts, large, members } = frame;
+  const { room, joined, left, count, ts, large, members, reads } = frame;
   const out: ServerFrameOf<"presence"> = { type: "presence", room, joined, left, count, ts };
   if (large !== undefined) out.large = large;
   if (members !== undefined) out.members = members;
+  if (reads !== undefined && reads.length > 0) out.reads = reads;
   return encode(out);
 }

@@ -8,7 +8,7 @@ import { REACTION_NAMES } from "./protocol";
 import type { StoredChat, UpdateFrame } from "./server-frames";
 
 /** The part of an `update` that says what changed. */
-export type Change = Pick<UpdateFrame, "v" | "text" | "edited" | "deleted" | "reactions" | "reaction">;
+export type Change = Pick<UpdateFrame, "v" | "text" | "edited" | "deleted" | "reactions" | "reaction" | "mentions">;
 
 export function applyUpdate<M extends StoredChat>(message: M, change: Change): M {
   const next: M = { ...message, v: change.v };
@@ -20,6 +20,7 @@ export function applyUpdate<M extends StoredChat>(message: M, change: Change): M
     delete next.replyTo;
     delete next.reactions;
     delete next.files;
+    delete next.mentions;
   }
   if (change.text !== undefined) {
     next.text = change.text;
@@ -28,6 +29,11 @@ export function applyUpdate<M extends StoredChat>(message: M, change: Change): M
   if (change.reactions !== undefined) {
     if (Object.keys(change.reactions).length > 0) next.reactions = change.reactions;
     else delete next.reactions;
+  }
+  // §10.2: an edit's `update` says who the new text mentions.
+  if (change.mentions !== undefined) {
+    if (change.mentions.length > 0) next.mentions = change.mentions;
+    else delete next.mentions;
   }
   if (change.reaction !== undefined) next.reactions = withReaction(next.reactions, change.reaction);
   return next;

@@ -20,6 +20,7 @@ import { FILE_TYPES } from "../shared/files";
 import { type ClientConfig, type PublishBody, PublishBodySchema } from "../shared/http";
 import { readLimits } from "../shared/limits";
 import { isModerationFrame, MODERATION_ACTIONS, type ModerationFrame, parseClientFrame } from "../shared/protocol";
+import { LISTS_PER_MINUTE } from "../user/user-rooms";
 import { addressKey } from "./address";
 import { upload } from "./files";
 import { ApiError, methodNotAllowed } from "./http-error";
@@ -115,6 +116,28 @@ api.all("/rooms/:room/search", methodNotAllowed("GET"));
 // §11.1: uploads, authorised by a joined socket's welcome token (src/worker/files.ts).
 api.post("/rooms/:room/files", upload);
 api.all("/rooms/:room/files", methodNotAllowed("POST"));
+
+/**
+ * §10.3: the signed-in user's rooms with their counts, from the user's own
+ * object. A missing or bad identity token is 401 `auth_invalid`, and
+ * spends the address's wrong-token budget like a wrong API token.
+ */
+api.get("/me/rooms", async (c) => {
+  const guard = await bearerGuard(c);
+  const given = bearer(c);
+  const verified = given === undefined ? undefined : await verifyIdentity(given, readAuth(c.env));
+  if (!verified?.ok) {
+    if (given !== undefined) await guard.failed();
+    throw new ApiError(401, "auth_invalid", verified?.message ?? "Send Authorization: Bearer <identity token>.", {
+      "WWW-Authenticate": 'Bearer realm="edge-chat"',
+    });
+  }
+  const { user, rooms: claim } = verified.identity;
+  const rooms = await c.env.USERS.getByName(user).list(claim === undefined ? undefined : [...claim]);
+  if (rooms === null) throw tooMany("Too many room lists; try again in a minute.", 60_000 / LISTS_PER_MINUTE);
+  return c.json({ user, rooms });
+});
+api.all("/me/rooms", methodNotAllowed("GET"));
 
 // Moderation (§6.4): the API token acts as an admin named "system".
 api.post("/rooms/:room/moderation", requireApiToken(), limitBody(), async (c) => {

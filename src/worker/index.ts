@@ -11,13 +11,15 @@
  *   HISTORY_LIMIT … API_FAILURES_PER_MINUTE   limits (src/shared/limits.ts).
  *   ALLOWED_ORIGINS                extra origins that may open sockets.
  *   FILES      the R2 bucket of uploaded files (§11); FILES_SECRET signs their URLs.
+ *   USERS      one object per verified user: their rooms and counts (§10.3, src/user/user-rooms.ts).
+ *   ME         one object per client address holding its /me sockets (src/user/me-gate.ts).
  *
- * Routes: GET /health, GET /chat/:room (WebSocket upgrade), /api/* (src/worker/api.ts),
+ * Routes: GET /health, GET /chat/:room and GET /me (WebSocket upgrades), /api/* (src/worker/api.ts),
  * GET /files/:room/:id (signed file URLs, src/worker/files.ts).
  * Everything else is a static file. The Worker validates and forwards; it
  * holds no state.
  */
-import { Hono } from "hono";
+import { type Context, Hono } from "hono";
 import { secureHeaders } from "hono/secure-headers";
 import { readAllowedOrigins } from "../shared/limits";
 import { ADDRESS_HEADER, addressKey } from "./address";
@@ -28,6 +30,8 @@ import { roomParam, roomStub } from "./rooms";
 
 export { RoomDirectory } from "../directory/directory";
 export { ChatRoom } from "../room/chat-room";
+export { MeGate } from "../user/me-gate";
+export { UserRooms } from "../user/user-rooms";
 export { ApiGuard } from "./api-guard";
 
 const app = new Hono<{ Bindings: Env }>();
@@ -42,6 +46,24 @@ app.get("/health", (c) => c.json({ ok: true }));
 app.all("/health", methodNotAllowed("GET"));
 app.get("/chat/:room", (c) => {
   const room = roomParam(c);
+  // The request goes to the object, which accepts the socket with the
+  // Hibernation API. (Hono's upgradeWebSocket would accept it here, in the
+  // Worker, where it can never hibernate.)
+  return roomStub(c.env, room).fetch(upgradeRequest(c));
+});
+
+// §10.3: a signed-in user's live channel, held by the object of the
+// client's address until its first frame says who it is (src/user/me-gate.ts).
+app.get("/me", (c) => c.env.ME.getByName(addressKey(c.req.header("CF-Connecting-IP"))).fetch(upgradeRequest(c)));
+app.all("/me", methodNotAllowed("GET"));
+
+/**
+ * A socket's upgrade as an object receives it: checked for the upgrade
+ * and the origin (§1), and carrying the client's address for the
+ * per-address limits, in a header set here whatever the client sent under
+ * that name.
+ */
+function upgradeRequest(c: Context<{ Bindings: Env }>): Request {
   if (c.req.header("Upgrade")?.toLowerCase() !== "websocket") {
     throw new ApiError(426, "websocket_required", "Connect with a WebSocket upgrade (Upgrade: websocket).");
   }
@@ -53,15 +75,10 @@ app.get("/chat/:room", (c) => {
   if (origin !== undefined && origin !== new URL(c.req.url).origin && !readAllowedOrigins(c.env).has(origin)) {
     throw new ApiError(403, "forbidden_origin", `Origin ${origin} may not open chat sockets here.`);
   }
-  // The request goes to the object, which accepts the socket with the
-  // Hibernation API. (Hono's upgradeWebSocket would accept it here, in the
-  // Worker, where it can never hibernate.) It carries the client's address
-  // for the room's per-address limits, in a header set here whatever the
-  // client sent under that name.
   const headers = new Headers(c.req.raw.headers);
   headers.set(ADDRESS_HEADER, addressKey(c.req.header("CF-Connecting-IP")));
-  return roomStub(c.env, room).fetch(new Request(c.req.raw, { headers }));
-});
+  return new Request(c.req.raw, { headers });
+}
 
 app.all("/chat/:room", methodNotAllowed("GET"));
 

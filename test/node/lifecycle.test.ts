@@ -44,6 +44,8 @@ describe("edit (§7.2)", () => {
       v: 2,
       text: "hello, world",
       edited: expect.any(Number),
+      // §10.2: an edit's update always says whom the new text mentions.
+      mentions: [],
     });
     expect(await ann.next("update")).toEqual(update);
     ann.send({ type: "chat", text: "next" });

@@ -19,6 +19,7 @@ import {
   sanctionId,
 } from "../../src/room/state/sanctions";
 import { newSocketState, type SocketState } from "../../src/room/state/socket-state";
+import { isDeleted } from "../../src/room/state/stored-message";
 import type {
   AwayRow,
   AwayStore,
@@ -32,12 +33,15 @@ import type {
   PageQuery,
   PresenceStore,
   PresenceTick,
+  ReaderRow,
+  ReadStore,
 } from "../../src/room/storage/stores";
 import type { RoomSnapshot } from "../../src/shared/http";
 import { DEFAULT_LIMITS, type Limits } from "../../src/shared/limits";
 import type { Bucket } from "../../src/shared/rate-limit";
 import { matches } from "../../src/shared/search";
 import { parseServerFrame, type ServerFrame } from "../../src/shared/server-frames";
+import type { UserNote } from "../../src/user/notes";
 
 export interface FakeSocket {
   name: string;
@@ -254,6 +258,44 @@ export const MEMORY_AUTH: AuthConfig = {
   audience: "edge-chat",
 };
 
+/** Read state in memory: the same contract as SqlReadStore, its counts a scan of the messages. */
+export class MemoryReadStore implements ReadStore {
+  readonly readers = new Map<string, ReaderRow>();
+  /** seq → the verified users it mentions. */
+  readonly mentions = new Map<number, string[]>();
+  constructor(readonly messages: MemoryMessageStore) {}
+  get(user: string): ReaderRow | undefined {
+    const row = this.readers.get(user);
+    return row && { ...row };
+  }
+  put(row: ReaderRow): void {
+    this.readers.set(row.user, { ...row });
+  }
+  recent(max: number): ReaderRow[] {
+    return [...this.readers.values()].sort((a, b) => b.joined - a.joined).slice(0, max);
+  }
+  forgetBefore(cutoff: number): void {
+    for (const [user, row] of this.readers) if (row.joined < cutoff) this.readers.delete(user);
+  }
+  mention(seq: number, users: readonly string[]): void {
+    if (users.length > 0) this.mentions.set(seq, [...new Set(users)]);
+    else this.mentions.delete(seq);
+  }
+  dropMentionsBelow(seq: number): void {
+    for (const s of this.mentions.keys()) if (s < seq) this.mentions.delete(s);
+  }
+  counts(user: string, author: string, after: number, notBefore: number): { unread: number; mentions: number } {
+    let unread = 0;
+    let mentions = 0;
+    for (const row of this.messages.rows.values()) {
+      if (row.seq <= after || row.ts < notBefore || row.author === author || isDeleted(row.frame)) continue;
+      unread++;
+      if (this.mentions.get(row.seq)?.includes(user)) mentions++;
+    }
+    return { unread, mentions };
+  }
+}
+
 /** A room over memory, with the storage and attachments a rebuild would find. */
 export class MemoryRoom {
   clock = 1_000_000;
@@ -267,6 +309,9 @@ export class MemoryRoom {
   readonly sanctions = new MemorySanctionStore();
   readonly presence = new MemoryPresenceStore();
   readonly files = new MemoryFileStore();
+  readonly reads = new MemoryReadStore(this.messages);
+  /** What the room told users' objects (§10.3), in order. */
+  readonly notes: Array<{ user: string; note: UserNote }> = [];
   /** Keys deleted from the bucket, in order. */
   readonly forgotten: string[] = [];
   readonly sockets: FakeSocket[] = [];
@@ -341,6 +386,7 @@ export class MemoryRoom {
       },
       reportCount: (users) => this.reported.push(users),
       forgetFiles: (keys) => this.forgotten.push(...keys),
+      tellUser: (user, note) => this.notes.push({ user, note }),
     };
     return new ChatCore(
       {
@@ -352,6 +398,7 @@ export class MemoryRoom {
         away: this.away,
         presence: this.presence,
         files: this.files,
+        reads: this.reads,
         signer: new UrlSigner(MEMORY_FILES_SECRET, this.limits.fileUrlTtlS),
         sanctions: new Sanctions(this.sanctions),
         identify: (token) => verifyIdentity(token, MEMORY_AUTH),

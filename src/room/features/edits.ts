@@ -7,12 +7,13 @@
  * name while they hold it.
  */
 import { type ClientFrameOf, isStaff, MAX_REACTION_EMOJI, MAX_REACTIONS_PER_MESSAGE } from "../../shared/protocol";
-import { encodeUpdate, errorFrame, person } from "../../shared/server-frames";
+import { encodeUpdate, errorFrame, type MemberEntry, person } from "../../shared/server-frames";
 import { checkText } from "../../shared/text";
 import { applyUpdate } from "../../shared/updates";
 import type { Answer, RoomContext, Sender } from "../context";
 import type { Message } from "../state/history";
 import { memberId } from "../state/socket-state";
+import { mentioned, mentionsIn } from "./reads";
 
 /** Checks, in order: bad_message/too_long, not_found, forbidden (not the author), muted, rate_limited. */
 export function edit<S>(ctx: RoomContext<S>, sender: Sender<S>, frame: ClientFrameOf<"edit">): Answer {
@@ -30,8 +31,15 @@ export function edit<S>(ctx: RoomContext<S>, sender: Sender<S>, frame: ClientFra
   const refusal = ctx.mutedError(sender.membership) ?? (ctx.spend(sender) ? undefined : errorFrame("rate_limited"));
   if (refusal) return refusal;
   const edited = ctx.now();
-  const change = ctx.history.change(seq, (m) => applyUpdate(m, { v: m.v, text, edited }));
-  ctx.broadcast(encodeUpdate({ room: ctx.room, seq: change.seq, v: change.seq, target: seq, text, edited }));
+  // §10.2: an edit recomputes the mentions, and its update always carries them.
+  const mentions = mentionsIn(ctx, text);
+  let before: MemberEntry[] = [];
+  const change = ctx.history.change(seq, (m) => {
+    before = m.mentions ?? [];
+    return applyUpdate(m, { v: m.v, text, edited, mentions });
+  });
+  mentioned(ctx, seq, { ...sender.membership.member, ts: edited }, text, mentions, before);
+  ctx.broadcast(encodeUpdate({ room: ctx.room, seq: change.seq, v: change.seq, target: seq, text, edited, mentions }));
   return undefined;
 }
 
@@ -57,8 +65,9 @@ export function remove<S>(ctx: RoomContext<S>, sender: Sender<S>, frame: ClientF
     reactors.clear();
     return applyUpdate(m, { v: m.v, deleted: true });
   });
-  // §11.3: a deleted message's files leave the bucket with it.
+  // §11.3: a deleted message's files leave the bucket with it; §10.2: it counts for no one.
   ctx.files.deleted(seq);
+  ctx.reads.mention(seq, []);
   ctx.broadcast(encodeUpdate({ room: ctx.room, seq: change.seq, v: change.seq, target: seq, deleted: true }));
   return undefined;
 }

@@ -20,6 +20,7 @@ import { encodeWelcome, errorFrame, type MemberEntry, person } from "../../share
 import type { Answer, Newcomer, RoomContext } from "../context";
 import type { Membership } from "../state/members";
 import { type Member, memberId, PROTOCOL_V3, type SocketState } from "../state/socket-state";
+import { joinedVerified, welcomeReads } from "./reads";
 import { newToken } from "./reclaim-token";
 
 type JoinFrame = ClientFrameOf<"join">;
@@ -228,6 +229,8 @@ function welcome<S>(
   since: number | undefined,
 ): string {
   const history = ctx.history;
+  // Before anything is read for the welcome: a first join starts the cursor here (§10.1).
+  joinedVerified(ctx, membership);
   const after = history.after(since, ctx.limits.welcomeHistoryBytes);
   const frames = after.frames.map((f) => ctx.urls.out(f));
   const { gap } = after;
@@ -250,7 +253,7 @@ function welcome<S>(
   state.told = told;
   ctx.members.save(socket);
   const who = told.large ? { large: true as const } : { members: roster(ctx) };
-  return encodeWelcome({ ...common, count: told.count, ...who }, frames);
+  return encodeWelcome({ ...common, count: told.count, ...who, ...welcomeReads(ctx, membership, told.large) }, frames);
 }
 
 function roster<S>(ctx: RoomContext<S>): MemberEntry[] {

@@ -12,6 +12,7 @@ import { encode, errorFrame, person } from "../../shared/server-frames";
 import { checkText } from "../../shared/text";
 import type { Answer, RoomContext, Sender } from "../context";
 import { memberId } from "../state/socket-state";
+import { mentioned, mentionsIn, wroteOwn } from "./reads";
 
 /**
  * Checks, in order: bad_message/too_long, a retry's original, not_found
@@ -63,6 +64,7 @@ export function chat<S>(
   if (wait > 0) return errorFrame("slow_mode", undefined, { retry_after: wait });
   if (!ctx.spend(sender)) return errorFrame("rate_limited");
   if (slowKeys.length > 0) ctx.budgets.slowSpent(slowKeys, slowmode, now);
+  const mentions = mentionsIn(ctx, frame.text);
   // Storage first, then the broadcast: the output gate holds these sends
   // until the write is durable, so no client ever sees a message that a
   // crash could take back.
@@ -76,10 +78,14 @@ export function chat<S>(
       id: frame.id,
       replyTo: frame.replyTo,
       files,
+      mentions,
     },
     author,
   );
-  if (files) ctx.files.attach(frame.files ?? [], history.latestSeq);
+  const seq = history.latestSeq;
+  if (files) ctx.files.attach(frame.files ?? [], seq);
+  wroteOwn(ctx, sender.membership, seq);
+  mentioned(ctx, seq, { ...member, ts: now }, frame.text, mentions);
   ctx.broadcast(files ? ctx.urls.out(stored) : stored);
   // A ring-only room (§8.1, retention 0) just dropped its oldest message; its files go with it.
   if (ctx.limits.historyRetentionMs === 0 && ctx.files.orphaned(history.oldestSeq)) ctx.sweepFiles(ctx.now());
@@ -163,7 +169,10 @@ export function publish<S>(ctx: RoomContext<S>, name: string, text: string): Pub
   }
   const check = checkText(text, ctx.limits.maxMessageChars);
   if (!check.ok) return check;
-  const frame = ctx.history.append({ room: ctx.room, name: claimed.name, text, ts: ctx.now(), bot: true }, null);
+  const ts = ctx.now();
+  const mentions = mentionsIn(ctx, text);
+  const frame = ctx.history.append({ room: ctx.room, name: claimed.name, text, ts, bot: true, mentions }, null);
+  mentioned(ctx, ctx.history.latestSeq, { name: claimed.name, ts }, text, mentions);
   ctx.broadcast(frame);
   return { ok: true, frame };
 }

@@ -141,6 +141,12 @@ export class HistoryRing {
     return this.#entries[0]?.seq ?? this.#latestSeq + 1;
   }
 
+  /** When the newest retained message was sent (§10.3); undefined when there is none. */
+  get newestTs(): number | undefined {
+    const newest = this.#entries.at(-1);
+    return newest && this.#retained(newest) ? newest.ts : undefined;
+  }
+
   /** The ring's stored frames, oldest first. */
   *frames(): Generator<string> {
     for (const entry of this.#entries) yield entry.frame;

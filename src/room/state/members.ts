@@ -226,6 +226,11 @@ export class Members<S> {
     return this.#roster.ofToken(token);
   }
 
+  /** The member present (or away within their grace) whose name, without regard to case, is `folded` (§10.2). */
+  ofFold(folded: string): Membership<S> | undefined {
+    return this.#roster.ofFold(folded);
+  }
+
   ofUser(user: string): Membership<S> | undefined {
     return this.#roster.ofUser(user);
   }

@@ -20,8 +20,8 @@
  * attachments, so an eviction with a batch pending loses nothing; the
  * alarm wakes the room and the batch goes out.
  */
-import { type LeaveReason, netChange } from "../../shared/presence";
-import { encodeBatch, type Person, person } from "../../shared/server-frames";
+import { type LeaveReason, netChange, type RosterChange } from "../../shared/presence";
+import { encodeBatch, type Person, person, type ReadEntry } from "../../shared/server-frames";
 import type { JournalEntry, PresenceStore, PresenceTick } from "../storage/stores";
 import type { Members } from "./members";
 import type { Told } from "./socket-state";
@@ -89,6 +89,23 @@ export class Presence<S> {
     this.#store.append(entry);
   }
 
+  /**
+   * §10.1: a user's read cursor moved. Other members' version-3 sockets
+   * see it in the next batch, in a room that is not large.
+   */
+  read(who: { name: string; user: string }, seq: number, now: number): void {
+    if (this.#members.v3 === 0 || this.large) return;
+    const entry: JournalEntry = {
+      n: ++this.#latest,
+      ts: now,
+      kind: "read",
+      who: { name: who.name, user: who.user },
+      seq,
+    };
+    this.#journal.push(entry);
+    this.#store.append(entry);
+  }
+
   /** What a version-3 welcome sent now tells its socket (kept in its attachment). */
   told(): Told {
     return { tick: this.#tick.n, through: this.#latest, count: this.#members.size, large: this.large };
@@ -127,15 +144,20 @@ export class Presence<S> {
     const large = this.large;
     const frames = new Map<string, string | null>();
     let sent = false;
+    const readers = this.#readers;
     for (const socket of this.#members.joinedOf(3)) {
-      const told = this.#members.stateOf(socket)?.told;
+      const state = this.#members.stateOf(socket);
+      const told = state?.told;
       // A socket whose welcome is still being built learns everything from it.
       if (told === undefined) continue;
       const known: Known = told.tick === this.#tick.n ? told : this.#tick;
-      const key = `${known.through}:${known.count}:${known.large}`;
+      // §10.1: a user's own reads are not receipts to them; their sockets get a frame without them.
+      const self = state?.member?.user;
+      const reader = self !== undefined && readers.has(self) ? self : undefined;
+      const key = `${known.through}:${known.count}:${known.large}:${reader ?? ""}`;
       let frame = frames.get(key);
       if (frame === undefined) {
-        frame = this.#frame(known, count, large, now);
+        frame = this.#frame(known, count, large, now, reader);
         frames.set(key, frame);
       }
       if (frame !== null) {
@@ -150,8 +172,15 @@ export class Presence<S> {
     this.#store.ticked(this.#tick);
   }
 
+  /** The users whose reads the pending journal holds. */
+  get #readers(): Set<string> {
+    const users = new Set<string>();
+    for (const e of this.#journal) if (e.kind === "read") users.add(e.who.user);
+    return users;
+  }
+
   /** The frame for sockets that know `known`, or null when nothing changed for them. */
-  #frame(known: Known, count: number, large: boolean, ts: number): string | null {
+  #frame(known: Known, count: number, large: boolean, ts: number, reader?: string): string | null {
     const room = this.#room;
     if (large) {
       // §9.3: counts only, and the flag once, at the crossing.
@@ -162,8 +191,21 @@ export class Presence<S> {
       const members = Array.from(this.#members.all(), (m) => person(m.member));
       return encodeBatch({ room, joined: [], left: [], count, ts, large: false, members });
     }
-    const { joined, left } = netChange(this.#journal.filter((e) => e.n > known.through));
-    if (joined.length === 0 && left.length === 0) return null;
-    return encodeBatch({ room, joined, left, count, ts });
+    const news = this.#journal.filter((e) => e.n > known.through);
+    const { joined, left } = netChange(news.filter((e): e is JournalEntry & RosterChange => e.kind !== "read"));
+    const reads = latestReads(news, reader);
+    if (joined.length === 0 && left.length === 0 && reads.length === 0) return null;
+    return encodeBatch({ room, joined, left, count, ts, reads });
   }
+}
+
+/** §10.1: each user's latest cursor among these changes, one entry per user, but `except`'s. */
+function latestReads(changes: readonly JournalEntry[], except: string | undefined): ReadEntry[] {
+  const latest = new Map<string, ReadEntry>();
+  for (const e of changes) {
+    if (e.kind !== "read" || e.who.user === except) continue;
+    latest.delete(e.who.user);
+    latest.set(e.who.user, { name: e.who.name, user: e.who.user, seq: e.seq });
+  }
+  return [...latest.values()];
 }

@@ -5,6 +5,7 @@
  * one Map read. A Map iterates in insertion order: join order, since
  * members are only appended.
  */
+import { foldName } from "../../shared/mentions";
 import { type NameKeys, nameKeys } from "../../shared/names";
 import type { Bucket } from "../../shared/rate-limit";
 import type { Member } from "./socket-state";
@@ -35,6 +36,8 @@ export class Roster<S> {
   readonly #byUser = new Map<string, string>();
   /** The welcome token → name key: an upload presents it (§11.1). */
   readonly #byToken = new Map<string, string>();
+  /** The name without regard to case → name key: what a mention looks up (§10.2). Names that equal so conflict, so this is one to one. */
+  readonly #byFold = new Map<string, string>();
 
   add(membership: Membership<S>): Membership<S> {
     const { key, name, user } = membership.member;
@@ -42,6 +45,7 @@ export class Roster<S> {
     for (const alias of aliases(name)) this.#aliases.set(alias, key);
     if (user !== undefined) this.#byUser.set(user, key);
     this.#byToken.set(membership.member.token, key);
+    this.#byFold.set(foldName(name), key);
     return membership;
   }
 
@@ -51,6 +55,13 @@ export class Roster<S> {
     for (const alias of aliases(name)) if (this.#aliases.get(alias) === key) this.#aliases.delete(alias);
     if (user !== undefined) this.#byUser.delete(user);
     if (this.#byToken.get(membership.member.token) === key) this.#byToken.delete(membership.member.token);
+    if (this.#byFold.get(foldName(name)) === key) this.#byFold.delete(foldName(name));
+  }
+
+  /** The member whose name, without regard to case, is `folded` (mentions.ts foldName). */
+  ofFold(folded: string): Membership<S> | undefined {
+    const key = this.#byFold.get(folded);
+    return key === undefined ? undefined : this.#byKey.get(key);
   }
 
   /** By identity key, or by all of a name's keys (`nameKeys`): then also a member whose name merely conflicts. */

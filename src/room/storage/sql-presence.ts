@@ -24,7 +24,7 @@ export class SqlPresenceStore implements PresenceStore {
     const entries: JournalEntry[] = [];
     for (const r of this.#sql.exec<{ row: string }>("SELECT row FROM presence_journal ORDER BY n").toArray()) {
       const row: unknown = JSON.parse(r.row);
-      if (v.is(EntrySchema, row)) entries.push(row);
+      if (isEntry(row)) entries.push(row);
     }
     const [tick] = this.#sql.exec<{ row: string }>("SELECT row FROM presence_tick").toArray();
     const parsed: unknown = tick === undefined ? undefined : JSON.parse(tick.row);
@@ -58,9 +58,10 @@ export class SqlPresenceStore implements PresenceStore {
 const EntrySchema = v.looseObject({
   n: v.number(),
   ts: v.number(),
-  kind: v.picklist(["joined", "left"]),
+  kind: v.picklist(["joined", "left", "read"]),
   who: LeftEntrySchema,
   reason: v.optional(v.picklist(["kicked", "banned"])),
+  seq: v.optional(v.number()),
 });
 
 const TickSchema = v.looseObject({
@@ -70,3 +71,9 @@ const TickSchema = v.looseObject({
   count: v.number(),
   large: v.boolean(),
 });
+
+/** A journal row: a roster change, or a read change (§10.1) with its user and seq. */
+function isEntry(row: unknown): row is JournalEntry {
+  if (!v.is(EntrySchema, row)) return false;
+  return row.kind !== "read" || (row.who.user !== undefined && row.seq !== undefined);
+}

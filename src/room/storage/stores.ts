@@ -122,12 +122,19 @@ export interface AwayStore {
   delete(key: string): void;
 }
 
-/** §9.2: one change to the roster, numbered, as the presence journal keeps it until a batch has carried it. */
-export interface JournalEntry extends RosterChange {
+/** §10.1: a user's read cursor moved, for the receipts a batch carries. */
+export interface ReadChange {
+  kind: "read";
+  who: { name: string; user: string };
+  seq: number;
+}
+
+/** §9.2, §10.1: one change, numbered, as the presence journal keeps it until a batch has carried it. */
+export type JournalEntry = (RosterChange | ReadChange) & {
   /** The change's number; every version-3 socket knows the roster up to some number. */
   n: number;
   ts: number;
-}
+};
 
 /** The last batch that went out (state/presence.ts): what every version-3 socket welcomed before it knows. */
 export interface PresenceTick {
@@ -177,4 +184,38 @@ export interface FileStore {
   oldestUnattached(): number | undefined;
   /** The lowest seq any file is attached to. */
   lowestAttached(): number | undefined;
+}
+
+/**
+ * §10: a verified user the room remembers (§10.2: "every verified user who
+ * joined it within retention") with their read cursor (§10.1).
+ */
+export interface ReaderRow {
+  user: string;
+  /** Their latest name in this room. */
+  name: string;
+  /** Their latest join. */
+  joined: number;
+  /** The read cursor: everything up to this seq is read. */
+  seq: number;
+  /** When the cursor last moved (their activity in the room, §10.3). */
+  readAt: number;
+}
+
+export interface ReadStore {
+  get(user: string): ReaderRow | undefined;
+  put(row: ReaderRow): void;
+  /** Up to `max` remembered users, the most recently joined first. */
+  recent(max: number): ReaderRow[];
+  /** Forgets the users whose latest join was before `cutoff` (§8.1 retention). */
+  forgetBefore(cutoff: number): void;
+  /** The verified users message `seq` mentions now (replacing what it mentioned before; none: forgets it). */
+  mention(seq: number, users: readonly string[]): void;
+  /** Forgets the mentions of messages below `seq` (no longer stored). */
+  dropMentionsBelow(seq: number): void;
+  /**
+   * §10.2: retained, not deleted messages after `after` that `author` (a
+   * member id) did not write, and how many of them mention `user`.
+   */
+  counts(user: string, author: string, after: number, notBefore: number): { unread: number; mentions: number };
 }
