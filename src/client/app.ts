@@ -16,9 +16,12 @@ import { ChatConnection, type Handlers } from "./connection";
 import { clearConversation, notice, presenceNotice, showDm, showOutbox } from "./conversation";
 import { bdi, muted, type Sentence, ui } from "./dom";
 import { endpointTokens, loadConfig, pastedToken, peek, type TokenSource } from "./identity";
+import { mountMentionSuggest } from "./mention-suggest";
 import { clearMessages, messageOf, setViewer, showMessage, showUpdate } from "./messages";
 import { describeModeration, duration, setModerator, showSlowmode, until } from "./moderation";
+import { mountMyRooms } from "./my-rooms";
 import { mountPeople } from "./people";
+import { mountReading } from "./reading";
 import { mountSearch } from "./search";
 import { showStatus } from "./status";
 import { someoneTyping, stoppedTyping } from "./typing";
@@ -47,6 +50,12 @@ const { setComposing, messageActions } = mountComposer(() => connection, attachm
 const archive = mountArchive(() => connection);
 const search = mountSearch(() => connection, archive);
 const people = mountPeople(() => connection);
+const myRooms = mountMyRooms(switchRoom);
+const suggest = mountMentionSuggest(() => connection);
+const reading = mountReading(
+  () => connection,
+  (seq) => myRooms.read(roomName, seq),
+);
 const AUTH_KEY = "edge-chat:auth";
 
 // ---------------------------------------------------------------------------
@@ -192,6 +201,9 @@ function enterRoom(room: string, name: string, getToken: TokenSource | undefined
   attachments.clear();
   ui.roomTitle.textContent = room;
   people.reset();
+  reading.reset();
+  suggest.close();
+  myRooms.current(room);
   const url = new URL(`/chat/${room}`, location.href);
   url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
   // A token from this tab's earlier visit reclaims the name after a reload.
@@ -199,8 +211,17 @@ function enterRoom(room: string, name: string, getToken: TokenSource | undefined
   connection = new ChatConnection({ url: url.href, name, token, getToken, on: handlers });
 }
 
+/** §10.3: another of the user's rooms, chosen from their list: the same name and tokens, no reload. */
+function switchRoom(room: string): void {
+  const name = connection?.name ?? ui.name.value;
+  connection?.leave();
+  history.replaceState(null, "", `#${room}`);
+  enterRoom(room, name, roomTokens);
+}
+
 function backToLobby(): void {
   connection = undefined;
+  myRooms.current("");
   ui.chat.hidden = true;
   ui.lobby.hidden = false;
   refreshRooms();
@@ -244,6 +265,9 @@ const handlers: Handlers = {
       }
     }
     for (const chat of history) showMessage(chat);
+    reading.welcomed(welcome);
+    for (const chat of history) reading.shown(chat);
+    if (welcome.user !== undefined && roomTokens) myRooms.start(roomTokens);
     if (welcome.gap) {
       // What did not fit into the welcome is still in the room: fetch it.
       // What left the room's history meanwhile is gone, and a rejoin says so.
@@ -256,19 +280,24 @@ const handlers: Handlers = {
   },
   chat(chat) {
     stoppedTyping(chat.name);
-    if (archive.live) showMessage(chat);
-    else archive.missed();
+    if (archive.live) {
+      showMessage(chat);
+      reading.shown(chat);
+    } else archive.missed();
   },
-  read(frame) {
+  read(frame, asked) {
     if (frame.type === "history") archive.answered(frame);
     else if (frame.type === "search") search.answered(frame);
+    else if (suggest.owns(asked)) suggest.answered(frame);
     else people.answered(frame);
   },
   update: showUpdate,
   presence(frame) {
     people.heard(frame);
     presenceNotice(frame);
+    reading.presence(frame);
   },
+  cursor: (seq) => reading.cursor(seq),
   typing: someoneTyping,
   dm: (dm) => showDm(dm, me()),
   moderation(frame) {

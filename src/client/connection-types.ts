@@ -37,10 +37,13 @@ export interface Handlers {
   /** A moderation action in the room (§6.3). */
   moderation(frame: ServerFrameOf<"moderation">): void;
   /** The answer to this socket's own `history`, `search` (§8) or `members` (§9.4). */
-  read(frame: ServerFrameOf<"history" | "search" | "members">): void;
+  /** `asked`: the request it answers (the same object that was passed to `read`). */
+  read(frame: ServerFrameOf<"history" | "search" | "members">, asked?: ReadFrame): void;
   /** `during`: the join, what was in flight (a chat or a change), the read that was asked (by its type), or none of them. */
   error(error: ErrorFrame, during: "join" | Pending["kind"] | ReadFrame["type"] | "other"): void;
   outbox(pending: readonly Pending[]): void;
+  /** §10.1: the user's read cursor moved on another of their sockets. */
+  cursor?(seq: number): void;
 }
 
 export interface ConnectionOptions {

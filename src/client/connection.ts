@@ -135,6 +135,11 @@ export class ChatConnection {
     return true;
   }
 
+  /** §10.1: everything up to `seq` is read (signed-in users only); false when not joined. */
+  markRead(seq: number): boolean {
+    return this.#joined && this.#send({ type: "read", seq });
+  }
+
   /** Gives the name back and stops for good. */
   leave(): void {
     this.#send({ type: "leave" });
@@ -224,12 +229,14 @@ export class ChatConnection {
       on.update(frame);
       if (this.#outbox.confirms(frame)) this.#settleHead();
     } else if (frame.type === "presence") on.presence(frame);
+    else if (frame.type === "read") on.cursor?.(frame.seq);
     else if (frame.type === "typing") on.typing(frame);
     else if (frame.type === "dm") on.dm(frame);
     else if (frame.type === "moderation") on.moderation(frame);
     else if (frame.type === "history" || frame.type === "search" || frame.type === "members") {
+      const asked = this.#reading;
       this.#reading = undefined;
-      on.read(frame);
+      on.read(frame, asked);
       this.#flush();
     }
     // `pong`: any frame already counted as a sign of life.

@@ -105,6 +105,14 @@ function mine(chat: ChatFrame): boolean {
   return chat.user !== undefined ? chat.user === viewer.user : viewer.user === undefined && chat.name === viewer.name;
 }
 
+/** Whether a chat mentions the viewer (§10.2): by `user` when signed in, by name as a guest. */
+export function mentionsViewer(chat: ChatFrame): boolean {
+  if (chat.deleted || !chat.mentions) return false;
+  return chat.mentions.some((m) =>
+    viewer.user !== undefined ? m.user === viewer.user : m.user === undefined && m.name === viewer.name,
+  );
+}
+
 function itemOf(seq: number): HTMLElement | null {
   return ui.messages.querySelector<HTMLElement>(`:scope > .msg[data-seq="${seq}"]`);
 }
@@ -120,6 +128,14 @@ function render(chat: ChatFrame): HTMLLIElement {
   const meta = item.querySelector(".meta");
   if (chat.user !== undefined) item.querySelector(".who")?.after(verifiedMark(chat.user));
   if (mine(chat)) item.classList.add("mine");
+  if (mentionsViewer(chat)) {
+    // §10.2: a mention of the viewer stands out, and says so to a screen reader.
+    item.classList.add("mentions-me");
+    const said = document.createElement("span");
+    said.className = "visually-hidden";
+    said.textContent = " (mentions you)";
+    item.querySelector(".who")?.after(said);
+  }
   if (chat.bot) item.classList.add("bot");
   if (chat.edited !== undefined && !chat.deleted) {
     const edited = document.createElement("span");
