@@ -15,6 +15,7 @@ import type * as Library from "../../src/client/lib/index";
 import { freshRoom, ChatClient as TestClient } from "../support/client";
 import { png } from "../support/files";
 import { chatSuite, ONE_MACHINE_LOAD, startChat } from "../support/server";
+import { hs256, TEST_AUTH_SECRET } from "../support/tokens";
 
 const suite = chatSuite({
   vars: {
@@ -23,6 +24,7 @@ const suite = chatSuite({
     RATE_PER_SEC: 1000,
     FILES_SECRET: "library-test-files-secret-0123456789abcdef",
     MAX_UPLOAD_BYTES: 1000,
+    AUTH_SECRET: TEST_AUTH_SECRET,
   },
 });
 let lib: typeof Library;
@@ -96,6 +98,29 @@ describe("edge-chat/client", () => {
     await ann.connect();
     await expect(ann.edit(99, "nothing there")).rejects.toMatchObject({ name: "ChatError", code: "not_found" });
     ann.close();
+  });
+
+  it("marks read: the user's other connection hears it, and the next welcome starts there (§10.1)", async () => {
+    const room = freshRoom("lib");
+    const token = await hs256({ sub: `lib-${Math.random()}`, name: "Rea" });
+    const signedIn = () =>
+      new lib.ChatClient({ url: suite.server.origin, room, getToken: async () => token, WebSocket });
+    const [one, two] = [signedIn(), signedIn()];
+    await one.connect();
+    await two.connect();
+    const poster = await TestClient.connect(suite.server.wsUrl(room));
+    await poster.join("Poster");
+    poster.send({ type: "chat", text: "read me" });
+    await expect.poll(() => one.messages.length).toBe(1);
+    const seq = one.messages[0]?.seq ?? 0;
+    const heard: number[] = [];
+    two.on("read", ({ seq: moved }) => heard.push(moved));
+    one.markRead(seq);
+    await expect.poll(() => heard).toEqual([seq]);
+    const three = signedIn();
+    expect(await three.connect()).toMatchObject({ lastRead: seq, unread: 0 });
+    for (const c of [one, two, three]) c.close();
+    await poster.close();
   });
 
   it("rejects connect() with the room's refusal of the join", async () => {

@@ -48,6 +48,8 @@ export interface ClientEvents {
   status: { state: State; reason?: string | undefined };
   /** A refusal from the room; `during` says what it refused. */
   error: { error: ErrorFrame; during: string };
+  /** §10.1: your read cursor moved on another of your connections (signed in only). */
+  read: { seq: number };
 }
 
 /** A refusal from the room, as a rejected promise carries it. */
@@ -83,6 +85,7 @@ export class ChatClient {
     presence: new Set(),
     status: new Set(),
     error: new Set(),
+    read: new Set(),
   };
   /** Sends and changes waiting for the room, by outbox id. */
   readonly #settles = new Map<string, Settle>();
@@ -215,6 +218,15 @@ export class ChatClient {
     return this.#read({ type: "members", ...query });
   }
 
+  /**
+   * §10.1: you have read everything up to `seq` (signed-in users; a guest
+   * gets an `auth_required` error event). The room answers nothing; your
+   * other connections get a `read` event.
+   */
+  markRead(seq: number): void {
+    if (!this.#live().markRead(seq)) throw new Error("not connected");
+  }
+
   /** Leaves the room and closes cleanly (1000): the name is free at once, and nothing reconnects. */
   close(): void {
     this.#connection?.leave();
@@ -312,6 +324,7 @@ export class ChatClient {
         this.#roster = this.#large ? [] : applyPresence(this.#roster, frame);
         this.#emit("presence", frame);
       },
+      cursor: (seq) => this.#emit("read", { seq }),
       typing: () => {},
       dm: () => {},
       moderation: () => {},
