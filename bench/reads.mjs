@@ -75,6 +75,7 @@ const meUrl = `${server.origin.replace(/^http/, "ws")}/me`;
 const room = `reads-${Date.now().toString(36)}`;
 
 // Three users who joined once and left: remembered, mentionable, away.
+/** @type {Array<Awaited<ReturnType<typeof open>>>} */
 const away = [];
 for (const name of ["Uma", "Vic", "Wyn"]) {
   const auth = await token(`bench-${name}`, name);
