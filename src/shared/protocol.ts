@@ -288,19 +288,9 @@ export type ParseResult = { ok: true; frame: ClientFrame } | { ok: false; code: 
  * costs no JSON parsing.
  */
 export function parseClientFrame(message: string | ArrayBuffer, maxFrameBytes: number): ParseResult {
-  if (typeof message !== "string") {
-    if (message.byteLength > maxFrameBytes) return fail("too_large");
-    return fail("bad_message", "Frames must be UTF-8 text, not binary.");
-  }
-  if (exceedsUtf8Bytes(message, maxFrameBytes)) {
-    return fail("too_large", `Frames may be at most ${maxFrameBytes} bytes.`);
-  }
-  let json: unknown;
-  try {
-    json = JSON.parse(message);
-  } catch {
-    return fail("bad_json");
-  }
+  const read = readJson(message, maxFrameBytes);
+  if (!read.ok) return read;
+  const { json } = read;
   const schema =
     typeof json === "object" && json !== null && "type" in json ? SCHEMA_BY_TYPE.get(json.type) : undefined;
   if (!schema) return fail("bad_message", describeIssue(json, undefined));
@@ -316,19 +306,31 @@ export function parseMeFrame(
   message: string | ArrayBuffer,
   maxFrameBytes: number,
 ): { ok: true; frame: MeFrame } | { ok: false; code: ErrorCode; message: string } {
-  if (typeof message !== "string") return fail("bad_message", "Frames must be UTF-8 text, not binary.");
-  if (exceedsUtf8Bytes(message, maxFrameBytes))
+  const read = readJson(message, maxFrameBytes);
+  if (!read.ok) return read;
+  const result = v.safeParse(MeFrameSchema, read.json);
+  return result.success
+    ? { ok: true, frame: result.output }
+    : fail("bad_message", describeIssue(read.json, result.issues[0]));
+}
+
+/** Size first, so an oversized frame costs no JSON parsing; then text, then JSON. */
+function readJson(
+  message: string | ArrayBuffer,
+  maxFrameBytes: number,
+): { ok: true; json: unknown } | { ok: false; code: ErrorCode; message: string } {
+  if (typeof message !== "string") {
+    if (message.byteLength > maxFrameBytes) return fail("too_large");
+    return fail("bad_message", "Frames must be UTF-8 text, not binary.");
+  }
+  if (exceedsUtf8Bytes(message, maxFrameBytes)) {
     return fail("too_large", `Frames may be at most ${maxFrameBytes} bytes.`);
-  let json: unknown;
+  }
   try {
-    json = JSON.parse(message);
+    return { ok: true, json: JSON.parse(message) };
   } catch {
     return fail("bad_json");
   }
-  const result = v.safeParse(MeFrameSchema, json);
-  return result.success
-    ? { ok: true, frame: result.output }
-    : fail("bad_message", describeIssue(json, result.issues[0]));
 }
 
 function fail(

@@ -23,9 +23,9 @@ import { readAuth, verifyIdentity } from "../auth/identity";
 import { errorName } from "../room/io";
 import { type Limits, readLimits } from "../shared/limits";
 import { CLOSE_JOIN_TIMEOUT, PING_TEXT, PONG_TEXT, parseMeFrame } from "../shared/protocol";
-import { type Bucket, fullBucket, isBucket, spend } from "../shared/rate-limit";
 import { encode, errorFrame } from "../shared/server-frames";
 import { ADDRESS_HEADER, UNKNOWN_ADDRESS } from "../worker/address";
+import { spendKept } from "./kept-bucket";
 
 const Attachment = v.object({
   opened: v.number(),
@@ -128,7 +128,8 @@ export class MeGate extends DurableObject<Env> {
   }
 
   async #authenticate(ws: WebSocket, me: Attachment, token: string): Promise<void> {
-    if (!this.#spendCheck())
+    // Token checks this address may make: JOINS_PER_MINUTE × 5 a minute, as for joins (§2.4).
+    if (!spendKept(this.ctx.storage.kv, CHECKS, this.#limits.joinsPerMinute * 5))
       return this.#refuse(ws, "rate_limited", "Too many sign-ins from your address; wait a minute.");
     const verified = await verifyIdentity(token, this.#auth);
     if (!verified.ok) return this.#refuse(ws, "auth_invalid", verified.message);
@@ -158,19 +159,6 @@ export class MeGate extends DurableObject<Env> {
   #refuse(ws: WebSocket, code: "auth_invalid" | "rate_limited" | "too_many_sockets", message?: string): void {
     send(ws, errorFrame(code, message));
     close(ws, CLOSE_JOIN_TIMEOUT, code);
-  }
-
-  /** Token checks this address may make: JOINS_PER_MINUTE × 5 a minute, as for joins (§2.4). */
-  #spendCheck(): boolean {
-    const now = Date.now();
-    const perMinute = this.#limits.joinsPerMinute * 5;
-    const rate = { burst: perMinute, perSec: perMinute / 60 };
-    const stored: unknown = this.ctx.storage.kv.get(CHECKS);
-    const bucket: Bucket = isBucket(stored) ? stored : fullBucket(rate.burst, now);
-    const next = spend(bucket, rate, now);
-    if (!next) return false;
-    this.ctx.storage.kv.put(CHECKS, next);
-    return true;
   }
 }
 

@@ -21,8 +21,8 @@ import * as v from "valibot";
 import { admits } from "../auth/access";
 import { errorName } from "../room/io";
 import { readLimits } from "../shared/limits";
-import { type Bucket, fullBucket, isBucket, spend } from "../shared/rate-limit";
 import { encode, type UserRoom } from "../shared/server-frames";
+import { spendKept } from "./kept-bucket";
 import type { RoomReadState, UserNote } from "./notes";
 
 /** How long a list waits for one room's counts. */
@@ -103,7 +103,7 @@ export class UserRooms extends DurableObject<Env> {
    * lists for the minute.
    */
   async list(claim: string[] | undefined): Promise<UserRoom[] | null> {
-    if (!this.#spendList()) return null;
+    if (!spendKept(this.ctx.storage.kv, LISTS, LISTS_PER_MINUTE)) return null;
     const rows = this.#rows("SELECT room, active, seq, last_read, unread, mentions, ts FROM rooms", RoomRow).filter(
       (row) => admits(claim, row.room),
     );
@@ -183,17 +183,6 @@ export class UserRooms extends DurableObject<Env> {
       row.ts,
       row.room,
     );
-  }
-
-  #spendList(): boolean {
-    const now = Date.now();
-    const rate = { burst: LISTS_PER_MINUTE, perSec: LISTS_PER_MINUTE / 60 };
-    const stored: unknown = this.ctx.storage.kv.get(LISTS);
-    const bucket: Bucket = isBucket(stored) ? stored : fullBucket(rate.burst, now);
-    const next = spend(bucket, rate, now);
-    if (!next) return false;
-    this.ctx.storage.kv.put(LISTS, next);
-    return true;
   }
 
   #rows<T extends v.GenericSchema>(query: string, schema: T, ...bindings: SqlStorageValue[]): v.InferOutput<T>[] {
