@@ -32,6 +32,8 @@ export function mountReading(connection: () => ChatConnection | undefined, onRea
   let timer: ReturnType<typeof setTimeout> | undefined;
   /** user → their latest receipt (§10.1), in a room that is not large. */
   const receipts = new Map<string, ReadEntry>();
+  /** Mentions already notified in this room. */
+  const notified = new Set<number>();
 
   const seen = new IntersectionObserver((entries) => {
     if (document.visibilityState !== "visible") return;
@@ -113,11 +115,15 @@ export function mountReading(connection: () => ChatConnection | undefined, onRea
       if (el && chat.seq > cursor) seen.observe(el);
       drawSeenBy();
       if (
+        chat.seq > cursor &&
+        !notified.has(chat.seq) &&
         mentionsViewer(chat) &&
         document.visibilityState === "hidden" &&
         typeof Notification !== "undefined" &&
         Notification.permission === "granted"
       ) {
+        // Once per message, also when a reconnect's welcome brings it again.
+        notified.add(chat.seq);
         new Notification(`${chat.name} mentioned you`, { body: chat.text, tag: `edge-chat-${chat.room}-${chat.seq}` });
       }
     },
@@ -136,6 +142,7 @@ export function mountReading(connection: () => ChatConnection | undefined, onRea
       cursor = 0;
       sent = 0;
       receipts.clear();
+      notified.clear();
       seen.disconnect();
       ui.seenBy.textContent = "";
       showNotifyButton();

@@ -150,9 +150,15 @@ export class MeGate extends DurableObject<Env> {
 
   async #sendRooms(ws: WebSocket, me: Attachment): Promise<void> {
     if (me.user === undefined) return;
-    const rooms = await this.env.USERS.getByName(me.user).list(claimOf(me));
-    if (rooms === null) send(ws, errorFrame("rate_limited", "Too many room lists; wait a minute."));
-    else send(ws, encode({ type: "rooms", rooms }));
+    try {
+      const rooms = await this.env.USERS.getByName(me.user).list(claimOf(me));
+      if (rooms === null) send(ws, errorFrame("rate_limited", "Too many room lists; wait a minute."));
+      else send(ws, encode({ type: "rooms", rooms }));
+    } catch (err) {
+      // The socket stays; the client may ask again with `rooms`.
+      console.warn("me gate: the user object gave no list:", errorName(err));
+      send(ws, errorFrame("internal_error"));
+    }
   }
 
   /** A refused sign-in: the error, then 1008 (§10.3). */

@@ -301,3 +301,24 @@ describe("a user's rooms (§10.3)", () => {
     expect((await plainMe.sync()).filter((f) => f.type === "mention")).toEqual([]);
   });
 });
+
+describe("the /me gate's limits (§2.4 applied to /me)", () => {
+  const strict = chatSuite({ vars: { AUTH_SECRET: TEST_AUTH_SECRET, JOIN_TIMEOUT_MS: 400, MAX_SOCKETS_PER_USER: 1 } });
+  const meOn = () => `${strict.server.origin.replace(/^http/, "ws")}/me`;
+
+  it("closes a /me socket that has not sent auth within JOIN_TIMEOUT_MS with 1008", async () => {
+    const me = await ChatClient.connect(meOn());
+    expect((await me.closed).code).toBe(1008);
+  });
+
+  it("refuses a user's /me socket past MAX_SOCKETS_PER_USER with too_many_sockets", async () => {
+    const token = await hs256({ sub: `many-${Math.random()}`, name: "Many" });
+    const first = await ChatClient.connect(meOn());
+    first.send({ type: "auth", auth: token });
+    await first.next("rooms");
+    const second = await ChatClient.connect(meOn());
+    second.send({ type: "auth", auth: token });
+    expect(await second.next("error")).toMatchObject({ code: "too_many_sockets" });
+    expect((await second.closed).code).toBe(1008);
+  });
+});
