@@ -6,6 +6,8 @@
  */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { countsFor } from "../../src/room/features/reads";
+import { DEFAULT_LIMITS } from "../../src/shared/limits";
 import { findMentions, foldName, MAX_MENTIONS, mentionSpans } from "../../src/shared/mentions";
 import type { MemberEntry } from "../../src/shared/server-frames";
 import { MEMORY_SECRET, MemoryRoom } from "../support/memory-room";
@@ -77,5 +79,19 @@ describe("mentions in the room core", () => {
     expect(room.notes).toHaveLength(1);
     await room.send(b, { type: "chat", text: "I am @Bob" });
     expect(room.notes).toHaveLength(1);
+  });
+
+  it("counts only retained messages as unread: an expired one leaves the counts (§8.1, §10.2)", async () => {
+    const room = new MemoryRoom({ ...DEFAULT_LIMITS, historyRetentionMs: 60_000 });
+    const bob = await hs256({ sub: "bob", name: "Bob" }, MEMORY_SECRET);
+    const b = room.open("b");
+    await room.send(b, { type: "join", auth: bob, protocol: 3 });
+    await room.send(b, { type: "leave" });
+    const ann = room.open("ann");
+    await room.send(ann, { type: "join", name: "Ann" });
+    await room.send(ann, { type: "chat", text: "@Bob soon gone" });
+    expect(countsFor(room.core, "bob")).toMatchObject({ unread: 1, mentions: 1 });
+    room.advance(61_000);
+    expect(countsFor(room.core, "bob")).toMatchObject({ unread: 0, mentions: 0 });
   });
 });

@@ -303,7 +303,9 @@ describe("a user's rooms (§10.3)", () => {
 });
 
 describe("the /me gate's limits (§2.4 applied to /me)", () => {
-  const strict = chatSuite({ vars: { AUTH_SECRET: TEST_AUTH_SECRET, JOIN_TIMEOUT_MS: 400, MAX_SOCKETS_PER_USER: 1 } });
+  const strict = chatSuite({
+    vars: { AUTH_SECRET: TEST_AUTH_SECRET, JOIN_TIMEOUT_MS: 400, MAX_SOCKETS_PER_USER: 1, MAX_USER_ROOMS: 2 },
+  });
   const meOn = () => `${strict.server.origin.replace(/^http/, "ws")}/me`;
 
   it("closes a /me socket that has not sent auth within JOIN_TIMEOUT_MS with 1008", async () => {
@@ -320,5 +322,19 @@ describe("the /me gate's limits (§2.4 applied to /me)", () => {
     second.send({ type: "auth", auth: token });
     expect(await second.next("error")).toMatchObject({ code: "too_many_sockets" });
     expect((await second.closed).code).toBe(1008);
+  });
+
+  it("keeps at most MAX_USER_ROOMS rooms in a user's list, dropping the least recently active", async () => {
+    const token = await hs256({ sub: `rooms-${Math.random()}`, name: "Roamer" });
+    const rooms = [freshRoom("cap"), freshRoom("cap"), freshRoom("cap")];
+    for (const room of rooms) {
+      const c = await ChatClient.connect(strict.server.wsUrl(room));
+      await c.signIn(token, { protocol: 3 });
+      await c.close();
+      await sleep(5);
+    }
+    const res = await strict.server.http("/api/me/rooms", { headers: { Authorization: `Bearer ${token}` } });
+    const body = (await res.json()) as { rooms: UserRoom[] };
+    expect(body.rooms.map((r) => r.room)).toEqual([rooms[2], rooms[1]]);
   });
 });
