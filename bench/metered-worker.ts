@@ -6,7 +6,7 @@
  */
 import { ChatRoom as ProductionRoom } from "../src/room/chat-room";
 
-export { ApiGuard, default, RoomDirectory } from "../src/worker/index";
+export { ApiGuard, default, MeGate, RoomDirectory, UserRooms } from "../src/worker/index";
 
 type Cursor = SqlStorageCursor<Record<string, SqlStorageValue>>;
 type Counts = { rowsWritten: number; rowsRead: number; pending: Cursor | undefined };
