@@ -26,6 +26,14 @@ async function signIn(room: string, who: { token: string }, protocol: 3 | undefi
   return { c, welcome };
 }
 
+/** Signs in and leaves cleanly: the room now remembers the user, who is away. */
+async function visit(room: string, who: { token: string }) {
+  const visited = await signIn(room, who);
+  visited.c.close(1000);
+  await visited.c.closed;
+  return visited.welcome;
+}
+
 async function guest(room: string, name: string) {
   const c = await ChatClient.connect(suite.server.wsUrl(room));
   await c.join(name, { protocol: 3 });
@@ -97,14 +105,12 @@ describe("read cursors (§10.1)", () => {
   it("keeps the cursor durably: a later join's welcome counts what came after it", async () => {
     const room = freshRoom("reads");
     const bob = await person("Bob");
-    const first = await signIn(room, bob);
-    first.c.close(1000);
-    await first.c.closed;
+    const first = await visit(room, bob);
     const ann = await guest(room, "Ann");
     await say(ann, "one");
     await say(ann, "two");
     const { welcome } = await signIn(room, bob);
-    expect(welcome).toMatchObject({ lastRead: first.welcome.seq, unread: 2, mentions: 0 });
+    expect(welcome).toMatchObject({ lastRead: first.seq, unread: 2, mentions: 0 });
   });
 
   it("moves the cursor silently with the user's own chat", async () => {
@@ -162,9 +168,7 @@ describe("mentions and unread (§10.2)", () => {
   it("mentions a remembered verified user who is away, under their latest name", async () => {
     const room = freshRoom("mention");
     const zed = await person("Zed");
-    const z = await signIn(room, zed);
-    z.c.close(1000);
-    await z.c.closed;
+    await visit(room, zed);
     const ann = await guest(room, "Ann");
     const chat = await say(ann, "where is @zed?");
     expect(chat.mentions).toEqual([{ name: "Zed", user: zed.sub }]);
@@ -185,21 +189,15 @@ describe("mentions and unread (§10.2)", () => {
   it("counts unread and mentions in the welcome, and a delete takes a message out of both", async () => {
     const room = freshRoom("mention");
     const bob = await person("Bob");
-    const first = await signIn(room, bob);
-    first.c.close(1000);
-    await first.c.closed;
+    await visit(room, bob);
     const ann = await guest(room, "Ann");
     await say(ann, "plain");
     const ping = await say(ann, "@Bob look");
     await say(ann, "@bob again");
-    let { welcome, c } = await signIn(room, bob);
-    expect(welcome).toMatchObject({ unread: 3, mentions: 2 });
-    c.close(1000);
-    await c.closed;
+    expect(await visit(room, bob)).toMatchObject({ unread: 3, mentions: 2 });
     ann.send({ type: "delete", seq: ping.seq });
     await ann.next("update");
-    ({ welcome } = await signIn(room, bob));
-    expect(welcome).toMatchObject({ unread: 2, mentions: 1 });
+    expect(await visit(room, bob)).toMatchObject({ unread: 2, mentions: 1 });
   });
 });
 
@@ -216,11 +214,7 @@ describe("a user's rooms (§10.3)", () => {
     const bob = await person("Bob");
     const quiet = freshRoom("list");
     const busy = freshRoom("list");
-    for (const room of [busy, quiet]) {
-      const s = await signIn(room, bob);
-      s.c.close(1000);
-      await s.c.closed;
-    }
+    for (const room of [busy, quiet]) await visit(room, bob);
     await sleep(20);
     const ann = await guest(busy, "Ann");
     await say(ann, "news");
@@ -254,9 +248,7 @@ describe("a user's rooms (§10.3)", () => {
   it("sends the rooms after auth, again on request, and pushes a mention while the user is in no room", async () => {
     const bob = await person("Bob");
     const room = freshRoom("live");
-    const s = await signIn(room, bob);
-    s.c.close(1000);
-    await s.c.closed;
+    await visit(room, bob);
     const me = await ChatClient.connect(meUrl());
     me.send({ type: "auth", auth: bob.token });
     expect((await me.next("rooms")).rooms.map((r) => r.room)).toEqual([room]);
