@@ -90,4 +90,56 @@ describe("your rooms, unread and mentions", () => {
     await ann.close();
     await bob.close();
   });
+
+  it("asks for notification permission only from a click, then notifies a mention while the tab is hidden", async () => {
+    const [home, other] = [freshRoom("e2e-note"), freshRoom("e2e-note")];
+    const bob = await signedInContext(suite.browser, suite.server.origin, {
+      sub: `u-bob-${Math.random()}`,
+      name: "Bob",
+    });
+    // The browser's Notification, played by the page itself: it records what it is asked.
+    await bob.addInitScript(() => {
+      const w = window as unknown as { __asked: number; __shown: string[] };
+      w.__asked = 0;
+      w.__shown = [];
+      class FakeNotification {
+        static permission: NotificationPermission = "default";
+        static async requestPermission(): Promise<NotificationPermission> {
+          w.__asked++;
+          FakeNotification.permission = "granted";
+          return "granted";
+        }
+        constructor(title: string) {
+          w.__shown.push(title);
+        }
+      }
+      Object.defineProperty(window, "Notification", { value: FakeNotification });
+    });
+    const bobPage = await bob.newPage();
+    await enterSignedIn(bobPage, other);
+    await bobPage.getByRole("button", { name: "Leave" }).click();
+    await enterSignedIn(bobPage, home);
+    const asked = () => bobPage.evaluate(() => (window as unknown as { __asked: number }).__asked);
+    expect(await asked()).toBe(0);
+    await bobPage.getByRole("button", { name: "Notify me of mentions" }).click();
+    expect(await asked()).toBe(1);
+    await expect.poll(() => bobPage.getByRole("button", { name: "Notify me of mentions" }).isHidden()).toBe(true);
+
+    // The tab goes to the background.
+    await bobPage.evaluate(() => {
+      Object.defineProperty(document, "visibilityState", { value: "hidden", configurable: true });
+      document.dispatchEvent(new Event("visibilitychange"));
+    });
+    const ann = await signedInContext(suite.browser, suite.server.origin, {
+      sub: `u-ann-${Math.random()}`,
+      name: "Ann",
+    });
+    const annPage = await ann.newPage();
+    await enterSignedIn(annPage, other);
+    await say(annPage, "@Bob are you around?");
+    const shown = () => bobPage.evaluate(() => (window as unknown as { __shown: string[] }).__shown);
+    await expect.poll(shown, { timeout: 5000 }).toEqual([`Ann mentioned you in ${other}`]);
+    await bob.close();
+    await ann.close();
+  });
 });
