@@ -26,6 +26,16 @@ async function signIn(room: string, who: { token: string }, protocol: 3 | undefi
   return { c, welcome };
 }
 
+/** Bob signed in on two sockets, and the guest Ann, in a fresh room. */
+async function twoTabsAndAGuest() {
+  const room = freshRoom("reads");
+  const bob = await person("Bob");
+  const one = await signIn(room, bob);
+  const two = await signIn(room, bob);
+  const ann = await guest(room, "Ann");
+  return { room, bob, one, two, ann };
+}
+
 /** Signs in and leaves cleanly: the room now remembers the user, who is away. */
 async function visit(room: string, who: { token: string }) {
   const visited = await signIn(room, who);
@@ -73,11 +83,7 @@ describe("read cursors (§10.1)", () => {
   });
 
   it("syncs a moved cursor to the user's other sockets and not to the sender", async () => {
-    const room = freshRoom("reads");
-    const bob = await person("Bob");
-    const one = await signIn(room, bob);
-    const two = await signIn(room, bob);
-    const ann = await guest(room, "Ann");
+    const { room, one, two, ann } = await twoTabsAndAGuest();
     const sent = await say(ann, "hello");
     await one.c.sync();
     await two.c.sync();
@@ -87,11 +93,7 @@ describe("read cursors (§10.1)", () => {
   });
 
   it("moves only forward and caps a seq past the room's latest", async () => {
-    const room = freshRoom("reads");
-    const bob = await person("Bob");
-    const one = await signIn(room, bob);
-    const two = await signIn(room, bob);
-    const ann = await guest(room, "Ann");
+    const { room, bob, one, two, ann } = await twoTabsAndAGuest();
     const sent = await say(ann, "hello");
     one.c.send({ type: "read", seq: 1_000_000 });
     expect(await two.c.next("read")).toMatchObject({ seq: sent.seq });
@@ -114,11 +116,7 @@ describe("read cursors (§10.1)", () => {
   });
 
   it("moves the cursor silently with the user's own chat", async () => {
-    const room = freshRoom("reads");
-    const bob = await person("Bob");
-    const one = await signIn(room, bob);
-    const two = await signIn(room, bob);
-    const ann = await guest(room, "Ann");
+    const { room, bob, one, two, ann } = await twoTabsAndAGuest();
     await say(ann, "hello");
     await one.c.sync();
     const mine = await say(one.c, "my answer");
