@@ -9,9 +9,9 @@
 import type { ClientFrameOf } from "../shared/protocol";
 import type { ServerFrameOf } from "../shared/server-frames";
 import type { ChatConnection } from "./connection";
-import { clearConversation } from "./conversation";
-import { ui } from "./dom";
-import { clearMessages, firstShownSeq, flash, messageOf, showMessage } from "./messages";
+import type { Conversation } from "./conversation";
+import type { Messages } from "./messages";
+import type { View } from "./view";
 
 /** A result is shown with up to this many seqs before it (changes take seqs too, so fewer messages). */
 const CONTEXT_BEFORE = 10;
@@ -32,7 +32,12 @@ export interface Archive {
   reset(): void;
 }
 
-export function mountArchive(connection: () => ChatConnection | undefined): Archive {
+export function mountArchive(
+  { ui, scroller }: View,
+  connection: () => ChatConnection | undefined,
+  conversation: Conversation,
+  messages: Messages,
+): Archive {
   let asked: Asked | undefined;
   let beginning = false;
   let live = true;
@@ -53,7 +58,7 @@ export function mountArchive(connection: () => ChatConnection | undefined): Arch
 
   const loadOlder = () => {
     if (beginning || asked || ui.chat.hidden) return;
-    const oldest = firstShownSeq();
+    const oldest = messages.firstShownSeq();
     if (ask({ kind: "older" }, oldest === undefined ? {} : { before: oldest })) edge("loading");
   };
 
@@ -67,9 +72,9 @@ export function mountArchive(connection: () => ChatConnection | undefined): Arch
   });
 
   const redraw = (frame: HistoryFrame) => {
-    clearConversation();
-    clearMessages();
-    for (const chat of frame.messages) showMessage(chat);
+    conversation.clear();
+    messages.clear();
+    for (const chat of frame.messages) messages.show(chat);
   };
 
   return {
@@ -81,7 +86,7 @@ export function mountArchive(connection: () => ChatConnection | undefined): Arch
       ui.contextWhat.textContent = `Showing an earlier part of the conversation; ${missedCount} new since.`;
     },
     showInContext(seq) {
-      if (live && flash(seq)) return;
+      if (live && messages.flash(seq)) return;
       ask({ kind: "context", seq }, { after: Math.max(0, seq - CONTEXT_BEFORE), limit: CONTEXT_PAGE });
     },
     answered(frame) {
@@ -89,9 +94,9 @@ export function mountArchive(connection: () => ChatConnection | undefined): Arch
       asked = undefined;
       if (was?.kind === "older") {
         // Drawn above what the reader sees: the view keeps its place.
-        const page = document.scrollingElement ?? document.documentElement;
+        const page = scroller();
         const fromBottom = page.scrollHeight - page.scrollTop;
-        for (const chat of frame.messages) if (!messageOf(chat.seq)) showMessage(chat);
+        for (const chat of frame.messages) if (!messages.messageOf(chat.seq)) messages.show(chat);
         page.scrollTop = page.scrollHeight - fromBottom;
         beginning = !frame.more;
         edge(beginning ? "beginning" : "idle");
@@ -104,7 +109,7 @@ export function mountArchive(connection: () => ChatConnection | undefined): Arch
         ui.contextWhat.textContent = "Showing an earlier part of the conversation.";
         ui.contextBar.hidden = false;
         ui.jump.hidden = true;
-        flash(was.seq);
+        messages.flash(was.seq);
       } else if (was?.kind === "latest") {
         redraw(frame);
         live = true;

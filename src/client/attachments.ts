@@ -11,8 +11,9 @@ import { MAX_FILES_PER_MESSAGE } from "../shared/files";
 import type { ClientConfig } from "../shared/http";
 import type { FileInfo } from "../shared/server-frames";
 import type { ChatConnection } from "./connection";
-import { bdi, ui } from "./dom";
+import { bdi } from "./dom";
 import { ACCEPT, explain, precheck, UploadError, uploadFile } from "./uploads";
+import type { View } from "./view";
 
 interface Attachment {
   file: File;
@@ -35,7 +36,11 @@ export interface Attachments {
   clear(): void;
 }
 
-export function mountAttachments(current: () => ChatConnection | undefined, room: () => string): Attachments {
+export function mountAttachments(
+  { ui, server }: View,
+  current: () => ChatConnection | undefined,
+  room: () => string,
+): Attachments {
   let uploads: ClientConfig["uploads"] = null;
   let items: Attachment[] = [];
   ui.fileInput.accept = ACCEPT;
@@ -66,7 +71,7 @@ export function mountAttachments(current: () => ChatConnection | undefined, room
   async function start(item: Attachment, token: string): Promise<void> {
     try {
       item.info = await uploadFile(item.file, item.name, {
-        server: location.origin,
+        server,
         room: room(),
         token,
         maxBytes: uploads?.maxBytes,

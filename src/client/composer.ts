@@ -8,9 +8,12 @@ import { TYPING_INTERVAL_MS } from "../shared/protocol";
 import { codePointLength } from "../shared/text";
 import type { Attachments } from "./attachments";
 import type { ChatConnection } from "./connection";
-import { bdi, ui } from "./dom";
-import { excerpt, lastOwnMessage, messageOf } from "./messages";
-import { dmTarget } from "./people";
+import type { ErrorFrame } from "./connection-types";
+import { bdi } from "./dom";
+import { excerpt, type Messages } from "./messages";
+import { duration, until } from "./moderation";
+import type { People } from "./people";
+import type { View } from "./view";
 
 /** The server's default; it enforces its own configured limit either way. */
 const MAX_MESSAGE_CHARS = DEFAULT_LIMITS.maxMessageChars;
@@ -29,12 +32,21 @@ export interface Composer {
     remove(seq: number): void;
     react(seq: number, emoji: string): void;
   };
+  /** The room refused what the composer sent (muted, slow mode, rate limited, too long, …): say so under the box. */
+  refused(error: ErrorFrame): void;
 }
 
 /** Wires the composer to the page's current connection (none while in the lobby) and the files waiting to go (§11). */
-export function mountComposer(current: () => ChatConnection | undefined, attachments: Attachments): Composer {
+export function mountComposer(
+  { ui }: View,
+  current: () => ChatConnection | undefined,
+  attachments: Attachments,
+  messages: Messages,
+  people: People,
+): Composer {
   let lastTypingSent = 0;
   let composing: Composing;
+  let sendCountdown: ReturnType<typeof setInterval> | undefined;
 
   function updateCounter(): boolean {
     const n = codePointLength(ui.message.value);
@@ -50,7 +62,12 @@ export function mountComposer(current: () => ChatConnection | undefined, attachm
     ui.sendError.textContent = "";
     const now = Date.now();
     const connection = current();
-    if (connection && dmTarget() === undefined && ui.message.value && now - lastTypingSent > TYPING_SENT_EVERY_MS) {
+    if (
+      connection &&
+      people.dmTarget() === undefined &&
+      ui.message.value &&
+      now - lastTypingSent > TYPING_SENT_EVERY_MS
+    ) {
       lastTypingSent = now;
       connection.typing();
     }
@@ -58,7 +75,7 @@ export function mountComposer(current: () => ChatConnection | undefined, attachm
 
   function setComposing(next: Composing): void {
     composing = next;
-    const target = next ? messageOf(next.seq) : undefined;
+    const target = next ? messages.messageOf(next.seq) : undefined;
     ui.composeContext.hidden = !next || !target;
     if (!next || !target) return;
     if (next.kind === "edit") ui.composeWhat.textContent = "Editing your message";
@@ -101,7 +118,7 @@ export function mountComposer(current: () => ChatConnection | undefined, attachm
       event.stopPropagation();
     } else if (event.key === "ArrowUp" && ui.message.value === "" && !composing) {
       // ↑ in an empty composer edits your last message, as in Slack and Discord.
-      const last = lastOwnMessage();
+      const last = messages.lastOwnMessage();
       if (last) {
         event.preventDefault();
         setComposing({ kind: "edit", seq: last.seq });
@@ -132,7 +149,7 @@ export function mountComposer(current: () => ChatConnection | undefined, attachm
       updateCounter();
       return;
     }
-    const to = dmTarget();
+    const to = people.dmTarget();
     if (to !== undefined && files.length > 0) {
       ui.sendError.textContent = "Files go to the whole room: go back to everyone to send them.";
       return;
@@ -152,5 +169,31 @@ export function mountComposer(current: () => ChatConnection | undefined, attachm
     updateCounter();
   });
 
-  return { setComposing, messageActions };
+  const refused = (error: ErrorFrame): void => {
+    clearInterval(sendCountdown);
+    switch (error.code) {
+      case "muted":
+        ui.sendError.textContent = `You are muted ${until(error.until)}; the message was not sent.`;
+        return;
+      case "slow_mode": {
+        // Counts down to the moment the queued message goes out by itself.
+        const at = Date.now() + (error.retry_after ?? 1000);
+        const render = () => {
+          const left = at - Date.now();
+          ui.sendError.textContent = left > 0 ? `Slow mode: your message goes out in ${duration(left)}.` : "";
+          if (left <= 0) clearInterval(sendCountdown);
+        };
+        render();
+        sendCountdown = setInterval(render, 1000);
+        return;
+      }
+      case "rate_limited":
+        ui.sendError.textContent = `${error.message} Retrying…`;
+        return;
+      default:
+        ui.sendError.textContent = error.message;
+    }
+  };
+
+  return { setComposing, messageActions, refused };
 }

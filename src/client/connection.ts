@@ -33,6 +33,15 @@ const newId = () => crypto.randomUUID();
 const UNASKED: ReadonlySet<ErrorCode> = new Set(["replaced", "kicked", "banned"]);
 /** Reads waiting their turn (the page asks for at most a page and a search at once). */
 const MAX_QUEUED_READS = 4;
+/**
+ * Sockets that never open before the connection gives up (about 3 s of
+ * backoff). A browser cannot tell a refused origin (§1: a 403 to the
+ * upgrade) from a server that is down: both are a socket that closes
+ * without opening. A chat that was never reached says so ("unreachable")
+ * rather than retrying silently for ever; once any socket has opened, a
+ * drop is a network's hiccup and retrying goes on.
+ */
+export const UNREACHABLE_AFTER = 4;
 
 export class ChatConnection {
   state: State = "connecting";
@@ -51,6 +60,7 @@ export class ChatConnection {
   #ws: WebSocket | undefined;
   #joined = false;
   #everJoined = false;
+  #everOpened = false;
   #attempt = 0;
   #retryTimer: ReturnType<typeof setTimeout> | undefined;
   readonly #heartbeat: Heartbeat;
@@ -169,6 +179,7 @@ export class ChatConnection {
     this.#ws = ws;
     ws.addEventListener("open", () => {
       if (ws !== this.#ws) return;
+      this.#everOpened = true;
       void this.#join(ws);
       this.#heartbeat.start(ws, () => {
         this.#drop();
@@ -192,6 +203,7 @@ export class ChatConnection {
       if (event.code === CLOSE_REPLACED) this.#end("replaced");
       // Kicked or banned: coming straight back would only be refused (or kicked again).
       else if (event.code === CLOSE_KICKED) this.#end("kicked");
+      else if (!this.#everOpened && this.#attempt + 1 >= UNREACHABLE_AFTER) this.#end("unreachable");
       else this.#scheduleRetry();
     });
   }

@@ -1,77 +1,89 @@
 /**
- * The page's elements, looked up once by id and checked to be what the
- * code expects, so a change to index.html fails loudly at start-up instead
- * of somewhere later.
+ * The chat's elements, looked up once by id in the tree the chat is drawn
+ * into (the page's document, or an <edge-chat-room>'s shadow root) and
+ * checked to be what the code expects, so a change to the markup fails
+ * loudly at start-up instead of somewhere later. Every part of the chat
+ * gets its elements from here, never from `document`, so two chats on one
+ * page never touch each other's.
  */
-function byId<T extends HTMLElement>(id: string, kind: new () => T): T {
-  const el = document.getElementById(id);
-  if (!(el instanceof kind)) throw new Error(`#${id} missing from index.html, or not a ${kind.name}`);
+type Tree = Pick<Document | ShadowRoot, "getElementById">;
+
+function byId<T extends HTMLElement>(tree: Tree, id: string, kind: new () => T): T {
+  const el = tree.getElementById(id);
+  if (!(el instanceof kind)) throw new Error(`#${id} missing from the chat's markup, or not a ${kind.name}`);
   return el;
 }
 
-export const ui = {
-  status: byId("status", HTMLElement),
-  lobby: byId("lobby", HTMLElement),
-  joinForm: byId("join-form", HTMLFormElement),
-  room: byId("room", HTMLInputElement),
-  name: byId("name", HTMLInputElement),
-  identity: byId("identity", HTMLElement),
-  authToken: byId("auth-token", HTMLTextAreaElement),
-  joinError: byId("join-error", HTMLElement),
-  rooms: byId("rooms", HTMLElement),
-  chat: byId("chat", HTMLElement),
-  roomTitle: byId("room-title", HTMLElement),
-  leave: byId("leave", HTMLButtonElement),
-  notify: byId("notify", HTMLButtonElement),
-  myRooms: byId("my-rooms", HTMLElement),
-  myRoomList: byId("my-room-list", HTMLElement),
-  seenBy: byId("seen-by", HTMLElement),
-  messages: byId("messages", HTMLElement),
-  outbox: byId("outbox", HTMLElement),
-  jump: byId("jump", HTMLButtonElement),
-  users: byId("users", HTMLElement),
-  peopleHint: byId("people-hint", HTMLElement),
-  peopleFilter: byId("people-filter", HTMLInputElement),
-  peopleStatus: byId("people-status", HTMLElement),
-  peopleList: byId("people-list", HTMLElement),
-  peopleMore: byId("people-more", HTMLButtonElement),
-  count: byId("count", HTMLElement),
-  typing: byId("typing", HTMLElement),
-  sendForm: byId("send-form", HTMLFormElement),
-  message: byId("message", HTMLInputElement),
-  counter: byId("counter", HTMLElement),
-  sendError: byId("send-error", HTMLElement),
-  attach: byId("attach", HTMLButtonElement),
-  fileInput: byId("file-input", HTMLInputElement),
-  attachments: byId("attachments", HTMLElement),
-  logPane: byId("log-pane", HTMLElement),
-  dmTarget: byId("dm-target", HTMLElement),
-  dmName: byId("dm-name", HTMLElement),
-  dmClose: byId("dm-close", HTMLButtonElement),
-  composeContext: byId("compose-context", HTMLElement),
-  composeWhat: byId("compose-what", HTMLElement),
-  composeCancel: byId("compose-cancel", HTMLButtonElement),
-  slowmodeBox: byId("slowmode-box", HTMLElement),
-  slowmode: byId("slowmode", HTMLSelectElement),
-  modDialog: byId("mod-dialog", HTMLDialogElement),
-  modName: byId("mod-name", HTMLElement),
-  modReason: byId("mod-reason", HTMLInputElement),
-  modMinutes: byId("mod-minutes", HTMLSelectElement),
-  modError: byId("mod-error", HTMLElement),
-  searchForm: byId("search-form", HTMLFormElement),
-  search: byId("search", HTMLInputElement),
-  results: byId("results", HTMLElement),
-  searchStatus: byId("search-status", HTMLElement),
-  resultList: byId("result-list", HTMLElement),
-  resultsMore: byId("results-more", HTMLButtonElement),
-  resultsClose: byId("results-close", HTMLButtonElement),
-  historyEdge: byId("history-edge", HTMLElement),
-  historyState: byId("history-state", HTMLElement),
-  loadOlder: byId("load-older", HTMLButtonElement),
-  contextBar: byId("context-bar", HTMLElement),
-  contextWhat: byId("context-what", HTMLElement),
-  backToLive: byId("back-to-live", HTMLButtonElement),
-};
+export type Ui = ReturnType<typeof findParts>;
+
+export function findParts(tree: Tree) {
+  const the = <T extends HTMLElement>(id: string, kind: new () => T) => byId(tree, id, kind);
+  return {
+    status: the("status", HTMLElement),
+    lobby: the("lobby", HTMLElement),
+    joinForm: the("join-form", HTMLFormElement),
+    room: the("room", HTMLInputElement),
+    roomField: the("room-field", HTMLElement),
+    activeRooms: the("active-rooms", HTMLElement),
+    name: the("name", HTMLInputElement),
+    identity: the("identity", HTMLElement),
+    authToken: the("auth-token", HTMLTextAreaElement),
+    joinError: the("join-error", HTMLElement),
+    rooms: the("rooms", HTMLElement),
+    chat: the("chat", HTMLElement),
+    roomTitle: the("room-title", HTMLElement),
+    leave: the("leave", HTMLButtonElement),
+    notify: the("notify", HTMLButtonElement),
+    myRooms: the("my-rooms", HTMLElement),
+    myRoomList: the("my-room-list", HTMLElement),
+    seenBy: the("seen-by", HTMLElement),
+    messages: the("messages", HTMLElement),
+    outbox: the("outbox", HTMLElement),
+    jump: the("jump", HTMLButtonElement),
+    users: the("users", HTMLElement),
+    peopleHint: the("people-hint", HTMLElement),
+    peopleFilter: the("people-filter", HTMLInputElement),
+    peopleStatus: the("people-status", HTMLElement),
+    peopleList: the("people-list", HTMLElement),
+    peopleMore: the("people-more", HTMLButtonElement),
+    count: the("count", HTMLElement),
+    typing: the("typing", HTMLElement),
+    sendForm: the("send-form", HTMLFormElement),
+    message: the("message", HTMLInputElement),
+    counter: the("counter", HTMLElement),
+    sendError: the("send-error", HTMLElement),
+    attach: the("attach", HTMLButtonElement),
+    fileInput: the("file-input", HTMLInputElement),
+    attachments: the("attachments", HTMLElement),
+    logPane: the("log-pane", HTMLElement),
+    dmTarget: the("dm-target", HTMLElement),
+    dmName: the("dm-name", HTMLElement),
+    dmClose: the("dm-close", HTMLButtonElement),
+    composeContext: the("compose-context", HTMLElement),
+    composeWhat: the("compose-what", HTMLElement),
+    composeCancel: the("compose-cancel", HTMLButtonElement),
+    slowmodeBox: the("slowmode-box", HTMLElement),
+    slowmode: the("slowmode", HTMLSelectElement),
+    modDialog: the("mod-dialog", HTMLDialogElement),
+    modName: the("mod-name", HTMLElement),
+    modReason: the("mod-reason", HTMLInputElement),
+    modMinutes: the("mod-minutes", HTMLSelectElement),
+    modError: the("mod-error", HTMLElement),
+    searchForm: the("search-form", HTMLFormElement),
+    search: the("search", HTMLInputElement),
+    results: the("results", HTMLElement),
+    searchStatus: the("search-status", HTMLElement),
+    resultList: the("result-list", HTMLElement),
+    resultsMore: the("results-more", HTMLButtonElement),
+    resultsClose: the("results-close", HTMLButtonElement),
+    historyEdge: the("history-edge", HTMLElement),
+    historyState: the("history-state", HTMLElement),
+    loadOlder: the("load-older", HTMLButtonElement),
+    contextBar: the("context-bar", HTMLElement),
+    contextWhat: the("context-what", HTMLElement),
+    backToLive: the("back-to-live", HTMLButtonElement),
+  };
+}
 
 /**
  * Every user string (a name, an emoji, a reason, a message) is isolated

@@ -13,10 +13,10 @@ export type TokenSource = () => Promise<string | undefined>;
 
 const OPEN: ClientConfig = { access: "open", authEndpoint: null, uploads: null };
 
-/** GET /api/config; a server that does not answer it is an open one without sign-in. */
-export async function loadConfig(): Promise<ClientConfig> {
+/** GET /api/config of the chat server; a server that does not answer it is an open one without sign-in. */
+export async function loadConfig(server: string): Promise<ClientConfig> {
   try {
-    const res = await fetch("/api/config");
+    const res = await fetch(new URL("/api/config", server));
     if (!res.ok) return OPEN;
     return parseBody(ClientConfigSchema, await res.json()) ?? OPEN;
   } catch {
@@ -25,14 +25,16 @@ export async function loadConfig(): Promise<ClientConfig> {
 }
 
 /**
- * Tokens from the host site's endpoint: GET with the visitor's cookies,
+ * Tokens from the host site's endpoint (a URL on the host site, which is
+ * not the chat's origin when the chat is embedded): GET with the visitor's
+ * cookies,
  * answering `{"token": "..."}`, or `{"token": null}` (or 401/403) for a
  * visitor who is not signed in, a guest. Any other failure throws, and the
  * connection retries later rather than joining as someone it is not.
  */
 export function endpointTokens(endpoint: string): TokenSource {
   return async () => {
-    const res = await fetch(endpoint, { credentials: "same-origin", headers: { Accept: "application/json" } });
+    const res = await fetch(endpoint, { credentials: "include", headers: { Accept: "application/json" } });
     if (res.status === 401 || res.status === 403 || res.status === 404) return undefined;
     if (!res.ok) throw new Error(`the sign-in endpoint answered ${res.status}`);
     const body: unknown = await res.json();

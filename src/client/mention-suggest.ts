@@ -8,7 +8,7 @@
 import type { MemberEntry, ServerFrameOf } from "../shared/server-frames";
 import type { ChatConnection } from "./connection";
 import type { ReadFrame } from "./connection-types";
-import { ui } from "./dom";
+import type { View } from "./view";
 
 const SUGGESTIONS = 6;
 /** An `@` and up to 32 characters without another `@` or line break, right before the caret. */
@@ -21,7 +21,7 @@ export interface MentionSuggest {
   close(): void;
 }
 
-export function mountMentionSuggest(connection: () => ChatConnection | undefined): MentionSuggest {
+export function mountMentionSuggest({ ui }: View, connection: () => ChatConnection | undefined): MentionSuggest {
   const list = document.createElement("ul");
   list.id = "mention-suggestions";
   list.className = "mention-suggestions";

@@ -7,53 +7,62 @@
  */
 import type { ModerationFrame, Role } from "../shared/protocol";
 import type { ServerFrameOf } from "../shared/server-frames";
-import { bdi, type Sentence, ui } from "./dom";
+import { bdi, type Sentence } from "./dom";
+import type { View } from "./view";
 
 type Send = (frame: ModerationFrame) => boolean;
 
-let send: Send | undefined;
-
-/** Shows or hides the moderator's controls for this connection's role. */
-export function setModerator(role: Role, sender: Send | undefined, slowmode: number): void {
-  send = role === "member" ? undefined : sender;
-  ui.slowmodeBox.hidden = send === undefined;
-  showSlowmode(slowmode);
+export interface Moderation {
+  /** Shows or hides the moderator's controls for this connection's role. */
+  set(role: Role, sender: Send | undefined, slowmode: number): void;
+  allowed(): boolean;
+  slowmode(seconds: number): void;
+  /** Opens the dialog for one person; the buttons say what happens. */
+  open(name: string): void;
 }
 
-export function canModerate(): boolean {
-  return send !== undefined;
+export function mountModeration({ ui }: View): Moderation {
+  let send: Send | undefined;
+
+  const slowmode = (seconds: number): void => {
+    const option = [...ui.slowmode.options].find((o) => Number(o.value) === seconds);
+    if (option) ui.slowmode.value = option.value;
+  };
+
+  ui.modDialog.addEventListener("close", () => {
+    const action = ui.modDialog.returnValue;
+    const name = ui.modName.textContent ?? "";
+    ui.modDialog.returnValue = "";
+    if (!send || (action !== "kick" && action !== "mute" && action !== "ban")) return;
+    const reason = ui.modReason.value.trim();
+    const minutes = ui.modMinutes.value === "" ? undefined : Number(ui.modMinutes.value);
+    const extra = reason ? { reason } : {};
+    if (action === "kick") send({ type: "kick", name, ...extra });
+    else if (action === "ban") send({ type: "ban", name, ...(minutes ? { minutes } : {}), ...extra });
+    // A mute always ends: "until lifted" means a day here.
+    else send({ type: "mute", name, minutes: minutes ?? 24 * 60, ...extra });
+  });
+
+  ui.slowmode.addEventListener("change", () => {
+    send?.({ type: "slowmode", seconds: Number(ui.slowmode.value) });
+  });
+
+  return {
+    slowmode,
+    set(role, sender, seconds) {
+      send = role === "member" ? undefined : sender;
+      ui.slowmodeBox.hidden = send === undefined;
+      slowmode(seconds);
+    },
+    allowed: () => send !== undefined,
+    open(name) {
+      ui.modName.textContent = name;
+      ui.modReason.value = "";
+      ui.modError.textContent = "";
+      ui.modDialog.showModal();
+    },
+  };
 }
-
-export function showSlowmode(seconds: number): void {
-  const option = [...ui.slowmode.options].find((o) => Number(o.value) === seconds);
-  if (option) ui.slowmode.value = option.value;
-}
-
-/** Opens the dialog for one person; the buttons say what happens. */
-export function openModeration(name: string): void {
-  ui.modName.textContent = name;
-  ui.modReason.value = "";
-  ui.modError.textContent = "";
-  ui.modDialog.showModal();
-}
-
-ui.modDialog.addEventListener("close", () => {
-  const action = ui.modDialog.returnValue;
-  const name = ui.modName.textContent ?? "";
-  ui.modDialog.returnValue = "";
-  if (!send || (action !== "kick" && action !== "mute" && action !== "ban")) return;
-  const reason = ui.modReason.value.trim();
-  const minutes = ui.modMinutes.value === "" ? undefined : Number(ui.modMinutes.value);
-  const extra = reason ? { reason } : {};
-  if (action === "kick") send({ type: "kick", name, ...extra });
-  else if (action === "ban") send({ type: "ban", name, ...(minutes ? { minutes } : {}), ...extra });
-  // A mute always ends: "until lifted" means a day here.
-  else send({ type: "mute", name, minutes: minutes ?? 24 * 60, ...extra });
-});
-
-ui.slowmode.addEventListener("change", () => {
-  send?.({ type: "slowmode", seconds: Number(ui.slowmode.value) });
-});
 
 /** What everyone reads about a moderation action, in plain words. */
 export function describeModeration(frame: ServerFrameOf<"moderation">): Sentence {

@@ -6,8 +6,8 @@
  * them (reading.ts asks, from a click).
  */
 import { parseServerFrame, type UserRoom } from "../shared/server-frames";
-import { ui } from "./dom";
 import type { TokenSource } from "./identity";
+import { onServer, type View } from "./view";
 
 /** A dropped `/me` socket is opened again after this long. */
 const RETRY_MS = 5000;
@@ -22,7 +22,8 @@ export interface MyRooms {
   stop(): void;
 }
 
-export function mountMyRooms(choose: (room: string) => void): MyRooms {
+export function mountMyRooms(view: View, choose: (room: string) => void): MyRooms {
+  const { ui } = view;
   let ws: WebSocket | undefined;
   let tokens: TokenSource | undefined;
   let rooms: UserRoom[] = [];
@@ -62,7 +63,7 @@ export function mountMyRooms(choose: (room: string) => void): MyRooms {
   async function open(): Promise<void> {
     const token = await tokens?.().catch(() => undefined);
     if (token === undefined || ws) return;
-    const url = new URL("/me", location.href);
+    const url = new URL(onServer(view, "/me"));
     url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
     const socket = new WebSocket(url);
     ws = socket;

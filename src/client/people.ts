@@ -16,8 +16,9 @@ import { applyPresence, type PresenceFrame } from "../shared/presence";
 import { hasNamePrefix } from "../shared/protocol";
 import type { MemberEntry, ServerFrameOf, WelcomeFrame } from "../shared/server-frames";
 import type { ChatConnection } from "./connection";
-import { bdi, isolate, ui } from "./dom";
-import { canModerate, openModeration } from "./moderation";
+import { bdi, isolate } from "./dom";
+import type { Moderation } from "./moderation";
+import type { View } from "./view";
 
 /** Names per `members` page: a screenful or two, well inside READS_PER_MINUTE while scrolling. */
 const PAGE = 50;
@@ -36,17 +37,18 @@ export interface People {
   redraw(): void;
   /** A new room: nobody yet. */
   reset(): void;
+  /** The person direct messages go to, if one is picked. */
+  dmTarget(): string | undefined;
+  closeDm(): void;
 }
 
-let dmTo: string | undefined;
-
-/** The person direct messages go to, if one is picked. */
-export function dmTarget(): string | undefined {
-  return dmTo;
-}
-
-export function mountPeople(connection: () => ChatConnection | undefined): People {
+export function mountPeople(
+  { ui, keys }: View,
+  connection: () => ChatConnection | undefined,
+  moderation: Moderation,
+): People {
   let me: string | undefined;
+  let dmTo: string | undefined;
   let roster: MemberEntry[] = [];
   let count = 0;
   let large = false;
@@ -59,12 +61,63 @@ export function mountPeople(connection: () => ChatConnection | undefined): Peopl
   let again = false;
   let pause: ReturnType<typeof setTimeout> | undefined;
 
+  const openDm = (name: string): void => {
+    dmTo = name;
+    ui.dmName.textContent = name;
+    ui.dmTarget.hidden = false;
+    ui.sendForm.classList.add("is-dm");
+    ui.message.focus();
+  };
+
+  const closeDm = (): void => {
+    dmTo = undefined;
+    ui.dmTarget.hidden = true;
+    ui.sendForm.classList.remove("is-dm");
+  };
+
+  ui.dmClose.addEventListener("click", () => {
+    closeDm();
+    ui.message.focus();
+  });
+  keys.addEventListener("keydown", (event) => {
+    if (event instanceof KeyboardEvent && event.key === "Escape" && dmTo !== undefined) closeDm();
+  });
+
+  const row = ({ name, user }: MemberEntry): HTMLElement => {
+    const li = document.createElement("li");
+    li.dataset.name = name;
+    if (name === me) {
+      li.replaceChildren(bdi(name), " (you)");
+      li.className = "me";
+    } else {
+      const button = document.createElement("button");
+      button.type = "button";
+      button.className = "person";
+      button.textContent = name;
+      button.title = `Direct message to ${isolate(name)}`;
+      button.addEventListener("click", () => openDm(name));
+      li.append(button);
+    }
+    if (user !== undefined) li.append(verifiedMark(user));
+    if (name !== me && moderation.allowed()) {
+      const menu = document.createElement("button");
+      menu.type = "button";
+      menu.className = "moderate";
+      menu.textContent = "⋯";
+      menu.setAttribute("aria-label", `Moderate ${name}`);
+      menu.title = `Kick, mute or ban ${isolate(name)}`;
+      menu.addEventListener("click", () => moderation.open(name));
+      li.append(menu);
+    }
+    return li;
+  };
+
   const filter = () => ui.peopleFilter.value.trim();
 
   const render = (status = "") => {
     ui.count.textContent = `(${count})`;
     const shown = large ? listed : roster.filter((m) => hasNamePrefix(m.name, filter()));
-    ui.users.replaceChildren(...shown.map((m) => row(m, me)));
+    ui.users.replaceChildren(...shown.map(row));
     ui.peopleMore.hidden = !large || next === null;
     ui.peopleStatus.textContent = status || (shown.length === 0 && filter() !== "" ? "Nobody here by that name." : "");
     ui.peopleHint.textContent = large
@@ -114,6 +167,8 @@ export function mountPeople(connection: () => ChatConnection | undefined): Peopl
   };
 
   return {
+    dmTarget: () => dmTo,
+    closeDm,
     welcomed(welcome, name) {
       me = name;
       count = welcome.count ?? welcome.members?.length ?? 0;
@@ -180,35 +235,6 @@ export function mountPeople(connection: () => ChatConnection | undefined): Peopl
   };
 }
 
-function row({ name, user }: MemberEntry, me: string | undefined): HTMLElement {
-  const li = document.createElement("li");
-  li.dataset.name = name;
-  if (name === me) {
-    li.replaceChildren(bdi(name), " (you)");
-    li.className = "me";
-  } else {
-    const button = document.createElement("button");
-    button.type = "button";
-    button.className = "person";
-    button.textContent = name;
-    button.title = `Direct message to ${isolate(name)}`;
-    button.addEventListener("click", () => openDm(name));
-    li.append(button);
-  }
-  if (user !== undefined) li.append(verifiedMark(user));
-  if (name !== me && canModerate()) {
-    const menu = document.createElement("button");
-    menu.type = "button";
-    menu.className = "moderate";
-    menu.textContent = "⋯";
-    menu.setAttribute("aria-label", `Moderate ${name}`);
-    menu.title = `Kick, mute or ban ${isolate(name)}`;
-    menu.addEventListener("click", () => openModeration(name));
-    li.append(menu);
-  }
-  return li;
-}
-
 /** The mark of a signed-in user, with their id for whoever hovers or focuses it. */
 export function verifiedMark(user: string): HTMLElement {
   const mark = document.createElement("span");
@@ -218,25 +244,3 @@ export function verifiedMark(user: string): HTMLElement {
   mark.setAttribute("aria-label", "signed in");
   return mark;
 }
-
-function openDm(name: string): void {
-  dmTo = name;
-  ui.dmName.textContent = name;
-  ui.dmTarget.hidden = false;
-  ui.sendForm.classList.add("is-dm");
-  ui.message.focus();
-}
-
-export function closeDm(): void {
-  dmTo = undefined;
-  ui.dmTarget.hidden = true;
-  ui.sendForm.classList.remove("is-dm");
-}
-
-ui.dmClose.addEventListener("click", () => {
-  closeDm();
-  ui.message.focus();
-});
-document.addEventListener("keydown", (event) => {
-  if (event.key === "Escape" && dmTo !== undefined) closeDm();
-});

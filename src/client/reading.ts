@@ -8,8 +8,8 @@
 import type { PresenceFrame } from "../shared/presence";
 import type { ChatFrame, ReadEntry, WelcomeFrame } from "../shared/server-frames";
 import type { ChatConnection } from "./connection";
-import { ui } from "./dom";
-import { mentionsViewer } from "./messages";
+import type { Messages } from "./messages";
+import type { View } from "./view";
 
 /** At most one `read` per this interval: scrolling through a backlog sends one frame, not one per message. */
 const READ_EVERY_MS = 1000;
@@ -25,7 +25,12 @@ export interface Reading {
   reset(): void;
 }
 
-export function mountReading(connection: () => ChatConnection | undefined, onRead: (seq: number) => void): Reading {
+export function mountReading(
+  { ui }: View,
+  connection: () => ChatConnection | undefined,
+  messages: Messages,
+  onRead: (seq: number) => void,
+): Reading {
   let signedIn = false;
   let cursor = 0;
   let sent = 0;
@@ -117,7 +122,7 @@ export function mountReading(connection: () => ChatConnection | undefined, onRea
       if (
         chat.seq > cursor &&
         !notified.has(chat.seq) &&
-        mentionsViewer(chat) &&
+        messages.mentionsViewer(chat) &&
         document.visibilityState === "hidden" &&
         typeof Notification !== "undefined" &&
         Notification.permission === "granted"

@@ -9,7 +9,8 @@ import { highlights, parseQuery } from "../shared/search";
 import type { ChatFrame, ServerFrameOf } from "../shared/server-frames";
 import type { Archive } from "./archive";
 import type { ChatConnection } from "./connection";
-import { bdi, ui } from "./dom";
+import { bdi } from "./dom";
+import type { View } from "./view";
 
 export interface Search {
   answered(frame: ServerFrameOf<"search">): void;
@@ -17,7 +18,7 @@ export interface Search {
   close(): void;
 }
 
-export function mountSearch(connection: () => ChatConnection | undefined, archive: Archive): Search {
+export function mountSearch({ ui }: View, connection: () => ChatConnection | undefined, archive: Archive): Search {
   /** The query in flight, and whether it continues the list shown. */
   let asked: { q: string; more: boolean } | undefined;
   let words: string[] = [];

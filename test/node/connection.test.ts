@@ -7,7 +7,13 @@
 import type { AddressInfo } from "node:net";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import WebSocket, { WebSocketServer } from "ws";
-import { backoffMs, ChatConnection, type ConnectionOptions, type Handlers } from "../../src/client/connection";
+import {
+  backoffMs,
+  ChatConnection,
+  type ConnectionOptions,
+  type Handlers,
+  UNREACHABLE_AFTER,
+} from "../../src/client/connection";
 import { DEFAULT_LIMITS } from "../../src/shared/limits";
 import {
   type ClientFrame,
@@ -154,9 +160,32 @@ describe("reconnecting", () => {
     const url = await scriptedRoom({ joined: (ws) => ws.close(1011) });
     const scheduled = delays();
     connect(url, scheduled.record);
-    await expect.poll(() => scheduled.list.length, { timeout: 5000 }).toBeGreaterThanOrEqual(3);
+    // Past UNREACHABLE_AFTER: a server that was reached is retried for as long as it takes.
+    await expect.poll(() => scheduled.list.length, { timeout: 8000 }).toBeGreaterThanOrEqual(UNREACHABLE_AFTER);
     // Attempt n waits at least half of 500 ms × 2^n: 250, 500, 1000 ms.
     expect(scheduled.list[2]).toBeGreaterThanOrEqual(1000 - 50);
+  });
+
+  it("gives up as unreachable when no socket ever opens (a refused origin looks like that to a browser)", async () => {
+    let upgrades = 0;
+    const server = new WebSocketServer({
+      host: "127.0.0.1",
+      port: 0,
+      // §1's answer to a foreign origin: 403 to the upgrade.
+      verifyClient: (_info, done) => {
+        upgrades++;
+        done(false, 403);
+      },
+    });
+    wss = server;
+    await new Promise((resolve) => server.once("listening", resolve));
+    const { port } = server.address() as AddressInfo;
+    const ended: Array<string | undefined> = [];
+    connect(`ws://127.0.0.1:${port}/chat/r`, (state, { reason }) => {
+      if (state === "ended") ended.push(reason);
+    });
+    await expect.poll(() => ended, { timeout: 8000 }).toEqual(["unreachable"]);
+    expect(upgrades).toBe(UNREACHABLE_AFTER);
   });
 
   it("starts the backoff over once a connection has stayed up for stableMs", async () => {
