@@ -41,7 +41,10 @@ ws.send(JSON.stringify({ type: "join", name: "Filler" }));
 await answer();
 
 // Fill in windows of 500 outstanding chats (each one's echo is its answer).
+const MB = 1024 * 1024;
+const rssBefore = server.rssBytes() / MB;
 const rows0 = await server.rowsWritten(room);
+const by0 = await server.writtenBy(room);
 const t0 = performance.now();
 for (let sent = 0; sent < opts.messages; ) {
   const window = Math.min(500, opts.messages - sent);
@@ -50,7 +53,17 @@ for (let sent = 0; sent < opts.messages; ) {
   await Promise.all(echoes);
 }
 const fillSeconds = (performance.now() - t0) / 1000;
+// The runtime's resident memory once the archive is stored: a room that
+// held its archive in memory would grow by about the database's size.
+const rssAfterFill = server.rssBytes() / MB;
 const rowsPerChat = ((await server.rowsWritten(room)) - rows0) / opts.messages;
+/** Rows per chat by statement: what each row of rowsWrittenPerChat is. */
+const rowsPerChatBy = Object.fromEntries(
+  Object.entries(await server.writtenBy(room)).map(([what, n]) => [
+    what,
+    round((n - (by0[what] ?? 0)) / opts.messages, 3),
+  ]),
+);
 
 /** Latencies (ms) of `reads` requests made one at a time. @param {() => object} frame */
 async function timed(frame) {
@@ -71,7 +84,10 @@ const figures = {
   messages: opts.messages,
   fillSeconds: round(fillSeconds),
   rowsWrittenPerChat: round(rowsPerChat, 2),
-  storageMb: round((await server.storageBytes(room)) / 1024 / 1024, 1),
+  rowsPerChatBy,
+  storageMb: round((await server.storageBytes(room)) / MB, 1),
+  /** @type {{ beforeFill: number, afterFill: number, afterReads?: number }} */
+  rssMb: { beforeFill: round(rssBefore), afterFill: round(rssAfterFill) },
   historyBefore: await timed(() => ({ type: "history", before: random(), limit: 100 })),
   historyAfter: await timed(() => ({ type: "history", after: random(), limit: 100 })),
   searchCommon: await timed(() => ({ type: "search", q: "note", limit: 20 })),
@@ -80,6 +96,7 @@ const figures = {
   searchTenth: await timed(() => ({ type: "search", q: "weekly", before: random(), limit: 100 })),
   searchAbsent: await timed(() => ({ type: "search", q: "absent", limit: 20 })),
 };
+figures.rssMb = { ...figures.rssMb, afterReads: round(server.rssBytes() / MB) };
 ws.close();
 await server.stop();
 console.log(JSON.stringify(figures, null, 2));

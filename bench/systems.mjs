@@ -41,11 +41,11 @@ const EDGE_VARS = {
 const TMPFS = existsSync("/dev/shm") ? "/dev/shm" : tmpdir();
 const storageDir = () => mkdtempSync(join(TMPFS, "edge-chat-bench-"));
 
-export async function startEdge() {
+export async function startEdge({ groupCommit = true } = {}) {
   const dir = storageDir();
   const server = await startWorker({
     scriptPath: EDGE_BUNDLE,
-    vars: EDGE_VARS,
+    vars: groupCommit ? EDGE_VARS : { ...EDGE_VARS, BENCH_GROUP_COMMIT: "off" },
     persist: dir,
     outbound: (request) => {
       if (request.url !== JWKS_URL) return new Response("not here", { status: 404 });
@@ -56,9 +56,10 @@ export async function startEdge() {
   const metrics = async (/** @type {string} */ room) => {
     const ns = await server.mf.getDurableObjectNamespace("ROOMS");
     // The metered room's RPC (bench/metered-worker.ts); Miniflare's stub type does not know it.
-    const stub = /** @type {{ metrics(): Promise<{ rowsWritten: number, rowsRead: number }> }} */ (
-      /** @type {unknown} */ (ns.get(ns.idFromName(room)))
-    );
+    const stub =
+      /** @type {{ metrics(): Promise<{ rowsWritten: number, rowsRead: number, commits: number, writtenBy: Record<string, number> }> }} */ (
+        /** @type {unknown} */ (ns.get(ns.idFromName(room)))
+      );
     return stub.metrics();
   };
   const storage = async (/** @type {string} */ room) => {
@@ -76,6 +77,14 @@ export async function startEdge() {
     },
     async rowsWritten(/** @type {string} */ room) {
       return (await metrics(room)).rowsWritten;
+    },
+    /** Rows written so far by each kind of statement. */
+    async writtenBy(/** @type {string} */ room) {
+      return (await metrics(room)).writtenBy;
+    },
+    /** Batches the room's group commit handled (one sync() each). @returns {Promise<number | undefined>} */
+    async commits(/** @type {string} */ room) {
+      return (await metrics(room)).commits;
     },
     /** @returns {Promise<number | undefined>} */
     async rowsRead(/** @type {string} */ room) {
@@ -99,6 +108,8 @@ async function startFloorRun({ behindAssets, stores = false, routing }) {
     rowsWritten: async () => (stores ? undefined : 0),
     /** @returns {Promise<number | undefined>} */
     rowsRead: async () => undefined,
+    /** The floor commits once per relayed frame, by the runtime's own rule. @returns {Promise<number | undefined>} */
+    commits: async () => undefined,
   };
 }
 
@@ -106,7 +117,10 @@ async function startFloorRun({ behindAssets, stores = false, routing }) {
 export const delta = (a, b) => (a === undefined || b === undefined ? undefined : b - a);
 
 export const SYSTEMS = {
-  "edge-chat": startEdge,
+  "edge-chat": () => startEdge(),
+  // An experiment, run only when named in --systems: edge-chat without
+  // group commit, every frame handled (and committed) on its own.
+  "edge-chat-solo": () => startEdge({ groupCommit: false }),
   /** The same shape as edge-chat: the floor behind the static-assets router. */
   floor: () => startFloorRun({ behindAssets: true }),
   /** The physical floor: nothing in front of the room. */

@@ -63,9 +63,20 @@ export function mountArchive(
   };
 
   // Reaching the top loads the page before: the edge above the first message comes into view.
-  new IntersectionObserver((entries) => {
+  const atTop = new IntersectionObserver((entries) => {
     if (entries.some((e) => e.isIntersecting)) loadOlder();
-  }).observe(ui.historyEdge);
+  });
+  atTop.observe(ui.historyEdge);
+  /**
+   * The observer speaks only when the edge comes into view or leaves it. An
+   * edge still in view after a page (a short page, a tall window, or an
+   * edge that came into view while that page was loading) would never speak
+   * again: observing afresh reports where it is now.
+   */
+  const lookAgain = () => {
+    atTop.unobserve(ui.historyEdge);
+    atTop.observe(ui.historyEdge);
+  };
   ui.loadOlder.addEventListener("click", loadOlder);
   ui.backToLive.addEventListener("click", () => {
     if (ask({ kind: "latest" }, {})) ui.contextWhat.textContent = "Loading the latest messages…";
@@ -100,6 +111,7 @@ export function mountArchive(
         page.scrollTop = page.scrollHeight - fromBottom;
         beginning = !frame.more;
         edge(beginning ? "beginning" : "idle");
+        if (!beginning) lookAgain();
       } else if (was?.kind === "context") {
         redraw(frame);
         live = false;

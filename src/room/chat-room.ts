@@ -83,6 +83,7 @@ export class ChatRoom extends DurableObject<Env> {
             .note(note)
             .catch((err: unknown) => console.warn(`room ${room}: telling a user's object failed:`, errorName(err))),
         ),
+      committed: () => ctx.storage.sync(),
       forgetFiles: (keys) =>
         ctx.waitUntil(
           env.FILES.delete(keys).catch((err: unknown) =>

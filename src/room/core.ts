@@ -20,6 +20,7 @@ import type { Answer, RoomContext, Sender } from "./context";
 import { dispatch, handlers } from "./dispatch";
 import { join } from "./features/join";
 import { expired } from "./features/moderation";
+import { GroupCommit } from "./group-commit";
 import { Inbox } from "./inbox";
 import { type CoreParts, errorName, type Refusal, type RoomIO } from "./io";
 import { ReplyBudget } from "./reply-budget";
@@ -58,6 +59,7 @@ export class ChatCore<S extends object> implements RoomContext<S> {
   readonly #messages: MessageStore;
   readonly #deadlines: Deadlines<S>;
   readonly #inbox: Inbox<S>;
+  readonly #batches: GroupCommit<S>;
   readonly #handlers = handlers<S>();
   readonly #memberRate: Rate;
   readonly #memberBucketRefillsFirst: boolean;
@@ -111,6 +113,10 @@ export class ChatCore<S extends object> implements RoomContext<S> {
       (socket, data) => this.#handle(socket, data),
       (socket) => this.members.stateOf(socket) !== undefined,
       (socket) => this.#answer(socket, errorFrame("rate_limited", "Wait for the answer to your join.")),
+    );
+    this.#batches = new GroupCommit(
+      (socket, data) => this.#inbox.receive(socket, data),
+      () => this.#io.committed?.(),
     );
     // The directory may hold a stale count for this room (sockets that a
     // restart cut without close events); a wake-up corrects it. A room
@@ -175,7 +181,7 @@ export class ChatCore<S extends object> implements RoomContext<S> {
 
   /** Handles one frame; a promise only while a join waits for its token's check. */
   message(socket: S, data: string | ArrayBuffer): void | Promise<void> {
-    return this.#inbox.receive(socket, data);
+    return this.#batches.receive(socket, data);
   }
 
   /**

@@ -28,6 +28,8 @@ export interface RoomIO<S> {
   forgetFiles(keys: string[]): void;
   /** Tells a verified user's own object (§10.3); not awaited, and a failure is only logged. */
   tellUser(user: string, note: UserNote): void;
+  /** The commit of every write made so far (group-commit.ts); absent where writes are immediate. */
+  committed?(): Promise<void>;
 }
 
 export interface CoreParts<S> {

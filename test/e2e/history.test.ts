@@ -40,6 +40,19 @@ describe("older messages and search on the page", () => {
     expect(ann.errors).toEqual([]);
   });
 
+  it("keeps loading older pages by itself in a window taller than a page, down to the beginning, without a scroll", async () => {
+    // The ring (10) and two pages (50 each, the second short): all of it fits in the window.
+    const sent = Array.from({ length: 70 }, (_, i) => `tall ${i + 1}`);
+    const room = await roomWith(sent);
+    // The edge stays in view after each page: only a fresh look asks for the next.
+    const ann = await person(suite.browser, suite.server.origin, { width: 1100, height: 9000 });
+    await join(ann.page, room, "Ann");
+    await expect
+      .poll(() => ann.page.locator("#history-edge").textContent(), { timeout: 10_000 })
+      .toContain("This is the beginning.");
+    expect(await texts(ann.page)).toEqual(sent);
+  });
+
   it("finds messages by a word, marks the words, and shows an old result in context, then the latest again", async () => {
     const sent = Array.from({ length: 300 }, (_, i) => (i === 4 ? "the <b>Café</b> needle" : `filler ${i + 1}`));
     const room = await roomWith(sent);

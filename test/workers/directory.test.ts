@@ -135,9 +135,9 @@ describe("a room's reports to the directory", () => {
       const counted = new ChatRoom(state, { ...env, DIRECTORY: namespace, JOINS_PER_MINUTE: 1_000 });
       const sockets = state.getWebSockets();
       expect(sockets).toHaveLength(300);
-      sockets.forEach((ws, i) => {
-        counted.webSocketMessage(ws, JSON.stringify({ type: "join", name: `user-${i}` }));
-      });
+      for (const [i, ws] of sockets.entries()) {
+        await counted.webSocketMessage(ws, JSON.stringify({ type: "join", name: `user-${i}` }));
+      }
       await until(() => calls.started > 0 && calls.settled === calls.started, "reports to settle");
     });
     expect(calls.started).toBeGreaterThanOrEqual(1);
@@ -155,9 +155,9 @@ describe("a room's reports to the directory", () => {
       const counted = new ChatRoom(state, { ...env, DIRECTORY: namespace });
       const [ws] = state.getWebSockets();
       if (!ws) throw new Error("socket lost");
-      counted.webSocketMessage(ws, JSON.stringify({ type: "join", name: "Ann" }));
+      await counted.webSocketMessage(ws, JSON.stringify({ type: "join", name: "Ann" }));
       await until(() => calls.settled === 1, "the failed report");
-      counted.webSocketMessage(ws, JSON.stringify({ type: "chat", text: "still here" }));
+      await counted.webSocketMessage(ws, JSON.stringify({ type: "chat", text: "still here" }));
     });
     const frames = client?.frames ?? [];
     await until(() => frames.some((f) => f.type === "chat"), "the chat");

@@ -32,9 +32,9 @@ it("answers a handler failure with one internal_error frame and keeps the socket
     const [server] = state.getWebSockets();
     if (!server) throw new Error("socket lost");
 
-    broken.webSocketMessage(server, JSON.stringify({ type: "join", name: "Ann" }));
-    broken.webSocketMessage(server, JSON.stringify({ type: "chat", text: "doomed" }));
-    broken.webSocketMessage(server, JSON.stringify({ type: "typing" }));
+    await broken.webSocketMessage(server, JSON.stringify({ type: "join", name: "Ann" }));
+    await broken.webSocketMessage(server, JSON.stringify({ type: "chat", text: "doomed" }));
+    await broken.webSocketMessage(server, JSON.stringify({ type: "typing" }));
     await new Promise((resolve) => setTimeout(resolve, 50));
 
     expect(frames.map((f) => f.type)).toEqual(["welcome", "error"]);

@@ -31,9 +31,9 @@ async function withRoom(
     const [a, b, c] = state.getWebSockets();
     if (!a || !b || !c) throw new Error("sockets lost");
     const [ann, ben, spare] = [record(a), record(b), record(c)];
-    chat.webSocketMessage(ann.ws, JSON.stringify({ type: "join", name: "Ann" }));
-    chat.webSocketMessage(ben.ws, JSON.stringify({ type: "join", name: "Ben" }));
-    chat.webSocketMessage(ann.ws, JSON.stringify({ type: "chat", text: "a message before the storm", id: "m1" }));
+    await chat.webSocketMessage(ann.ws, JSON.stringify({ type: "join", name: "Ann" }));
+    await chat.webSocketMessage(ben.ws, JSON.stringify({ type: "join", name: "Ben" }));
+    await chat.webSocketMessage(ann.ws, JSON.stringify({ type: "chat", text: "a message before the storm", id: "m1" }));
     for (const r of [ann, ben, spare]) r.sent.length = 0;
     await body(chat, ann, ben, spare);
   });
@@ -136,14 +136,14 @@ const frame: fc.Arbitrary<string | ArrayBuffer> = fc.oneof(
 
 describe("a rejected frame", () => {
   it("gets exactly one error frame, closes nothing, broadcasts nothing and changes no state", async () => {
-    await withRoom("prop-bad-frames", (room, ann, ben, spare) => {
+    await withRoom("prop-bad-frames", async (room, ann, ben, spare) => {
       const everyone = [ann, ben, spare];
-      fc.assert(
-        fc.property(frame, (f) => {
+      await fc.assert(
+        fc.asyncProperty(frame, async (f) => {
           const before = stateOf(room, everyone);
           ann.sent.length = 0;
           ben.sent.length = 0;
-          room.webSocketMessage(ann.ws, f);
+          await room.webSocketMessage(ann.ws, f);
           expect(ann.sent).toHaveLength(1);
           const reply = JSON.parse(ann.sent[0] ?? "{}");
           expect(reply.type).toBe("error");
@@ -157,19 +157,19 @@ describe("a rejected frame", () => {
   });
 
   it("is answered the same way on a socket that has not joined", async () => {
-    await withRoom("prop-bad-frames-unjoined", (room, ann, ben, spare) => {
+    await withRoom("prop-bad-frames-unjoined", async (room, ann, ben, spare) => {
       const everyone = [ann, ben, spare];
-      fc.assert(
-        fc.property(
+      await fc.assert(
+        fc.asyncProperty(
           fc.oneof(
             randomJson.map((v) => JSON.stringify(v)),
             wrongFieldTypes.map((v) => JSON.stringify(v)),
             tooLarge,
           ),
-          (f) => {
+          async (f) => {
             const before = stateOf(room, everyone);
             spare.sent.length = 0;
-            room.webSocketMessage(spare.ws, f);
+            await room.webSocketMessage(spare.ws, f);
             expect(spare.sent.map((s) => JSON.parse(s).type)).toEqual(["error"]);
             expect(stateOf(room, everyone)).toBe(before);
           },
@@ -180,7 +180,7 @@ describe("a rejected frame", () => {
   });
 
   it("is refused by size first: just over MAX_FRAME_BYTES is too_large, just under is parsed", async () => {
-    await withRoom("prop-frame-size", (room, ann) => {
+    await withRoom("prop-frame-size", async (room, ann) => {
       const pad = (bytes: number) => {
         const head = '{"type":"nope","pad":"';
         return `${head}${"x".repeat(bytes - head.length - 2)}"}`;
@@ -191,7 +191,7 @@ describe("a rejected frame", () => {
         [MAX_FRAME_BYTES - 1, "bad_message"],
       ] as const) {
         ann.sent.length = 0;
-        room.webSocketMessage(ann.ws, pad(bytes));
+        await room.webSocketMessage(ann.ws, pad(bytes));
         expect(JSON.parse(ann.sent[0] ?? "{}")).toMatchObject({ type: "error", code });
       }
     });
@@ -212,21 +212,21 @@ describe("names", () => {
     );
 
   it("that differ only by case or normalisation cannot both be held", async () => {
-    await withRoom("prop-twins", (room, ann, _ben, spare) => {
+    await withRoom("prop-twins", async (room, ann, _ben, spare) => {
       const bases = ["Zoë", "Ångström", "José", "Dvořák", "Chloé", "Ilse", "Σοφία"];
       const pair = fc.constantFrom(...bases).chain((base) => fc.tuple(fc.constant(base), twinOf(base)));
-      fc.assert(
-        fc.property(pair, ([base, twin]) => {
+      await fc.assert(
+        fc.asyncProperty(pair, async ([base, twin]) => {
           // Spare holds the base name; Ann (after leaving) tries the twin.
-          room.webSocketMessage(spare.ws, JSON.stringify({ type: "join", name: base }));
-          room.webSocketMessage(ann.ws, JSON.stringify({ type: "leave" }));
+          await room.webSocketMessage(spare.ws, JSON.stringify({ type: "join", name: base }));
+          await room.webSocketMessage(ann.ws, JSON.stringify({ type: "leave" }));
           ann.sent.length = 0;
-          room.webSocketMessage(ann.ws, JSON.stringify({ type: "join", name: twin }));
+          await room.webSocketMessage(ann.ws, JSON.stringify({ type: "join", name: twin }));
           expect(JSON.parse(ann.sent[0] ?? "{}")).toMatchObject({ type: "error", code: "name_taken" });
           expect(room.snapshot().users).toEqual(["Ben", base.normalize("NFC")]);
           // Back to the starting state for the next run.
-          room.webSocketMessage(spare.ws, JSON.stringify({ type: "leave" }));
-          room.webSocketMessage(ann.ws, JSON.stringify({ type: "join", name: "Ann" }));
+          await room.webSocketMessage(spare.ws, JSON.stringify({ type: "leave" }));
+          await room.webSocketMessage(ann.ws, JSON.stringify({ type: "join", name: "Ann" }));
         }),
         { numRuns: 300 },
       );
@@ -234,7 +234,7 @@ describe("names", () => {
   });
 
   it("with an invisible or unprintable character (Cc, Cf, default-ignorable, private-use, lone surrogate) are refused with name_invalid", async () => {
-    await withRoom("prop-invisible", (room, ann, ben, spare) => {
+    await withRoom("prop-invisible", async (room, ann, ben, spare) => {
       const everyone = [ann, ben, spare];
       const invisible = fc.constantFrom(
         "\u0000",
@@ -267,11 +267,11 @@ describe("names", () => {
       const name = fc
         .tuple(fc.string({ minLength: 1, maxLength: 10 }), invisible, fc.string({ maxLength: 10 }))
         .map(([a, bad, b]) => `x${a}${bad}${b}y`); // inside the name: trim() would drop a BOM at an edge
-      fc.assert(
-        fc.property(name, (n) => {
+      await fc.assert(
+        fc.asyncProperty(name, async (n) => {
           const before = stateOf(room, everyone);
           spare.sent.length = 0;
-          room.webSocketMessage(spare.ws, JSON.stringify({ type: "join", name: n }));
+          await room.webSocketMessage(spare.ws, JSON.stringify({ type: "join", name: n }));
           expect(spare.sent.map((f) => JSON.parse(f).code)).toEqual(["name_invalid"]);
           expect(stateOf(room, everyone)).toBe(before);
         }),
@@ -281,7 +281,7 @@ describe("names", () => {
   });
 
   it("`system` cannot be taken in any spelling that normalises to it", async () => {
-    await withRoom("prop-system", (room, _ann, _ben, spare) => {
+    await withRoom("prop-system", async (room, _ann, _ben, spare) => {
       const letters = [
         ["s", "S", "ſ"],
         ["y", "Y"],
@@ -300,10 +300,10 @@ describe("names", () => {
           const chars = parts.slice(0, 6) as string[];
           return `${parts[6]}${chars.join("")}${parts[7]}`;
         });
-      fc.assert(
-        fc.property(spelling, (name) => {
+      await fc.assert(
+        fc.asyncProperty(spelling, async (name) => {
           spare.sent.length = 0;
-          room.webSocketMessage(spare.ws, JSON.stringify({ type: "join", name }));
+          await room.webSocketMessage(spare.ws, JSON.stringify({ type: "join", name }));
           expect(JSON.parse(spare.sent[0] ?? "{}")).toMatchObject({ type: "error", code: "name_invalid" });
         }),
         { numRuns: 500 },

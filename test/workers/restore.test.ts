@@ -37,12 +37,12 @@ describe("a room rebuilt over the same state", () => {
       if (!catWs || !annWs) throw new Error("attachments lost");
 
       // The rebuilt roster still holds Ann (case-insensitively)...
-      rebuilt.webSocketMessage(catWs, JSON.stringify({ type: "join", name: "ANN" }));
+      await rebuilt.webSocketMessage(catWs, JSON.stringify({ type: "join", name: "ANN" }));
       const taken = await until(last(cat, "error"), "name_taken");
       expect(taken).toMatchObject({ code: "name_taken" });
 
       // ...in join order, with the newcomer last.
-      rebuilt.webSocketMessage(catWs, JSON.stringify({ type: "join", name: "Cat" }));
+      await rebuilt.webSocketMessage(catWs, JSON.stringify({ type: "join", name: "Cat" }));
       const welcome = await until(last(cat, "welcome"), "Cat's welcome");
       expect(welcome).toMatchObject({ room, users: ["Ann", "Ben", "Cat"] });
 
@@ -68,9 +68,9 @@ describe("a room rebuilt over the same state", () => {
       if (!annWs) throw new Error("socket lost");
       // Spend the whole burst (10), then build the room again over the same state.
       const first = new ChatRoom(state, slow);
-      for (let i = 0; i < 10; i++) first.webSocketMessage(annWs, JSON.stringify({ type: "chat", text: `m${i}` }));
+      for (let i = 0; i < 10; i++) await first.webSocketMessage(annWs, JSON.stringify({ type: "chat", text: `m${i}` }));
       const rebuilt = new ChatRoom(state, slow);
-      rebuilt.webSocketMessage(annWs, JSON.stringify({ type: "chat", text: "one more" }));
+      await rebuilt.webSocketMessage(annWs, JSON.stringify({ type: "chat", text: "one more" }));
     });
     await until(() => (ann.frames.filter((f) => f.type === "chat").length === 10 ? true : undefined), "10 chats");
     expect(await until(last(ann, "error"), "rate_limited")).toMatchObject({ code: "rate_limited" });
@@ -86,12 +86,12 @@ describe("a room rebuilt over the same state", () => {
       const first = new ChatRoom(state, strict);
       const all = state.getWebSockets();
       for (const [i, ws] of all.slice(0, 5).entries()) {
-        first.webSocketMessage(ws, JSON.stringify({ type: "join", name: `user-${i}` }));
+        await first.webSocketMessage(ws, JSON.stringify({ type: "join", name: `user-${i}` }));
       }
       const sixth = all[5];
       if (!sixth) throw new Error("socket lost");
       const rebuilt = new ChatRoom(state, strict);
-      rebuilt.webSocketMessage(sixth, JSON.stringify({ type: "join", name: "user-5" }));
+      await rebuilt.webSocketMessage(sixth, JSON.stringify({ type: "join", name: "user-5" }));
     });
     // The runtime lists sockets in its own order, so answers are counted, not matched.
     await until(() => (sockets.every((s) => s.frames.length > 0) ? true : undefined), "every answer");
@@ -108,13 +108,13 @@ describe("a room rebuilt over the same state", () => {
       const [a, b] = state.getWebSockets();
       if (!a || !b) throw new Error("sockets lost");
       const before = new ChatRoom(state, slow);
-      before.webSocketMessage(a, JSON.stringify({ type: "join", name: "Ann" }));
-      for (let i = 0; i < 10; i++) before.webSocketMessage(a, JSON.stringify({ type: "chat", text: `m${i}` }));
-      before.webSocketMessage(a, JSON.stringify({ type: "leave" }));
+      await before.webSocketMessage(a, JSON.stringify({ type: "join", name: "Ann" }));
+      for (let i = 0; i < 10; i++) await before.webSocketMessage(a, JSON.stringify({ type: "chat", text: `m${i}` }));
+      await before.webSocketMessage(a, JSON.stringify({ type: "leave" }));
 
       const rebuilt = new ChatRoom(state, slow);
-      rebuilt.webSocketMessage(b, JSON.stringify({ type: "join", name: "Ann" }));
-      rebuilt.webSocketMessage(b, JSON.stringify({ type: "chat", text: "a fresh bucket?" }));
+      await rebuilt.webSocketMessage(b, JSON.stringify({ type: "join", name: "Ann" }));
+      await rebuilt.webSocketMessage(b, JSON.stringify({ type: "chat", text: "a fresh bucket?" }));
     });
     const all = () => [...first.frames, ...second.frames].map((f) => f.code ?? f.type);
     const done = () => all().includes("rate_limited") && all().filter((f) => f === "chat").length >= 10;
@@ -135,7 +135,7 @@ describe("a room rebuilt over the same state", () => {
       if (!a || !b || !c) throw new Error("sockets lost");
       await before.webSocketMessage(a, JSON.stringify({ type: "join", auth }));
       await before.webSocketMessage(b, JSON.stringify({ type: "join", auth }));
-      before.webSocketMessage(c, JSON.stringify({ type: "join", name: "Ben" }));
+      await before.webSocketMessage(c, JSON.stringify({ type: "join", name: "Ben" }));
 
       const rebuilt = new ChatRoom(state, signed);
       expect(rebuilt.snapshot().users).toEqual(["Ann", "Ben"]);
@@ -165,12 +165,12 @@ describe("a room rebuilt over the same state", () => {
         : state.storage.sql.exec("SELECT count(*) AS n FROM away").one().n;
     await until(() => inRoom(room, (state) => awayRows(state) === 1), "Ann's away row");
 
-    await inRoom(room, (state) => {
+    await inRoom(room, async (state) => {
       const rebuilt = new ChatRoom(state, env);
       expect(rebuilt.snapshot().users).toEqual(["Ann", "Ben"]);
       const catWs = state.getWebSockets().find((ws) => attachmentName(ws) === undefined);
       if (!catWs) throw new Error("Cat's socket lost");
-      rebuilt.webSocketMessage(catWs, JSON.stringify({ type: "join", name: "ann" }));
+      await rebuilt.webSocketMessage(catWs, JSON.stringify({ type: "join", name: "ann" }));
     });
     expect(await until(last(cat, "error"), "name_taken")).toMatchObject({ code: "name_taken" });
     // The grace ends from the room's alarm: `left` for Ben, and the row is gone.
