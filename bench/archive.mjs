@@ -9,7 +9,7 @@
 //
 //   npm run bench:archive                       100,000 messages, 300 of each read
 //   npm run bench:archive -- --messages 5000 --reads 50      (the CI smoke run)
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import WebSocket from "ws";
 import { buildWorker } from "../scripts/lib/harness.mjs";
 import { numericArgs, percentile } from "../scripts/lib/stats.mjs";
@@ -18,7 +18,32 @@ import { startEdge, useEdgeBundle } from "./systems.mjs";
 
 const opts = numericArgs({ messages: 100_000, reads: 300 });
 useEdgeBundle(buildWorker({ outDir: ".wrangler/bench-build", entry: "bench/metered-worker.ts" }));
-const server = await startEdge();
+// The inspector: the size of the isolate's JavaScript heap (workerd's inspector
+// does not answer HeapProfiler.collectGarbage, so garbage is counted in it too).
+const INSPECTOR_PORT = 9332;
+const server = await startEdge({ inspectorPort: INSPECTOR_PORT });
+/** @type {Array<{ title?: string, webSocketDebuggerUrl: string }>} */
+const targets = await (await fetch(`http://127.0.0.1:${INSPECTOR_PORT}/json`)).json();
+const target = targets.find((t) => t.title?.includes("core:user")) ?? targets[0];
+if (!target) throw new Error("workerd's inspector lists no target");
+const inspector = new WebSocket(target.webSocketDebuggerUrl);
+await new Promise((resolve) => inspector.once("open", resolve));
+let nextId = 1;
+/** @type {Map<number, (result: { usedSize?: number, totalSize?: number }) => void>} */
+const calls = new Map();
+inspector.on("message", (data) => {
+  const msg = JSON.parse(data.toString());
+  calls.get(msg.id)?.(msg.result);
+});
+/** @param {string} method @returns {Promise<{ usedSize?: number, totalSize?: number }>} */
+const call = (method) =>
+  new Promise((resolve) => {
+    const id = nextId++;
+    calls.set(id, resolve);
+    inspector.send(JSON.stringify({ id, method, params: {} }));
+  });
+/** The JavaScript heap in use, in MB: every object the isolate holds, and garbage not yet collected. */
+const jsHeapMb = async () => round(((await call("Runtime.getHeapUsage")).usedSize ?? Number.NaN) / 1024 / 1024, 1);
 const room = `archive-${Date.now().toString(36)}`;
 // Words with known frequencies: every message has "note", one in ten "weekly",
 // one in a thousand "quarterly"; "absent" is in none.
@@ -43,6 +68,7 @@ await answer();
 // Fill in windows of 500 outstanding chats (each one's echo is its answer).
 const MB = 1024 * 1024;
 const rssBefore = server.rssBytes() / MB;
+const heapBefore = await jsHeapMb();
 const rows0 = await server.rowsWritten(room);
 const by0 = await server.writtenBy(room);
 const t0 = performance.now();
@@ -56,6 +82,14 @@ const fillSeconds = (performance.now() - t0) / 1000;
 // The runtime's resident memory once the archive is stored: a room that
 // held its archive in memory would grow by about the database's size.
 const rssAfterFill = server.rssBytes() / MB;
+/** What the resident memory is (Linux /proc): the heap (anonymous), mapped files (the database, if mapped), shared memory. */
+const rssParts = () => {
+  const status = readFileSync(`/proc/${server.pid}/status`, "utf8");
+  const kb = (/** @type {string} */ key) => Number(new RegExp(`${key}:\\s+(\\d+) kB`).exec(status)?.[1] ?? Number.NaN);
+  return { anon: round(kb("RssAnon") / 1024), file: round(kb("RssFile") / 1024), shmem: round(kb("RssShmem") / 1024) };
+};
+const partsAfterFill = rssParts();
+const heapAfterFill = await jsHeapMb();
 const rowsPerChat = ((await server.rowsWritten(room)) - rows0) / opts.messages;
 /** Rows per chat by statement: what each row of rowsWrittenPerChat is. */
 const rowsPerChatBy = Object.fromEntries(
@@ -86,8 +120,9 @@ const figures = {
   rowsWrittenPerChat: round(rowsPerChat, 2),
   rowsPerChatBy,
   storageMb: round((await server.storageBytes(room)) / MB, 1),
-  /** @type {{ beforeFill: number, afterFill: number, afterReads?: number }} */
-  rssMb: { beforeFill: round(rssBefore), afterFill: round(rssAfterFill) },
+  /** @type {{ beforeFill: number, afterFill: number, partsAfterFill: object, afterReads?: number }} */
+  rssMb: { beforeFill: round(rssBefore), afterFill: round(rssAfterFill), partsAfterFill },
+  jsHeapMb: { beforeFill: heapBefore, afterFill: heapAfterFill },
   historyBefore: await timed(() => ({ type: "history", before: random(), limit: 100 })),
   historyAfter: await timed(() => ({ type: "history", after: random(), limit: 100 })),
   searchCommon: await timed(() => ({ type: "search", q: "note", limit: 20 })),
@@ -98,6 +133,7 @@ const figures = {
 };
 figures.rssMb = { ...figures.rssMb, afterReads: round(server.rssBytes() / MB) };
 ws.close();
+inspector.close();
 await server.stop();
 console.log(JSON.stringify(figures, null, 2));
 mkdirSync("bench/results", { recursive: true });

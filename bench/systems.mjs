@@ -41,9 +41,11 @@ const EDGE_VARS = {
 const TMPFS = existsSync("/dev/shm") ? "/dev/shm" : tmpdir();
 const storageDir = () => mkdtempSync(join(TMPFS, "edge-chat-bench-"));
 
-export async function startEdge({ groupCommit = true } = {}) {
+/** @param {{ groupCommit?: boolean, inspectorPort?: number }} [options] */
+export async function startEdge({ groupCommit = true, inspectorPort } = {}) {
   const dir = storageDir();
   const server = await startWorker({
+    ...(inspectorPort === undefined ? {} : { inspectorPort }),
     scriptPath: EDGE_BUNDLE,
     vars: groupCommit ? EDGE_VARS : { ...EDGE_VARS, BENCH_GROUP_COMMIT: "off" },
     persist: dir,

@@ -151,12 +151,23 @@ export function mountPeople(
   });
   ui.peopleMore.addEventListener("click", () => load(true));
   // Scrolling the list to its end loads the next page by itself.
-  new IntersectionObserver(
+  const atEnd = new IntersectionObserver(
     (entries) => {
       if (entries.some((e) => e.isIntersecting) && !ui.peopleMore.hidden) load(true);
     },
     { root: ui.peopleList },
-  ).observe(ui.peopleMore);
+  );
+  atEnd.observe(ui.peopleMore);
+  /**
+   * The observer speaks only when the end comes into view or leaves it. A
+   * scroll to the end while another page was on its way is not asked
+   * (one request at a time), and the end stays in view: observing afresh
+   * reports where it is now, as archive.ts does for the top.
+   */
+  const lookAgain = () => {
+    atEnd.unobserve(ui.peopleMore);
+    atEnd.observe(ui.peopleMore);
+  };
 
   const toLarge = () => {
     large = true;
@@ -212,7 +223,7 @@ export function mountPeople(
       if (stale || again) {
         again = false;
         load(false);
-      }
+      } else if (next !== null) lookAgain();
     },
     failed(message) {
       if (!asked) return;
