@@ -41,7 +41,7 @@ export interface ChatOptions extends LobbyOptions {
 
 export interface Chat {
   readonly lobby: Lobby;
-  /** Leaves the room (if any) for good: the element calls it when it is taken off the page. */
+  /** Leaves the room (if any) and stops everything that would go on (the room list, `/me`): the element calls it when it is taken off the page. */
   close(): void;
 }
 
@@ -146,8 +146,10 @@ export function mountChat(options: ChatOptions): Chat {
     backToLobby();
   });
 
-  window.addEventListener("online", () => connection?.retryNow());
-  window.addEventListener("offline", () => connection?.wentOffline());
+  const online = () => connection?.retryNow();
+  const offline = () => connection?.wentOffline();
+  window.addEventListener("online", online);
+  window.addEventListener("offline", offline);
 
   const handlers: Handlers = {
     status(state, detail) {
@@ -244,6 +246,10 @@ export function mountChat(options: ChatOptions): Chat {
     close() {
       connection?.leave();
       connection = undefined;
+      myRooms.stop();
+      lobby.stop();
+      window.removeEventListener("online", online);
+      window.removeEventListener("offline", offline);
     },
   };
 }

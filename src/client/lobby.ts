@@ -30,6 +30,8 @@ export interface Lobby {
   error(text: string): void;
   /** Puts a room into the form (a link's `#room`), unless a room is entered. */
   suggest(room: string): void;
+  /** Stops refreshing the room list (the element was taken off the page). */
+  stop(): void;
 }
 
 export function mountLobby(
@@ -136,7 +138,7 @@ export function mountLobby(
   });
 
   void refreshRooms();
-  setInterval(() => {
+  const refresh = setInterval(() => {
     if (!ui.lobby.hidden) void refreshRooms();
   }, ROOMS_REFRESH_MS);
 
@@ -158,5 +160,6 @@ export function mountLobby(
     suggest(room) {
       if (options.fixedRoom === undefined) ui.room.value = room;
     },
+    stop: () => clearInterval(refresh),
   };
 }

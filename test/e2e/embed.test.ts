@@ -200,6 +200,29 @@ describe("<edge-chat-room> on another site", () => {
     expect(errors).toEqual([]);
   });
 
+  it("leaves the room cleanly when the host takes the element off its page: the name is free at once", async () => {
+    const room = freshRoom("e2e-embed");
+    const ann = await visit(allowed, room);
+    const ben = await visit(allowed, room);
+    for (const [who, name] of [
+      [ann, "Ann"],
+      [ben, "Ben"],
+    ] as const) {
+      await who.page.getByRole("textbox", { name: "Name" }).fill(name);
+      await who.page.getByRole("button", { name: "Join" }).click();
+      await expect.poll(() => who.page.locator("edge-chat-room #status").textContent()).toContain(`as ${name}`);
+    }
+    await expect.poll(() => ben.page.locator("edge-chat-room #count").textContent()).toBe("(2)");
+    await ann.page.evaluate(() => document.querySelector("edge-chat-room")?.remove());
+    await expect.poll(() => ben.page.locator("edge-chat-room #count").textContent()).toBe("(1)");
+    // A clean leave (§5.4): no grace holds the name.
+    const again = await visit(allowed, room);
+    await again.page.getByRole("textbox", { name: "Name" }).fill("Ann");
+    await again.page.getByRole("button", { name: "Join" }).click();
+    await expect.poll(() => again.page.locator("edge-chat-room #status").textContent()).toContain("as Ann");
+    expect(ann.errors).toEqual([]);
+  });
+
   it("follows theme=dark whatever the system prefers", async () => {
     const { page } = await visit(allowed, freshRoom("e2e-embed"), { theme: "dark" });
     await page.getByRole("button", { name: "Join" }).waitFor();
