@@ -13,6 +13,7 @@ import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import WebSocket from "ws";
 import { buildWorker } from "../scripts/lib/harness.mjs";
 import { numericArgs, percentile } from "../scripts/lib/stats.mjs";
+import { connectInspector } from "./inspector.mjs";
 import { round } from "./load.mjs";
 import { startEdge, useEdgeBundle } from "./systems.mjs";
 
@@ -22,28 +23,9 @@ useEdgeBundle(buildWorker({ outDir: ".wrangler/bench-build", entry: "bench/meter
 // does not answer HeapProfiler.collectGarbage, so garbage is counted in it too).
 const INSPECTOR_PORT = 9332;
 const server = await startEdge({ inspectorPort: INSPECTOR_PORT });
-/** @type {Array<{ title?: string, webSocketDebuggerUrl: string }>} */
-const targets = await (await fetch(`http://127.0.0.1:${INSPECTOR_PORT}/json`)).json();
-const target = targets.find((t) => t.title?.includes("core:user")) ?? targets[0];
-if (!target) throw new Error("workerd's inspector lists no target");
-const inspector = new WebSocket(target.webSocketDebuggerUrl);
-await new Promise((resolve) => inspector.once("open", resolve));
-let nextId = 1;
-/** @type {Map<number, (result: { usedSize?: number, totalSize?: number }) => void>} */
-const calls = new Map();
-inspector.on("message", (data) => {
-  const msg = JSON.parse(data.toString());
-  calls.get(msg.id)?.(msg.result);
-});
-/** @param {string} method @returns {Promise<{ usedSize?: number, totalSize?: number }>} */
-const call = (method) =>
-  new Promise((resolve) => {
-    const id = nextId++;
-    calls.set(id, resolve);
-    inspector.send(JSON.stringify({ id, method, params: {} }));
-  });
+const inspector = await connectInspector(INSPECTOR_PORT);
 /** The JavaScript heap in use, in MB: every object the isolate holds, and garbage not yet collected. */
-const jsHeapMb = async () => round(((await call("Runtime.getHeapUsage")).usedSize ?? Number.NaN) / 1024 / 1024, 1);
+const jsHeapMb = async () => round(Number((await inspector.call("Runtime.getHeapUsage")).usedSize) / 1024 / 1024, 1);
 const room = `archive-${Date.now().toString(36)}`;
 // Words with known frequencies: every message has "note", one in ten "weekly",
 // one in a thousand "quarterly"; "absent" is in none.

@@ -9,6 +9,7 @@ import { join } from "node:path";
 import WebSocket from "ws";
 import { buildWorker, ONE_MACHINE_LOAD, startWorker } from "../scripts/lib/harness.mjs";
 import { startFloor } from "./floor-server.mjs";
+import { connectInspector } from "./inspector.mjs";
 
 const seconds = Number(process.argv[2] ?? 4);
 // --floor profiles the reference room instead, for comparison.
@@ -26,31 +27,12 @@ const server = floor
     });
 
 /**
- * The parts of the inspector's answers used here (DevTools protocol).
- * @typedef {{ title?: string, webSocketDebuggerUrl: string }} Target
+ * The parts of the profiler's answer used here (DevTools protocol).
  * @typedef {{ id: number, callFrame: { functionName: string, url: string, lineNumber: number } }} ProfileNode
  * @typedef {{ nodes: ProfileNode[], samples: number[] }} Profile
  */
-/** @type {Target[]} */
-const targets = await (await fetch(`http://127.0.0.1:${INSPECTOR_PORT}/json`)).json();
-const target = targets.find((t) => t.title?.includes("core:user")) ?? targets[0];
-if (!target) throw new Error("workerd's inspector lists no target");
-const inspector = new WebSocket(target.webSocketDebuggerUrl);
-await new Promise((r) => inspector.once("open", r));
-let nextId = 1;
-/** @type {Map<number, (result: unknown) => void>} */
-const pending = new Map();
-inspector.on("message", (data) => {
-  const msg = JSON.parse(data.toString());
-  pending.get(msg.id)?.(msg.result);
-});
-/** @param {string} method @param {Record<string, unknown>} [params] @returns {Promise<unknown>} */
-const call = (method, params = {}) =>
-  new Promise((resolve) => {
-    const id = nextId++;
-    pending.set(id, resolve);
-    inspector.send(JSON.stringify({ id, method, params }));
-  });
+const inspector = await connectInspector(INSPECTOR_PORT);
+const call = inspector.call;
 
 // --joinstorm profiles 300 joins at once into a room with 100 messages of
 // history (the bench's join storm) instead of the closed-loop chat load.
