@@ -60,7 +60,7 @@ export function join<S>(ctx: RoomContext<S>, newcomer: Newcomer<S>, frame: JoinF
  * the join then runs on the room as it is after the await.
  */
 function withRingUrls<S>(ctx: RoomContext<S>, decide: () => Answer): Answer | Promise<Answer> {
-  const signing = ctx.urls.ready(ctx.urls.idsIn(ctx.history.frames()));
+  const signing = ctx.history.anyFiles ? ctx.urls.ready(ctx.urls.idsIn(ctx.history.frames())) : undefined;
   return signing ? signing.then(decide) : decide();
 }
 
@@ -232,7 +232,7 @@ function welcome<S>(
   // Before anything is read for the welcome: a first join starts the cursor here (§10.1).
   joinedVerified(ctx, membership);
   const after = history.after(since, ctx.limits.welcomeHistoryBytes);
-  const frames = after.frames.map((f) => ctx.urls.out(f));
+  const frames = history.anyFiles ? after.frames.map((f) => ctx.urls.out(f)) : after.frames;
   const { gap } = after;
   const { member } = membership;
   const common = {

@@ -45,6 +45,8 @@ import { hasFiles, indexWords, isDeleted, parseStored, summarize, withVersion } 
 interface Entry extends MessageRow {
   /** UTF-8 length of `frame`, for the welcome's byte cap. */
   bytes: number;
+  /** Whether `frame` carries files (§11), whose URLs a welcome must sign: read once, not on every join. */
+  files: boolean;
 }
 
 export type NewMessage = Omit<StoredChat, "seq" | "v">;
@@ -152,6 +154,11 @@ export class HistoryRing {
     for (const entry of this.#entries) yield entry.frame;
   }
 
+  /** Whether any message in the ring carries files; most rooms' rings carry none, and a join then signs nothing. */
+  get anyFiles(): boolean {
+    return this.#entries.some((entry) => entry.files);
+  }
+
   /** The oldest `ts` still retained now (§8.1); every answer leaves out anything older. */
   notBefore(): number {
     return retainedSince(this.#retentionMs, this.#now());
@@ -245,7 +252,7 @@ export class HistoryRing {
           : undefined;
     this.#store.update(row, words);
     this.#latestSeq = next;
-    if (entry) Object.assign(entry, row, { bytes: utf8Length(row.frame) });
+    if (entry) Object.assign(entry, row, { bytes: utf8Length(row.frame), files: hasFiles(row.frame) });
     // The newest event is no longer in the ring: the counters keep its seq.
     else this.#store.mark(next, this.#evicted);
     return { seq: next, message };
@@ -334,7 +341,7 @@ export class HistoryRing {
   }
 
   #push(row: MessageRow): void {
-    const entry: Entry = { ...row, bytes: utf8Length(row.frame) };
+    const entry: Entry = { ...row, bytes: utf8Length(row.frame), files: hasFiles(row.frame) };
     this.#entries.push(entry);
     this.#bySeq.set(entry.seq, entry);
     if (entry.author !== null && entry.clientId !== null) {
