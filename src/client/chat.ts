@@ -25,7 +25,7 @@ import { mountReading } from "./reading";
 import { mountSearch } from "./search";
 import { mountStatus } from "./status";
 import { mountTyping } from "./typing";
-import { onServer, type View } from "./view";
+import { onServer, socketOnServer, type View } from "./view";
 
 export interface ChatOptions extends LobbyOptions {
   /** The chat server's origin (see View). */
@@ -120,11 +120,10 @@ export function mountChat(options: ChatOptions): Chat {
     reading.reset();
     suggest.close();
     myRooms.current(room);
-    const url = new URL(onServer(view, `/chat/${room}`));
-    url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
     // A token from this tab's earlier visit reclaims the name after a reload.
     const token = sessionStorage.getItem(tokenKey(room, name)) ?? undefined;
-    connection = new ChatConnection({ url: url.href, name, token, getToken, on: handlers });
+    const url = socketOnServer(view.server, `/chat/${room}`);
+    connection = new ChatConnection({ url, name, token, getToken, on: handlers });
   }
 
   /** §10.3: another of the user's rooms, chosen from their list: the same name and tokens, no reload. */

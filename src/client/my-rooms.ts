@@ -7,7 +7,7 @@
  */
 import { parseServerFrame, type UserRoom } from "../shared/server-frames";
 import type { TokenSource } from "./identity";
-import { onServer, type View } from "./view";
+import { socketOnServer, type View } from "./view";
 
 /** A dropped `/me` socket is opened again after this long. */
 const RETRY_MS = 5000;
@@ -63,9 +63,7 @@ export function mountMyRooms(view: View, choose: (room: string) => void): MyRoom
   async function open(): Promise<void> {
     const token = await tokens?.().catch(() => undefined);
     if (token === undefined || ws) return;
-    const url = new URL(onServer(view, "/me"));
-    url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
-    const socket = new WebSocket(url);
+    const socket = new WebSocket(socketOnServer(view.server, "/me"));
     ws = socket;
     socket.addEventListener("open", () => socket.send(JSON.stringify({ type: "auth", auth: token })));
     socket.addEventListener("message", (event) => {

@@ -22,3 +22,10 @@ export interface View {
 export function onServer(view: Pick<View, "server">, path: string): string {
   return new URL(path, view.server).href;
 }
+
+/** A socket's URL on the chat server: `ws:` beside `http:`, `wss:` beside `https:`. */
+export function socketOnServer(server: string, path: string): string {
+  const url = new URL(path, server);
+  url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
+  return url.href;
+}

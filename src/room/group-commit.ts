@@ -17,9 +17,6 @@ export class GroupCommit<S> {
   #waiting: Array<readonly [S, Data]> = [];
   /** The batch in flight: its commit, then the next batch. */
   #flight: Promise<void> | undefined;
-  /** Batches handled and frames in them, for the benchmark's experiment. */
-  batches = 0;
-  frames = 0;
 
   /**
    * @param handle handles one frame (the inbox)
@@ -46,8 +43,6 @@ export class GroupCommit<S> {
   }
 
   #run(batch: ReadonlyArray<readonly [S, Data]>): void | Promise<void> {
-    this.batches++;
-    this.frames += batch.length;
     const pending = batch.flatMap(([socket, data]) => this.#handle(socket, data) ?? []);
     // A failed commit breaks the object (the runtime restarts it); the
     // frames waiting are handled anyway rather than held for ever.

@@ -25,6 +25,7 @@ import { applyUpdate } from "../../shared/updates";
 import { ChatConnection } from "../connection";
 import type { ErrorFrame, Handlers, Pending, ReadFrame, State } from "../connection-types";
 import { UploadError, uploadFile } from "../uploads";
+import { socketOnServer } from "../view";
 
 export interface ChatClientOptions {
   /** The chat server's base URL, `http(s)://…`. */
@@ -99,9 +100,7 @@ export class ChatClient {
   constructor(options: ChatClientOptions) {
     this.#options = options;
     this.room = options.room;
-    const url = new URL(`/chat/${encodeURIComponent(options.room)}`, options.url);
-    url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
-    this.#url = url.href;
+    this.#url = socketOnServer(options.url, `/chat/${encodeURIComponent(options.room)}`);
   }
 
   /** Messages known to the client, in their latest state, by `seq`. */
