@@ -2,7 +2,8 @@
 // with the Hibernation API, answers each socket's first frame (its join)
 // with a fixed small welcome and nothing else, and sends every later text
 // frame, as is, to every socket in the room, the sender included. No
-// parsing, no names, no storage, no rate limit, no presence. Its sockets are
+// parsing, no names, no storage, no rate limit, no presence, and no
+// compression (declined as edge-chat declines it). Its sockets are
 // kept in a Set rebuilt on wake-up, the cheapest correct way to find them;
 // which ones were welcomed is in their attachment, so hibernation keeps it.
 // The benchmark runs it next to edge-chat on the same workerd, behind the
@@ -28,7 +29,9 @@ export class FloorRoom extends DurableObject {
     const { 0: client, 1: server } = new WebSocketPair();
     this.ctx.acceptWebSocket(server);
     this.sockets.add(server);
-    return new Response(null, { status: 101, webSocket: client });
+    // No permessage-deflate, as edge-chat's rooms (src/worker/upgrade.ts):
+    // otherwise the comparison would weigh each system's bytes deflated per socket.
+    return new Response(null, { status: 101, webSocket: client, headers: { "Sec-WebSocket-Extensions": "none" } });
   }
 
   webSocketMessage(ws, message) {

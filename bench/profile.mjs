@@ -1,7 +1,8 @@
 // CPU profile of the room under the throughput load: starts edge-chat with
 // workerd's inspector open, drives 20 closed-loop clients for a few seconds
 // while the V8 profiler samples, and prints the functions with the most
-// self time. `node bench/profile.mjs [seconds] [--floor] [--joinstorm]`; the raw profile goes to
+// self time. `node bench/profile.mjs [seconds] [--floor | --floor-durable] [--joinstorm | --rooms]`;
+// the raw profile goes to
 // bench/results/profile.cpuprofile (open it in Chrome DevTools).
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -10,21 +11,27 @@ import WebSocket from "ws";
 import { buildWorker, ONE_MACHINE_LOAD, startWorker } from "../scripts/lib/harness.mjs";
 import { startFloor } from "./floor-server.mjs";
 import { connectInspector } from "./inspector.mjs";
+import { cpuMs } from "./load.mjs";
 
 const seconds = Number(process.argv[2] ?? 4);
-// --floor profiles the reference room instead, for comparison.
-const floor = process.argv.includes("--floor");
+// --floor profiles the reference room instead, for comparison; --floor-durable
+// the one that also stores each relayed frame (bench/floor-server.mjs).
+const durableFloor = process.argv.includes("--floor-durable");
+const floor = durableFloor || process.argv.includes("--floor");
 const INSPECTOR_PORT = 9331;
 // Storage on tmpfs, as in the benchmark; removed at the end.
 const persist = mkdtempSync(join(existsSync("/dev/shm") ? "/dev/shm" : tmpdir(), "edge-chat-profile-"));
 const server = floor
-  ? await startFloor({ persist, inspectorPort: INSPECTOR_PORT })
+  ? await startFloor({ persist, inspectorPort: INSPECTOR_PORT, stores: durableFloor })
   : await startWorker({
       scriptPath: buildWorker({ outDir: ".wrangler/profile-build" }),
       vars: { ...ONE_MACHINE_LOAD, RATE_BURST: 1_000_000, RATE_PER_SEC: 1_000_000 },
       persist,
       inspectorPort: INSPECTOR_PORT,
     });
+
+const pid = server.pid;
+if (pid === undefined) throw new Error("the runtime's process was not found");
 
 /**
  * The parts of the profiler's answer used here (DevTools protocol).
@@ -37,11 +44,20 @@ const call = inspector.call;
 // --joinstorm profiles 300 joins at once into a room with 100 messages of
 // history (the bench's join storm) instead of the closed-loop chat load.
 const storm = process.argv.includes("--joinstorm");
+// --rooms profiles the bench's rooms scenario: 50 rooms of 8 clients, each
+// client sending 1 chat a second, so every chat is an event of its own in
+// a room that was idle.
+const manyRooms = process.argv.includes("--rooms");
 const room = `profile-${Date.now().toString(36)}`;
 let committed = 0;
-/** Opens a socket and joins as `name`; resolves once welcomed. @param {string} name @param {(ws: WebSocket, frame: { type: string, name?: string, text?: string }) => void} [onFrame] */
-const joinAs = async (name, onFrame) => {
-  const ws = new WebSocket(server.wsUrl(room));
+/**
+ * Opens a socket and joins as `name`; resolves once welcomed.
+ * @param {string} name
+ * @param {(ws: WebSocket, frame: { type: string, name?: string, text?: string }) => void} [onFrame]
+ * @param {string} [into] the room, if not the one of this run
+ */
+const joinAs = async (name, onFrame, into = room) => {
+  const ws = new WebSocket(server.wsUrl(into));
   await new Promise((r) => ws.once("open", r));
   await new Promise((/** @type {(value?: unknown) => void} */ resolve) => {
     ws.on("message", (data) => {
@@ -57,7 +73,9 @@ const profiler = async () => {
   await call("Profiler.enable");
   await call("Profiler.setSamplingInterval", { interval: 100 });
   await call("Profiler.start");
+  cpuAtStart = cpuMs([pid]);
 };
+let cpuAtStart = 0;
 
 if (storm) {
   const poster = await joinAs("poster");
@@ -68,6 +86,30 @@ if (storm) {
   const sockets = await Promise.all(Array.from({ length: 300 }, (_, i) => joinAs(`j${i}`)));
   committed = sockets.length;
   await new Promise((r) => setTimeout(r, 500));
+  for (const ws of sockets) ws.close();
+} else if (manyRooms) {
+  /** @type {WebSocket[]} */
+  const sockets = [];
+  for (let r = 0; r < 50; r++) {
+    for (let i = 0; i < 8; i++) {
+      sockets.push(
+        await joinAs(`r${r}u${i}`, (_, frame) => void (frame.type === "chat" && committed++), `${room}-${r}`),
+      );
+    }
+  }
+  await profiler();
+  /** @type {Array<ReturnType<typeof setTimeout>>} */
+  const timers = sockets.map((ws, i) =>
+    setTimeout(() => {
+      let n = 0;
+      const tick = () => ws.send(JSON.stringify({ type: "chat", text: `message ${n++}`, id: `m${i}-${n}` }));
+      tick();
+      timers.push(setInterval(tick, 1000));
+    }, Math.random() * 1000),
+  );
+  await new Promise((r) => setTimeout(r, seconds * 1000));
+  for (const t of timers) clearInterval(t);
+  await new Promise((r) => setTimeout(r, 300));
   for (const ws of sockets) ws.close();
 } else {
   // 20 closed-loop clients, as in the throughput scenario.
@@ -92,6 +134,7 @@ if (storm) {
   await new Promise((r) => setTimeout(r, seconds * 1000));
   running = false;
 }
+const cpu = cpuMs([pid]) - cpuAtStart;
 const { profile } = /** @type {{ profile: Profile }} */ (await call("Profiler.stop"));
 mkdirSync("bench/results", { recursive: true });
 writeFileSync("bench/results/profile.cpuprofile", JSON.stringify(profile));
@@ -108,7 +151,8 @@ for (const id of profile.samples) {
   self.set(key, (self.get(key) ?? 0) + 1);
 }
 const total = profile.samples.length;
-console.log(`${committed} ${storm ? "joins welcomed" : `messages committed in ${seconds} s`}; ${total} samples\n`);
+const what = storm ? "joins welcomed" : manyRooms ? "chats delivered" : `messages committed in ${seconds} s`;
+console.log(`${committed} ${what}; ${total} samples; workerd CPU ${cpu} ms (profiler included)\n`);
 for (const [key, n] of [...self].sort((a, b) => b[1] - a[1]).slice(0, 25)) {
   console.log(`${((n / total) * 100).toFixed(1).padStart(5)}%  ${key}`);
 }

@@ -29,6 +29,7 @@ import { type ModerationFrame, PING_TEXT, PONG_TEXT } from "../shared/protocol";
 import type { FileInfo, StoredFile } from "../shared/server-frames";
 import type { RoomReadState } from "../user/notes";
 import { ADDRESS_HEADER, UNKNOWN_ADDRESS } from "../worker/address";
+import { switchingProtocols } from "../worker/upgrade";
 import { ChatCore } from "./core";
 import { grantUpload, recordUpload, servable, type UploadGrant } from "./features/files";
 import { messagesBefore, type ReadResult, searchRoom } from "./features/history";
@@ -134,7 +135,7 @@ export class ChatRoom extends DurableObject<Env> {
     // Tagged with its address, which the runtime keeps across hibernation.
     this.ctx.acceptWebSocket(server, [`address:${address}`]);
     this.#core.opened(server, address);
-    return new Response(null, { status: 101, webSocket: client });
+    return switchingProtocols(client);
   }
 
   override webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): void | Promise<void> {

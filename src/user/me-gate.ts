@@ -25,6 +25,7 @@ import { type Limits, readLimits } from "../shared/limits";
 import { CLOSE_JOIN_TIMEOUT, PING_TEXT, PONG_TEXT, parseMeFrame } from "../shared/protocol";
 import { encode, errorFrame } from "../shared/server-frames";
 import { ADDRESS_HEADER, UNKNOWN_ADDRESS } from "../worker/address";
+import { switchingProtocols } from "../worker/upgrade";
 import { spendKept } from "./kept-bucket";
 
 const Attachment = v.object({
@@ -67,7 +68,7 @@ export class MeGate extends DurableObject<Env> {
     // The socket must say who it is by then (§2.4's join timeout), or the alarm closes it.
     const alarm = await this.ctx.storage.getAlarm();
     if (alarm === null) await this.ctx.storage.setAlarm(now + this.#limits.joinTimeoutMs);
-    return new Response(null, { status: 101, webSocket: client });
+    return switchingProtocols(client);
   }
 
   override async webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {

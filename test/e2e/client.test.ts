@@ -53,6 +53,26 @@ describe("chatting", () => {
     expect(ben.errors).toEqual([]);
   });
 
+  it("opens its sockets without compression, though Chromium offers permessage-deflate", async () => {
+    const ann = await person(suite.browser, suite.server.origin);
+    // From the page, so the handshake carries its Origin, as the client's own sockets do.
+    await ann.page.goto("/");
+    const agreed = await ann.page.evaluate(
+      async (url) => {
+        const ws = new WebSocket(url);
+        await new Promise((resolve, reject) => {
+          ws.onopen = resolve;
+          ws.onerror = reject;
+        });
+        ws.close();
+        return ws.extensions;
+      },
+      suite.server.wsUrl(freshRoom("e2e")),
+    );
+    expect(agreed).toBe("");
+    expect(ann.errors).toEqual([]);
+  });
+
   it("sends with Enter and shows the history of the room before live messages", async () => {
     const room = freshRoom("e2e");
     const poster = await ChatClient.connect(suite.server.wsUrl(room));

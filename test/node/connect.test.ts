@@ -50,6 +50,13 @@ describe("GET /chat/:room", () => {
     await client.close();
   });
 
+  it("declines the permessage-deflate that browsers offer: every frame goes out uncompressed", async () => {
+    const client = await ChatClient.connect(suite.server.wsUrl(freshRoom()), {}, undefined, true);
+    expect(client.ws.extensions).toBe("");
+    expect((await client.join("Ann")).name).toBe("Ann");
+    await client.close();
+  });
+
   it("accepts a client that sends no Origin at all", async () => {
     const client = await ChatClient.connect(suite.server.wsUrl(freshRoom()));
     expect((await client.join("Bot")).name).toBe("Bot");

@@ -236,6 +236,12 @@ describe("a user's rooms (§10.3)", () => {
     expect((await myRooms(plain)).body.rooms).toEqual([]);
   });
 
+  it("declines permessage-deflate on a /me socket, as on a room's", async () => {
+    const me = await ChatClient.connect(meUrl(), {}, undefined, true);
+    expect(me.ws.extensions).toBe("");
+    await me.close();
+  });
+
   it("closes a /me socket whose first frame is not a valid auth with auth_invalid and 1008", async () => {
     const me = await ChatClient.connect(meUrl());
     me.send({ type: "rooms" });
