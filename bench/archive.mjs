@@ -19,8 +19,8 @@ import { startEdge, useEdgeBundle } from "./systems.mjs";
 
 const opts = numericArgs({ messages: 100_000, reads: 300 });
 useEdgeBundle(buildWorker({ outDir: ".wrangler/bench-build", entry: "bench/metered-worker.ts" }));
-// The inspector: the size of the isolate's JavaScript heap (workerd's inspector
-// does not answer HeapProfiler.collectGarbage, so garbage is counted in it too).
+// The inspector: the size of the isolate's JavaScript heap, with its garbage
+// and after a full collection (bench/inspector.mjs).
 const INSPECTOR_PORT = 9332;
 const server = await startEdge({ inspectorPort: INSPECTOR_PORT });
 const inspector = await connectInspector(INSPECTOR_PORT);
@@ -72,6 +72,11 @@ const rssParts = () => {
 };
 const partsAfterFill = rssParts();
 const heapAfterFill = await jsHeapMb();
+// What the room keeps once garbage is gone, its socket still open: a room
+// that held its archive in memory would keep it here.
+await inspector.collectGarbage();
+const heapAfterCollection = await jsHeapMb();
+const rssAfterCollection = round(server.rssBytes() / MB);
 const rowsPerChat = ((await server.rowsWritten(room)) - rows0) / opts.messages;
 /** Rows per chat by statement: what each row of rowsWrittenPerChat is. */
 const rowsPerChatBy = Object.fromEntries(
@@ -102,9 +107,14 @@ const figures = {
   rowsWrittenPerChat: round(rowsPerChat, 2),
   rowsPerChatBy,
   storageMb: round((await server.storageBytes(room)) / MB, 1),
-  /** @type {{ beforeFill: number, afterFill: number, partsAfterFill: object, afterReads?: number }} */
-  rssMb: { beforeFill: round(rssBefore), afterFill: round(rssAfterFill), partsAfterFill },
-  jsHeapMb: { beforeFill: heapBefore, afterFill: heapAfterFill },
+  /** @type {{ beforeFill: number, afterFill: number, partsAfterFill: object, afterCollection: number, afterReads?: number }} */
+  rssMb: {
+    beforeFill: round(rssBefore),
+    afterFill: round(rssAfterFill),
+    partsAfterFill,
+    afterCollection: rssAfterCollection,
+  },
+  jsHeapMb: { beforeFill: heapBefore, afterFill: heapAfterFill, afterCollection: heapAfterCollection },
   historyBefore: await timed(() => ({ type: "history", before: random(), limit: 100 })),
   historyAfter: await timed(() => ({ type: "history", after: random(), limit: 100 })),
   searchCommon: await timed(() => ({ type: "search", q: "note", limit: 20 })),
