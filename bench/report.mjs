@@ -1,6 +1,13 @@
 // npm run bench's report (bench/run.mjs): medians per system, edge-chat's
 // ratio to each floor, bench/results/latest.json, the table, and the one
 // check a bench makes: no lost, duplicated or out-of-order delivery.
+//
+// Two ratios per floor. "÷" divides the medians. "paired ÷" is the median
+// of the repetitions' own ratios: the systems of one repetition run one
+// after the other, within a minute, so a machine that runs slower for a
+// few minutes (as this shared one does: one floor's CPU per delivery varied
+// by 30 % within a run) slows both sides of a pair alike, where the
+// medians may pick their values from different minutes.
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { opts } from "./args.mjs";
 import { round } from "./load.mjs";
@@ -19,7 +26,7 @@ export function report({ results, systemNames: SYSTEM_NAMES, floors: FLOORS, bun
   };
   /**
    * scenario → figure → each system's median, and edge-chat's ratio to each floor's
-   * @typedef {{ values: Record<string, number | undefined>, ratios: Record<string, number | undefined> }} Row
+   * @typedef {{ values: Record<string, number | undefined>, ratios: Record<string, number | undefined>, paired: Record<string, number | undefined> }} Row
    * @type {Record<string, Record<string, Row>>}
    */
   const table = {};
@@ -38,7 +45,13 @@ export function report({ results, systemNames: SYSTEM_NAMES, floors: FLOORS, bun
       /** @type {Record<string, number | undefined>} */
       const ratios = {};
       for (const floor of FLOORS) ratios[floor] = ratioOf(values["edge-chat"], values[floor]);
-      rows[key] = { values, ratios };
+      /** @type {Record<string, number | undefined>} */
+      const paired = {};
+      for (const floor of FLOORS) {
+        const floorRuns = runsOf(floor);
+        paired[floor] = round(median(runsOf("edge-chat").map((f, rep) => ratioOf(f[key], floorRuns[rep]?.[key]))), 2);
+      }
+      rows[key] = { values, ratios, paired };
     }
   }
 
@@ -66,19 +79,23 @@ export function report({ results, systemNames: SYSTEM_NAMES, floors: FLOORS, bun
     `bundle: ${bundleGzipKb} KB gzipped; machine: ${cpuModel}, ${report.machine.cores} cores, node ${process.version}\n`,
   );
   const cell = (/** @type {string} */ text) => text.padStart(18);
-  console.log(`  ${"".padEnd(22)}${SYSTEM_NAMES.map(cell).join("")}${FLOORS.map((f) => cell(`÷ ${f}`)).join("")}`);
+  console.log(
+    `  ${"".padEnd(22)}${SYSTEM_NAMES.map(cell).join("")}${FLOORS.map((f) => cell(`÷ ${f}`)).join("")}${FLOORS.map((f) => cell(`paired ÷ ${f.replace("floor-", "")}`)).join("")}`,
+  );
   for (const [scenario, rows] of Object.entries(table)) {
     console.log(scenario);
-    for (const [key, { values, ratios }] of Object.entries(rows)) {
+    for (const [key, { values, ratios, paired }] of Object.entries(rows)) {
       if (Object.values(values).every((v) => v === undefined)) continue;
       const shown = (/** @type {number | undefined} */ v, /** @type {string} */ unit = "") =>
         cell(v === undefined ? "" : `${v}${unit}`);
       console.log(
-        `  ${key.padEnd(22)}${SYSTEM_NAMES.map((s) => shown(values[s])).join("")}${FLOORS.map((f) => shown(ratios[f], "×")).join("")}`,
+        `  ${key.padEnd(22)}${SYSTEM_NAMES.map((s) => shown(values[s])).join("")}${FLOORS.map((f) => shown(ratios[f], "×")).join("")}${FLOORS.map((f) => shown(paired[f], "×")).join("")}`,
       );
     }
   }
-  console.log("\n(edge-chat ÷ each floor, medians; full data in bench/results/latest.json)");
+  console.log(
+    "\n(÷: edge-chat's median ÷ each floor's; paired ÷: the median of the repetitions' ratios; full data in bench/results/latest.json)",
+  );
 
   // Correctness, not speed: a lost, duplicated or out-of-order delivery is a bug.
   const broken = Object.entries(results).flatMap(([scenario, bySystem]) =>
