@@ -1,9 +1,15 @@
 // CPU profile of the room under the throughput load: starts edge-chat with
 // workerd's inspector open, drives 20 closed-loop clients for a few seconds
-// while the V8 profiler samples, and prints the functions with the most
-// self time. `node bench/profile.mjs [seconds] [--floor | --floor-durable] [--joinstorm | --rooms]`;
-// the raw profile goes to
+// while the V8 profiler samples, and prints the runtime's CPU meanwhile and
+// the functions with the most self time; the raw profile goes to
 // bench/results/profile.cpuprofile (open it in Chrome DevTools).
+//
+//   node bench/profile.mjs [seconds] [--floor | --floor-durable] [--joinstorm | --rooms]
+//
+// The profiler sees the isolate only: time in the runtime's own code
+// (sockets, SQLite, commits) is charged to whichever JavaScript frame called
+// into it, or not seen at all, so compare two systems' native costs with a
+// whole-process profiler (perf) instead (docs/benchmarks.md).
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
