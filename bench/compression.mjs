@@ -28,7 +28,7 @@ if (pid === undefined) throw new Error("the runtime's process was not found");
 
 let delivered = 0;
 /** @param {string} room @param {string} name @returns {Promise<WebSocket>} */
-const join_ = async (room, name) => {
+const joinAs = async (room, name) => {
   // The `ws` default, as a browser: offers permessage-deflate.
   const ws = new WebSocket(server.wsUrl(room), { perMessageDeflate: true });
   await new Promise((r) => ws.once("open", r));
@@ -48,7 +48,7 @@ const rooms = [];
 for (let r = 0; r < ROOMS; r++) {
   const room = `compression-${Date.now().toString(36)}-${r}`;
   const sockets = [];
-  for (let i = 0; i < MEMBERS; i++) sockets.push(await join_(room, `m${i}`));
+  for (let i = 0; i < MEMBERS; i++) sockets.push(await joinAs(room, `m${i}`));
   rooms.push(sockets);
 }
 const agreed = new Set(rooms.flat().map((ws) => ws.extensions || "(none)"));
