@@ -179,7 +179,11 @@ export class ChatCore<S extends object> implements RoomContext<S> {
     else if (departure.kind === "away") this.#deadlines.want(departure.until);
   }
 
-  /** Handles one frame; a promise only while a join waits for its token's check. */
+  /**
+   * Handles one frame, or queues it for the next batch while a commit is in
+   * flight (group-commit.ts); a promise while it waits there or while a
+   * join waits for its token's check, which the runtime keeps the event open for.
+   */
   message(socket: S, data: string | ArrayBuffer): void | Promise<void> {
     return this.#batches.receive(socket, data);
   }
