@@ -29,8 +29,9 @@ import { SYSTEMS, useEdgeBundle } from "./systems.mjs";
 
 // Build edge-chat once exactly as deployed, to weigh it, and once with the
 // metered room the scenarios run (the same code, plus row counts).
-const bundle = readFileSync(buildWorker({ outDir: ".wrangler/bench-prod" }));
-useEdgeBundle(buildWorker({ outDir: ".wrangler/bench-build", entry: "bench/metered-worker.ts" }));
+const prodBundle = buildWorker({ outDir: ".wrangler/bench-prod" });
+const bundle = readFileSync(prodBundle);
+useEdgeBundle(buildWorker({ outDir: ".wrangler/bench-build", entry: "bench/metered-worker.ts" }), prodBundle);
 const bundleGzipKb = round(gzipSync(bundle, { level: 9 }).length / 1024, 1);
 
 /** @typedef {Record<string, number | undefined>} Figures */

@@ -9,9 +9,15 @@ import { startFloor } from "./floor-server.mjs";
 
 // The production worker with a room that also counts SQLite rows (bench/metered-worker.ts).
 let EDGE_BUNDLE = "";
-/** Which bundle startEdge runs: set once by the run, after it is built. @param {string} path */
-export function useEdgeBundle(path) {
+/** The production bundle itself, without the row counts (the edge-chat-unmetered experiment). */
+let PROD_BUNDLE = "";
+/**
+ * Which bundles startEdge runs: set once by the run, after they are built.
+ * @param {string} path the metered bundle @param {string} [prod] the production one
+ */
+export function useEdgeBundle(path, prod = "") {
   EDGE_BUNDLE = path;
+  PROD_BUNDLE = prod;
 }
 /** HS256 key of the identity tokens of the joinstorm-auth scenario. */
 export const AUTH_SECRET = "bench-auth-secret-0123456789abcdefghijkl";
@@ -41,12 +47,12 @@ const EDGE_VARS = {
 const TMPFS = existsSync("/dev/shm") ? "/dev/shm" : tmpdir();
 const storageDir = () => mkdtempSync(join(TMPFS, "edge-chat-bench-"));
 
-/** @param {{ groupCommit?: boolean, inspectorPort?: number }} [options] */
-export async function startEdge({ groupCommit = true, inspectorPort } = {}) {
+/** @param {{ groupCommit?: boolean, inspectorPort?: number, metered?: boolean }} [options] */
+export async function startEdge({ groupCommit = true, inspectorPort, metered = true } = {}) {
   const dir = storageDir();
   const server = await startWorker({
     ...(inspectorPort === undefined ? {} : { inspectorPort }),
-    scriptPath: EDGE_BUNDLE,
+    scriptPath: metered ? EDGE_BUNDLE : PROD_BUNDLE,
     vars: groupCommit ? EDGE_VARS : { ...EDGE_VARS, BENCH_GROUP_COMMIT: "off" },
     persist: dir,
     outbound: (request) => {
@@ -56,6 +62,8 @@ export async function startEdge({ groupCommit = true, inspectorPort } = {}) {
     },
   });
   const metrics = async (/** @type {string} */ room) => {
+    // The unmetered experiment counts nothing (only its CPU is compared).
+    if (!metered) throw new Error("edge-chat-unmetered counts no rows: run it only in scenarios that report none");
     const ns = await server.mf.getDurableObjectNamespace("ROOMS");
     // The metered room's RPC (bench/metered-worker.ts); Miniflare's stub type does not know it.
     const stub =
@@ -123,6 +131,9 @@ export const SYSTEMS = {
   // An experiment, run only when named in --systems: edge-chat without
   // group commit, every frame handled (and committed) on its own.
   "edge-chat-solo": () => startEdge({ groupCommit: false }),
+  // An experiment: the production bundle as deployed, without the metered
+  // room's row counts (it reports no rows; the CPU scenarios need none).
+  "edge-chat-unmetered": () => startEdge({ metered: false }),
   /** The same shape as edge-chat: the floor behind the static-assets router. */
   floor: () => startFloorRun({ behindAssets: true }),
   /** The physical floor: nothing in front of the room. */

@@ -117,6 +117,7 @@ export class ChatCore<S extends object> implements RoomContext<S> {
     this.#batches = new GroupCommit(
       (socket, data) => this.#inbox.receive(socket, data),
       () => this.#io.committed?.(),
+      this.now,
     );
     // The directory may hold a stale count for this room (sockets that a
     // restart cut without close events); a wake-up corrects it. A room
