@@ -85,6 +85,15 @@ export class MemoryMessageStore implements MessageStore {
     this.indexed = rows.at(-1)?.seq ?? after;
     return this.indexed;
   }
+  indexWords(batch: ReadonlyArray<readonly [number, string | null]>): void {
+    const last = batch.at(-1);
+    if (!last) return;
+    for (const [seq, words] of batch) {
+      if (!this.rows.has(seq)) throw new Error(`indexWords: message ${seq} is not stored`);
+      if (words) this.words.set(seq, words);
+    }
+    this.indexed = last[0];
+  }
   update(row: MessageRow, words: string | null | undefined): void {
     this.rows.set(row.seq, structuredClone(row));
     if (words === null || words === "") this.words.delete(row.seq);

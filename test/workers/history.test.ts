@@ -322,6 +322,69 @@ describe("history ring", () => {
       expect(indexed()).toBe(INDEX_BATCH + 1);
     }));
 
+  it("indexes a batch from the words it kept, without reading any message back", () =>
+    withSql("archive-batch-memory", (raw) => {
+      const queries: string[] = [];
+      const sql = new Proxy(raw, {
+        get(target, prop) {
+          if (prop !== "exec") return Reflect.get(target, prop);
+          return (query: string, ...bindings: SqlStorageValue[]) => {
+            queries.push(query);
+            return target.exec(query, ...bindings);
+          };
+        },
+      });
+      const ring = open(sql, 100, 90 * DAY);
+      for (let i = 1; i < INDEX_BATCH; i++) ring.append(message(`kept ${i}`), "ann");
+      queries.length = 0;
+      ring.append(message(`kept ${INDEX_BATCH}`), "ann");
+      expect(queries.filter((q) => /SELECT/i.test(q))).toEqual([]);
+      expect(queries.filter((q) => q.includes("INSERT INTO message_words"))).toHaveLength(INDEX_BATCH);
+    }));
+
+  it("indexes messages from before and after a wake-up, each once", () =>
+    withSql("archive-batch-wake", (sql) => {
+      const first = open(sql, 100, 90 * DAY);
+      for (let i = 1; i <= 40; i++) first.append(message(`wake ${i}`), "ann");
+      const woken = open(sql, 100, 90 * DAY);
+      // The 64th message completes a batch that mixes both instances' messages.
+      for (let i = 41; i <= 100; i++) woken.append(message(`wake ${i}`), "ann");
+      woken.indexPending();
+      const rowids = sql
+        .exec<{ rowid: number }>("SELECT rowid FROM message_words WHERE message_words MATCH 'wake' ORDER BY rowid")
+        .toArray()
+        .map((r) => r.rowid);
+      expect(rowids).toEqual(Array.from({ length: 100 }, (_, i) => i + 1));
+    }));
+
+  it("never indexes a message that left a ring-only room before its batch", () =>
+    withSql("archive-batch-ring-only", (sql) => {
+      const ring = open(sql, 2);
+      for (let i = 1; i <= INDEX_BATCH + 6; i++) ring.append(message(`brief ${i}`), "ann");
+      ring.indexPending();
+      const rowids = sql
+        .exec<{ rowid: number }>("SELECT rowid FROM message_words WHERE message_words MATCH 'brief' ORDER BY rowid")
+        .toArray()
+        .map((r) => r.rowid);
+      expect(rowids).toEqual([INDEX_BATCH + 5, INDEX_BATCH + 6]);
+    }));
+
+  it("never indexes a message that expired before its batch", () =>
+    withSql("archive-batch-expired", (sql) => {
+      let now = 1_000_000;
+      const ring = new HistoryRing(new SqlMessageStore(sql), { limit: 5, retentionMs: DAY, now: () => now });
+      ring.append({ room: "r", name: "Ann", text: "stale one", ts: now }, "ann");
+      now += 2 * DAY;
+      ring.append({ room: "r", name: "Ann", text: "stale two", ts: now }, "ann");
+      ring.forget(new SqlMessageStore(sql).expire(ring.notBefore(), 1000));
+      ring.indexPending();
+      const rowids = sql
+        .exec<{ rowid: number }>("SELECT rowid FROM message_words WHERE message_words MATCH 'stale'")
+        .toArray()
+        .map((r) => r.rowid);
+      expect(rowids).toEqual([2]);
+    }));
+
   it("expires by age: answers leave old messages out at once, the sweep deletes rows and index entries", () =>
     withSql("archive-expiry", (sql) => {
       let now = 1_000_000;

@@ -98,6 +98,14 @@ export class HistoryRing {
   #evicted = 0;
   /** Every message up to here is in the search index (the rest join in the next batch). */
   #indexed = 0;
+  /**
+   * The words of the messages this instance stored that wait for the index,
+   * by seq, so a batch needs neither to read them back nor to parse their
+   * frames. Complete for seqs after #wordsFrom (the latest seq at wake-up);
+   * those before it are read back from the store.
+   */
+  readonly #waitingWords = new Map<number, string | null>();
+  readonly #wordsFrom: number;
 
   constructor(store: MessageStore, options: HistoryOptions) {
     this.#store = store;
@@ -126,6 +134,7 @@ export class HistoryRing {
       store.mark(this.#latestSeq, this.#evicted);
     }
     for (const row of rows) this.#push(row);
+    this.#wordsFrom = this.#latestSeq;
   }
 
   /** The newest seq in the room (of any event); 0 before the first. */
@@ -184,7 +193,11 @@ export class HistoryRing {
       evicted: oldest?.seq ?? 0,
     };
     this.#store.insert(row);
-    if (oldest && this.#retentionMs === 0) this.#store.dropBefore(oldest.seq + 1);
+    if (oldest && this.#retentionMs === 0) {
+      this.#store.dropBefore(oldest.seq + 1);
+      // Gone before its batch (a ring smaller than INDEX_BATCH): it is never indexed.
+      this.#waitingWords.delete(oldest.seq);
+    }
     this.#latestSeq = seq;
     if (oldest) this.#evicted = oldest.seq;
     this.#push(row);
@@ -192,7 +205,8 @@ export class HistoryRing {
     // The search index takes messages in batches: one FTS5 write per
     // INDEX_BATCH messages instead of one per chat, and a search catches
     // up on the rest first (indexPending), so none is ever missed.
-    if (seq - this.#indexed >= INDEX_BATCH) this.#indexed = this.#store.index(this.#indexed, INDEX_BATCH, rowWords);
+    this.#waitingWords.set(seq, indexWords(message));
+    if (seq - this.#indexed >= INDEX_BATCH) this.#indexBatch();
     return frame;
   }
 
@@ -251,6 +265,8 @@ export class HistoryRing {
           ? indexWords(message)
           : undefined;
     this.#store.update(row, words);
+    // Not indexed yet: its batch takes the words it has then.
+    if (this.#waitingWords.has(seq)) this.#waitingWords.set(seq, indexWords(message));
     this.#latestSeq = next;
     if (entry) Object.assign(entry, row, { bytes: utf8Length(row.frame), files: hasFiles(row.frame) });
     // The newest event is no longer in the ring: the counters keep its seq.
@@ -260,11 +276,31 @@ export class HistoryRing {
 
   /** Puts every message still waiting into the search index (before a search). */
   indexPending(): void {
-    for (;;) {
+    while (this.#indexBatch()) {}
+  }
+
+  /** Indexes the next INDEX_BATCH waiting messages; false when none waited. */
+  #indexBatch(): boolean {
+    if (this.#indexed < this.#wordsFrom) {
+      // Messages stored before this wake-up: read back, their words from their frames.
       const next = this.#store.index(this.#indexed, INDEX_BATCH, rowWords);
-      if (next === this.#indexed) return;
-      this.#indexed = next;
+      const moved = next !== this.#indexed;
+      // Nothing left before the wake-up: what waits now is in #waitingWords.
+      this.#indexed = moved ? next : this.#wordsFrom;
+      for (const seq of this.#waitingWords.keys()) if (seq <= this.#indexed) this.#waitingWords.delete(seq);
+      return moved || this.#waitingWords.size > 0;
     }
+    const batch: Array<readonly [number, string | null]> = [];
+    for (const entry of this.#waitingWords) {
+      batch.push(entry);
+      this.#waitingWords.delete(entry[0]);
+      if (batch.length === INDEX_BATCH) break;
+    }
+    const last = batch.at(-1);
+    if (!last) return false;
+    this.#store.indexWords(batch);
+    this.#indexed = last[0];
+    return true;
   }
 
   /** The stored frame (in its latest state) of a message this author sent with this client id, if still in the ring. */
@@ -332,6 +368,7 @@ export class HistoryRing {
           this.#byClientId.delete(idKey(entry.author, entry.clientId));
       }
     }
+    for (const seq of seqs) this.#waitingWords.delete(seq);
     this.#evicted = Math.max(this.#evicted, ...seqs);
     this.#store.mark(this.#latestSeq, this.#evicted);
   }

@@ -12,7 +12,7 @@ import { encodeChat, type Reactions, type StoredChat, StoredChatSchema } from ".
 import type { MessageRow } from "../storage/stores";
 
 /** What the search index holds for a message: its words, or null for a tombstone. */
-export function indexWords(message: StoredChat): string | null {
+export function indexWords(message: Pick<StoredChat, "text" | "deleted">): string | null {
   return message.deleted ? null : searchWords(message.text).join(" ");
 }
 

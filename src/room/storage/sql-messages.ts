@@ -102,8 +102,21 @@ export class SqlMessageStore implements MessageStore {
       const text = words(row);
       if (text) this.#sql.exec("INSERT INTO message_words (rowid, words) VALUES (?, ?)", row.seq, text);
     }
-    this.#sql.exec("INSERT OR REPLACE INTO history_counters (name, value) VALUES ('indexed', ?)", last.seq);
+    this.#indexedUpTo(last.seq);
     return last.seq;
+  }
+
+  indexWords(batch: ReadonlyArray<readonly [number, string | null]>): void {
+    const last = batch.at(-1);
+    if (!last || !this.#created) return;
+    for (const [seq, words] of batch) {
+      if (words) this.#sql.exec("INSERT INTO message_words (rowid, words) VALUES (?, ?)", seq, words);
+    }
+    this.#indexedUpTo(last[0]);
+  }
+
+  #indexedUpTo(seq: number): void {
+    this.#sql.exec("INSERT OR REPLACE INTO history_counters (name, value) VALUES ('indexed', ?)", seq);
   }
 
   update(row: MessageRow, words: string | null | undefined): void {

@@ -69,6 +69,11 @@ export interface MessageStore {
    * keeps the new cursor; returns it (`after` when nothing was waiting).
    */
   index(after: number, max: number, words: (row: MessageRow) => string | null): number;
+  /**
+   * The same with the words already at hand: adds each `[seq, words]` (null:
+   * none; every seq a stored message's) in one go, and keeps the last seq as the cursor.
+   */
+  indexWords(batch: ReadonlyArray<readonly [number, string | null]>): void;
   /** A message's new state under its seq; `words` replace its index entry, null removes it, undefined keeps it. */
   update(row: MessageRow, words: string | null | undefined): void;
   /** One stored message, in the ring or beyond it. */
