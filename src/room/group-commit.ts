@@ -32,7 +32,7 @@ export class GroupCommit<S> {
   #flight: Promise<void> | undefined;
   /** When the last frame arrived. */
   #lastArrival = Number.NEGATIVE_INFINITY;
-  /** How long the last commit waited for took, in ms (at least 1: the clock's step). */
+  /** How long the last awaited commit took, in ms (at least 1: the clock's step). */
   #commitMs = FIRST_GUESS_MS;
 
   /**

@@ -11,7 +11,8 @@
  *   sent and rewritten in place by each change: a new message is one row,
  *   a change one row (an edit or delete of an indexed message also replaces
  *   or drops its index entry). The search index takes new messages in
- *   batches of INDEX_BATCH (one FTS5 segment each, not one per chat), and
+ *   batches of INDEX_BATCH (one FTS5 segment each, not one per chat), with
+ *   the words kept since each message's append (nothing read back), and
  *   a search indexes what still waits first. A message leaving the ring is not written
  *   at all: the ring is just the newest rows. Only HISTORY_RETENTION_DAYS =
  *   0 (the ring only, §8.1) deletes the row that leaves.
