@@ -25,6 +25,12 @@ const PAGE = 50;
 /** How long typing in "Find people" pauses before a large room is asked. */
 const FILTER_PAUSE_MS = 250;
 
+/** A `members` page: the cursor it is asked after (none for the first) and where it begins in the list. */
+interface Page {
+  after?: string;
+  from: number;
+}
+
 export interface People {
   /** A welcome: everyone (or, in a large room, the count). */
   welcomed(welcome: WelcomeFrame, me: string): void;
@@ -55,9 +61,16 @@ export function mountPeople(
   /** A large room's names loaded so far for the current filter, and the cursor for more. */
   let listed: MemberEntry[] = [];
   let next: string | null = null;
+  /**
+   * The last page loaded: the cursor it was asked after and where it
+   * begins in `listed`. When the count moves and the list had reached its
+   * end, that page is asked for again: a page that came back full with no
+   * `next` (exactly PAGE names then) may have more after it now.
+   */
+  let tail: Page = { from: 0 };
   /** The `members` request in flight: the connection answers reads one at a time, in order. */
-  let asked: { prefix: string; more: boolean } | undefined;
-  /** The first page is to be asked for again once the answer in flight is in (the count moved meanwhile). */
+  let asked: (Page & { prefix: string }) | undefined;
+  /** The count moved while a page was on its way: the last page is asked again once it is in. */
   let again = false;
   let pause: ReturnType<typeof setTimeout> | undefined;
 
@@ -125,35 +138,49 @@ export function mountPeople(
       : "Pick someone for a direct message.";
   };
 
-  /** Asks a large room for the first page (or the next) of names with the filter's prefix. */
-  const load = (more: boolean) => {
+  /**
+   * Asks a large room for names with the filter's prefix: the first page,
+   * the next one, or the last one loaded again (the count moved).
+   */
+  const load = (which: "first" | "more" | "last") => {
     if (!large) return;
     if (asked) {
-      again ||= !more;
+      // One request at a time. A page further is asked once the end is
+      // looked at again (lookAgain); a moved count, once this answer is in.
+      again ||= which === "last";
       return;
     }
+    const page: Page | undefined =
+      which === "first"
+        ? { from: 0 }
+        : which === "last"
+          ? tail
+          : next === null
+            ? undefined
+            : { after: next, from: listed.length };
+    if (page === undefined) return;
     const prefix = filter();
     const frame = {
       type: "members" as const,
       limit: PAGE,
       ...(prefix === "" ? {} : { prefix }),
-      ...(more && next !== null ? { after: next } : {}),
+      ...(page.after === undefined ? {} : { after: page.after }),
     };
     if (!connection()?.read(frame)) return render("Not connected; the list loads when the chat is back.");
-    asked = { prefix, more };
+    asked = { ...page, prefix };
     render("Loading…");
   };
 
   ui.peopleFilter.addEventListener("input", () => {
     if (!large) return render();
     clearTimeout(pause);
-    pause = setTimeout(() => load(false), FILTER_PAUSE_MS);
+    pause = setTimeout(() => load("first"), FILTER_PAUSE_MS);
   });
-  ui.peopleMore.addEventListener("click", () => load(true));
+  ui.peopleMore.addEventListener("click", () => load("more"));
   // Scrolling the list to its end loads the next page by itself.
   const atEnd = new IntersectionObserver(
     (entries) => {
-      if (entries.some((e) => e.isIntersecting) && !ui.peopleMore.hidden) load(true);
+      if (entries.some((e) => e.isIntersecting) && !ui.peopleMore.hidden) load("more");
     },
     { root: ui.peopleList },
   );
@@ -174,7 +201,8 @@ export function mountPeople(
     roster = [];
     listed = [];
     next = null;
-    load(false);
+    tail = { from: 0 };
+    load("first");
   };
 
   return {
@@ -193,14 +221,14 @@ export function mountPeople(
       render();
     },
     heard(frame) {
-      const grew = frame.count !== count;
+      const moved = frame.count !== count;
       count = frame.count;
       if (frame.large === true) return toLarge();
       if (frame.large === false) large = false;
-      // A large room's list that fits one page has no cursor to go on
-      // from: when the count moves, that page is asked for again (at most
+      // A large room's list loaded to its end has no cursor to go on from:
+      // when the count moves, its last page is asked for again (at most
       // once per OCCUPANCY_INTERVAL_MS, as the counts come).
-      if (large && grew && next === null && listed.length < PAGE) return load(false);
+      if (large && moved && next === null) return load("last");
       if (!large) {
         roster = applyPresence(roster, frame);
         if (dmTo !== undefined && frame.left.some((m) => m.name === dmTo)) closeDm();
@@ -213,17 +241,20 @@ export function mountPeople(
       if (!request || !large) return;
       count = frame.count;
       // The filter changed while this page was on its way: ask for what is typed now.
-      const stale = request.prefix !== filter();
-      if (!stale) {
-        listed = request.more ? [...listed, ...frame.members] : frame.members;
-        next = frame.next;
-        render();
-      }
-      // Or the count moved meanwhile: the first page again.
-      if (stale || again) {
+      if (request.prefix !== filter()) {
         again = false;
-        load(false);
-      } else if (next !== null) lookAgain();
+        return load("first");
+      }
+      // The page replaces whatever was listed from where it begins (all of it, for a first page).
+      listed = [...listed.slice(0, request.from), ...frame.members];
+      next = frame.next;
+      tail = { from: request.from, ...(request.after === undefined ? {} : { after: request.after }) };
+      render();
+      // Or the count moved meanwhile and this was the end: the last page again.
+      const moved = again;
+      again = false;
+      if (moved && next === null) load("last");
+      else if (next !== null) lookAgain();
     },
     failed(message) {
       if (!asked) return;

@@ -41,6 +41,29 @@ describe("a large room on the page", () => {
     await Promise.all(bots.map((b) => b.close()));
   });
 
+  it("offers the rest of the list when the room grows after its one page came back full", async () => {
+    const room = freshRoom("e2e");
+    const ann = await person(suite.browser, suite.server.origin);
+    await join(ann.page, room, "Ann");
+    const page = ann.page;
+    const listed = page.locator("#users li");
+    // Fifty people: the first page is all of them, with no cursor to go on from.
+    const bots = await Promise.all(Array.from({ length: 49 }, () => ChatClient.connect(suite.server.wsUrl(room))));
+    for (const [i, bot] of bots.entries()) await bot.join(`bot-${String(i).padStart(2, "0")}`);
+    await expect.poll(() => page.locator("#count").textContent()).toBe("(50)");
+    await expect.poll(() => listed.count()).toBe(50);
+    await expect.poll(() => page.locator("#people-status").textContent()).toBe("");
+    const later = await Promise.all(Array.from({ length: 11 }, () => ChatClient.connect(suite.server.wsUrl(room))));
+    for (const [i, bot] of later.entries()) await bot.join(`bot-${49 + i}`);
+    await expect.poll(() => page.locator("#count").textContent()).toBe("(61)");
+    await expect.poll(() => page.locator("#people-more").isHidden()).toBe(false);
+    await page.locator("#people-list").evaluate((el) => el.scrollTo(0, el.scrollHeight));
+    await expect.poll(() => listed.count()).toBe(61);
+    expect(await listed.last().textContent()).toBe("bot-59");
+    expect(ann.errors).toEqual([]);
+    await Promise.all([...bots, ...later].map((b) => b.close()));
+  });
+
   it("names everyone again once the room is small", async () => {
     const room = freshRoom("e2e");
     const ann = await person(suite.browser, suite.server.origin);
