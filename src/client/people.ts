@@ -69,7 +69,7 @@ export function mountPeople(
    */
   let tail: Page = { from: 0 };
   /** The `members` request in flight: the connection answers reads one at a time, in order. */
-  let asked: (Page & { prefix: string }) | undefined;
+  let asked: { page: Page; prefix: string } | undefined;
   /** The count moved while a page was on its way: the last page is asked again once it is in. */
   let again = false;
   let pause: ReturnType<typeof setTimeout> | undefined;
@@ -167,7 +167,7 @@ export function mountPeople(
       ...(page.after === undefined ? {} : { after: page.after }),
     };
     if (!connection()?.read(frame)) return render("Not connected; the list loads when the chat is back.");
-    asked = { ...page, prefix };
+    asked = { page, prefix };
     render("Loading…");
   };
 
@@ -246,9 +246,9 @@ export function mountPeople(
         return load("first");
       }
       // The page replaces whatever was listed from where it begins (all of it, for a first page).
-      listed = [...listed.slice(0, request.from), ...frame.members];
+      listed = [...listed.slice(0, request.page.from), ...frame.members];
       next = frame.next;
-      tail = { from: request.from, ...(request.after === undefined ? {} : { after: request.after }) };
+      tail = request.page;
       render();
       // Or the count moved meanwhile and this was the end: the last page again.
       const moved = again;
