@@ -19,16 +19,28 @@ export const MAX_QUERY_WORDS = 10;
 
 const NOT_WORD = /[^\p{L}\p{N}]+/u;
 const MARKS = /\p{M}/gu;
+/**
+ * Every chat's words are computed for the index, and most chats are ASCII.
+ * In ASCII the only letters and digits are A–Z, a–z and 0–9, NFD changes
+ * nothing and there are no marks, so the plain split below gives the same
+ * words as the Unicode rule without its normalizing and property lookups
+ * (test/node/search-words.test.ts checks the two agree).
+ */
+const ASCII = /^\p{ASCII}*$/u;
+const NOT_ASCII_WORD = /[^a-z0-9]+/;
 
 /** A text's words, folded: lower case, no diacritics, in order, repeats kept. */
 export function searchWords(text: string): string[] {
-  return fold(text)
-    .split(NOT_WORD)
-    .filter((w) => w !== "");
+  const words = ASCII.test(text) ? text.toLowerCase().split(NOT_ASCII_WORD) : foldUnicode(text).split(NOT_WORD);
+  return words.filter((w) => w !== "");
 }
 
 /** One word (or a whole text) folded for comparison. */
 export function fold(text: string): string {
+  return ASCII.test(text) ? text.toLowerCase() : foldUnicode(text);
+}
+
+function foldUnicode(text: string): string {
   // Lower case first: `İ` lowers to `i` and a combining dot, which NFD then
   // sees as a mark like any other and drops.
   return text.toLowerCase().normalize("NFD").replace(MARKS, "");

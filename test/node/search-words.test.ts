@@ -23,6 +23,22 @@ describe("search words (§8.3)", () => {
     expect(searchWords("中文 字符")).toEqual(["中文", "字符"]);
   });
 
+  it("gives an ASCII text the same words as the Unicode rule, which its fast path skips", () => {
+    const unicodeRule = (text: string) =>
+      text
+        .toLowerCase()
+        .normalize("NFD")
+        .replace(/\p{M}/gu, "")
+        .split(/[^\p{L}\p{N}]+/u)
+        .filter((w) => w !== "");
+    const ascii = fc.string({ unit: fc.integer({ min: 0, max: 0x7f }).map((c) => String.fromCharCode(c)) });
+    fc.assert(
+      fc.property(fc.oneof(ascii, fc.string({ unit: "grapheme" })), (text) => {
+        expect(searchWords(text)).toEqual(unicodeRule(text));
+      }),
+    );
+  });
+
   it("refuses a query with no word, more than ten words as written, or over 200 code points", () => {
     expect(parseQuery("* - ( ) :").ok).toBe(false);
     expect(parseQuery(Array.from({ length: MAX_QUERY_WORDS + 1 }, () => "a").join(" ")).ok).toBe(false);
