@@ -5,21 +5,22 @@
 //   crosses that layer in both systems, so it does not count against the room;
 // - without it (the physical floor): what a frame costs with nothing in front.
 // `stores` makes it write each relayed frame to SQLite before sending it (the
-// durable floor): what edge-chat's one durable write per message costs.
+// durable floor): what edge-chat's one durable write per message costs;
+// `protocol` makes it relay frames of edge-chat's shape (the protocol floor).
 import { startWorker } from "../scripts/lib/harness.mjs";
 
 /**
  * @param {{ persist: string, inspectorPort?: number, behindAssets?: boolean, stores?: boolean,
- *   routing?: "worker-first" | "assets-first" }} options  routing: see the harness's StartOptions
+ *   protocol?: boolean, routing?: "worker-first" | "assets-first" }} options  routing: see the harness's StartOptions
  */
-export function startFloor({ persist, inspectorPort, behindAssets = true, stores = false, routing }) {
+export function startFloor({ persist, inspectorPort, behindAssets = true, stores = false, protocol = false, routing }) {
   return startWorker({
     ...(routing ? { routing } : {}),
     scriptPath: "bench/floor.js",
     durableObjects: { ROOMS: { className: "FloorRoom", useSQLite: true } },
     persist,
     assets: behindAssets,
-    ...(stores ? { vars: { FLOOR_STORES: "1" } } : {}),
+    ...(stores ? { vars: { FLOOR_STORES: "1", ...(protocol ? { FLOOR_PROTOCOL: "1" } : {}) } } : {}),
     ...(inspectorPort ? { inspectorPort } : {}),
   });
 }

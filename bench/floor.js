@@ -10,7 +10,12 @@
 // static-assets router like edge-chat and without it, and reports
 // edge-chat's figures as ratios to both. With FLOOR_STORES set (the durable
 // floor) it also writes each relayed frame to a 100-row SQLite ring before
-// sending it, as edge-chat stores each chat before its broadcast.
+// sending it, as edge-chat stores each chat before its broadcast. With
+// FLOOR_PROTOCOL set as well (the protocol floor, an experiment) it also
+// parses each frame and relays, and stores, a chat frame of edge-chat's
+// shape in its place (type, room, seq, v, name, text, ts, id: what §2.2
+// puts in every broadcast): the cost of the wire format alone, with none
+// of the room's rules.
 import { DurableObject } from "cloudflare:workers";
 
 const WELCOME = '{"type":"welcome"}';
@@ -19,15 +24,20 @@ export class FloorRoom extends DurableObject {
   constructor(ctx, env) {
     super(ctx, env);
     this.sockets = new Set(ctx.getWebSockets());
-    this.welcomed = new WeakSet(ctx.getWebSockets().filter((ws) => ws.deserializeAttachment() === 1));
+    this.welcomed = new WeakSet(ctx.getWebSockets().filter((ws) => ws.deserializeAttachment() !== null));
     this.stores = Boolean(env.FLOOR_STORES);
+    this.protocol = Boolean(env.FLOOR_PROTOCOL);
     this.slot = 0;
+    // The protocol floor's numbering restarts when the object does: a floor, not a product.
+    this.seq = 0;
     if (this.stores) ctx.storage.sql.exec("CREATE TABLE IF NOT EXISTS ring (slot INTEGER PRIMARY KEY, frame TEXT)");
   }
 
-  fetch() {
+  fetch(request) {
     const { 0: client, 1: server } = new WebSocketPair();
     this.ctx.acceptWebSocket(server);
+    // Only the protocol floor names its room: the other floors stay as they were measured.
+    if (this.protocol) this.room = new URL(request.url).pathname.split("/")[2] ?? "";
     this.sockets.add(server);
     // No permessage-deflate, as edge-chat's rooms (src/worker/upgrade.ts):
     // otherwise the comparison would weigh each system's bytes deflated per socket.
@@ -37,9 +47,18 @@ export class FloorRoom extends DurableObject {
   webSocketMessage(ws, message) {
     if (!this.welcomed.has(ws)) {
       this.welcomed.add(ws);
-      ws.serializeAttachment(1);
+      // The protocol floor keeps the name a chat frame carries where hibernation keeps it, as edge-chat does.
+      ws.serializeAttachment(this.protocol ? { room: this.room, name: String(JSON.parse(message).name) } : 1);
       ws.send(WELCOME);
       return;
+    }
+    if (this.protocol) {
+      // Read back per chat (edge-chat keeps it in memory once read): so the
+      // protocol floor's figure is an upper bound on what the format costs.
+      const { room, name } = ws.deserializeAttachment();
+      const { text, id } = JSON.parse(message);
+      this.seq++;
+      message = JSON.stringify({ type: "chat", room, seq: this.seq, v: this.seq, name, text, ts: Date.now(), id });
     }
     if (this.stores) {
       this.ctx.storage.sql.exec("INSERT OR REPLACE INTO ring (slot, frame) VALUES (?, ?)", this.slot, message);

@@ -104,10 +104,10 @@ export async function startEdge({ groupCommit = true, inspectorPort, metered = t
   };
 }
 
-/** @param {{ behindAssets: boolean, stores?: boolean, routing?: "worker-first" | "assets-first" }} shape */
-async function startFloorRun({ behindAssets, stores = false, routing }) {
+/** @param {{ behindAssets: boolean, stores?: boolean, protocol?: boolean, routing?: "worker-first" | "assets-first" }} shape */
+async function startFloorRun({ behindAssets, stores = false, protocol = false, routing }) {
   const dir = storageDir();
-  const server = await startFloor({ persist: dir, behindAssets, stores, ...(routing ? { routing } : {}) });
+  const server = await startFloor({ persist: dir, behindAssets, stores, protocol, ...(routing ? { routing } : {}) });
   return {
     ...server,
     async stop() {
@@ -140,6 +140,9 @@ export const SYSTEMS = {
   "floor-physical": () => startFloorRun({ behindAssets: false }),
   /** The same-shape floor that also stores every relayed frame (one SQLite row), as edge-chat stores every chat. */
   "floor-durable": () => startFloorRun({ behindAssets: true, stores: true }),
+  // An experiment, run only when named in --systems: the durable floor that
+  // relays frames of edge-chat's shape (bench/floor.js), none of its rules.
+  "floor-protocol": () => startFloorRun({ behindAssets: true, stores: true, protocol: true }),
   // Layout experiments, run only when named in --systems (docs/benchmarks.md,
   // "The assets router"): the floor with run_worker_first = true, and = false.
   "floor-worker-first": () => startFloorRun({ behindAssets: true, routing: "worker-first" }),
