@@ -20,7 +20,7 @@ export function startFloor({ persist, inspectorPort, behindAssets = true, stores
     durableObjects: { ROOMS: { className: "FloorRoom", useSQLite: true } },
     persist,
     assets: behindAssets,
-    ...(stores ? { vars: { FLOOR_STORES: "1", ...(protocol ? { FLOOR_PROTOCOL: "1" } : {}) } } : {}),
+    vars: { ...(stores ? { FLOOR_STORES: "1" } : {}), ...(protocol ? { FLOOR_PROTOCOL: "1" } : {}) },
     ...(inspectorPort ? { inspectorPort } : {}),
   });
 }

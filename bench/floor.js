@@ -11,8 +11,8 @@
 // edge-chat's figures as ratios to both. With FLOOR_STORES set (the durable
 // floor) it also writes each relayed frame to a 100-row SQLite ring before
 // sending it, as edge-chat stores each chat before its broadcast. With
-// FLOOR_PROTOCOL set as well (the protocol floor, an experiment) it also
-// parses each frame and relays, and stores, a chat frame of edge-chat's
+// FLOOR_PROTOCOL set (with FLOOR_STORES: the protocol floor, an experiment)
+// it parses each frame and relays, and stores, a chat frame of edge-chat's
 // shape in its place (type, room, seq, v, name, text, ts, id: what §2.2
 // puts in every broadcast): the cost of the wire format alone, with none
 // of the room's rules.

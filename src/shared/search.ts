@@ -35,11 +35,6 @@ export function searchWords(text: string): string[] {
   return words.filter((w) => w !== "");
 }
 
-/** One word (or a whole text) folded for comparison. */
-export function fold(text: string): string {
-  return ASCII.test(text) ? text.toLowerCase() : foldUnicode(text);
-}
-
 function foldUnicode(text: string): string {
   // Lower case first: `İ` lowers to `i` and a combining dot, which NFD then
   // sees as a mark like any other and drops.
