@@ -30,6 +30,8 @@ export class FloorRoom extends DurableObject {
     this.slot = 0;
     // The protocol floor's numbering restarts when the object does: a floor, not a product.
     this.seq = 0;
+    /** The protocol floor's senders, by socket: their attachments, read once. */
+    this.senders = new WeakMap();
     if (this.stores) ctx.storage.sql.exec("CREATE TABLE IF NOT EXISTS ring (slot INTEGER PRIMARY KEY, frame TEXT)");
   }
 
@@ -47,15 +49,24 @@ export class FloorRoom extends DurableObject {
   webSocketMessage(ws, message) {
     if (!this.welcomed.has(ws)) {
       this.welcomed.add(ws);
-      // The protocol floor keeps the name a chat frame carries where hibernation keeps it, as edge-chat does.
-      ws.serializeAttachment(this.protocol ? { room: this.room, name: String(JSON.parse(message).name) } : 1);
+      // The protocol floor keeps the name a chat frame carries where hibernation keeps it, as edge-chat does,
+      // and in memory for the chats that follow.
+      if (this.protocol) {
+        const sender = { room: this.room, name: String(JSON.parse(message).name) };
+        this.senders.set(ws, sender);
+        ws.serializeAttachment(sender);
+      } else ws.serializeAttachment(1);
       ws.send(WELCOME);
       return;
     }
     if (this.protocol) {
-      // Read back per chat (edge-chat keeps it in memory once read): so the
-      // protocol floor's figure is an upper bound on what the format costs.
-      const { room, name } = ws.deserializeAttachment();
+      // From memory, or once from the attachment after a wake-up, as edge-chat reads it.
+      let sender = this.senders.get(ws);
+      if (!sender) {
+        sender = ws.deserializeAttachment();
+        this.senders.set(ws, sender);
+      }
+      const { room, name } = sender;
       const { text, id } = JSON.parse(message);
       this.seq++;
       message = JSON.stringify({ type: "chat", room, seq: this.seq, v: this.seq, name, text, ts: Date.now(), id });
