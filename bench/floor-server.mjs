@@ -6,21 +6,34 @@
 // - without it (the physical floor): what a frame costs with nothing in front.
 // `stores` makes it write each relayed frame to SQLite before sending it (the
 // durable floor): what edge-chat's one durable write per message costs;
-// `protocol` makes it relay frames of edge-chat's shape (the protocol floor).
+// `protocol` makes it relay frames of edge-chat's shape (the protocol floor);
+// `batches` makes it commit them as edge-chat's group commit does (the batched floor).
 import { startWorker } from "../scripts/lib/harness.mjs";
 
 /**
  * @param {{ persist: string, inspectorPort?: number, behindAssets?: boolean, stores?: boolean,
- *   protocol?: boolean, routing?: "worker-first" | "assets-first" }} options  routing: see the harness's StartOptions
+ *   protocol?: boolean, batches?: boolean, routing?: "worker-first" | "assets-first" }} options  routing: see the harness's StartOptions
  */
-export function startFloor({ persist, inspectorPort, behindAssets = true, stores = false, protocol = false, routing }) {
+export function startFloor({
+  persist,
+  inspectorPort,
+  behindAssets = true,
+  stores = false,
+  protocol = false,
+  batches = false,
+  routing,
+}) {
   return startWorker({
     ...(routing ? { routing } : {}),
     scriptPath: "bench/floor.js",
     durableObjects: { ROOMS: { className: "FloorRoom", useSQLite: true } },
     persist,
     assets: behindAssets,
-    vars: { ...(stores ? { FLOOR_STORES: "1" } : {}), ...(protocol ? { FLOOR_PROTOCOL: "1" } : {}) },
+    vars: {
+      ...(stores ? { FLOOR_STORES: "1" } : {}),
+      ...(protocol ? { FLOOR_PROTOCOL: "1" } : {}),
+      ...(batches ? { FLOOR_BATCHES: "1" } : {}),
+    },
     ...(inspectorPort ? { inspectorPort } : {}),
   });
 }

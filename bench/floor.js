@@ -15,7 +15,11 @@
 // it parses each frame and relays, and stores, a chat frame of edge-chat's
 // shape in its place (type, room, seq, v, name, text, ts, id: what §2.2
 // puts in every broadcast): the cost of the wire format alone, with none
-// of the room's rules.
+// of the room's rules. With FLOOR_BATCHES set as well (the batched floor,
+// an experiment) it commits as edge-chat's group commit does
+// (src/room/group-commit.ts): frames that arrive while a commit is in
+// flight wait, and are relayed together once it lands, one transaction for
+// them all; still stored before anyone receives them.
 import { DurableObject } from "cloudflare:workers";
 
 const WELCOME = '{"type":"welcome"}';
@@ -27,6 +31,10 @@ export class FloorRoom extends DurableObject {
     this.welcomed = new WeakSet(ctx.getWebSockets().filter((ws) => ws.deserializeAttachment() !== null));
     this.stores = Boolean(env.FLOOR_STORES);
     this.protocol = Boolean(env.FLOOR_PROTOCOL);
+    this.batches = Boolean(env.FLOOR_BATCHES);
+    /** The batched floor's frames waiting for the commit in flight, and that commit. */
+    this.waiting = [];
+    this.flight = undefined;
     this.slot = 0;
     // The protocol floor's numbering restarts when the object does: a floor, not a product.
     this.seq = 0;
@@ -59,6 +67,34 @@ export class FloorRoom extends DurableObject {
       ws.send(WELCOME);
       return;
     }
+    if (!this.batches) return this.relay(ws, message);
+    if (this.flight) {
+      this.waiting.push([ws, message]);
+      return this.flight;
+    }
+    this.relay(ws, message);
+    this.flight = this.#commit();
+  }
+
+  /** As group-commit.ts: after a failed commit too, the waiting frames go on rather than wait for ever. */
+  #commit() {
+    return this.ctx.storage.sync().then(
+      () => this.next(),
+      () => this.next(),
+    );
+  }
+
+  /** The batched floor: once a commit lands, the frames that came meanwhile, in one turn; then their commit. */
+  next() {
+    this.flight = undefined;
+    const batch = this.waiting;
+    if (batch.length === 0) return;
+    this.waiting = [];
+    for (const [ws, message] of batch) this.relay(ws, message);
+    this.flight = this.#commit();
+  }
+
+  relay(ws, message) {
     if (this.protocol) {
       // From memory, or once from the attachment after a wake-up, as edge-chat reads it.
       let sender = this.senders.get(ws);

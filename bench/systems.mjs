@@ -104,10 +104,17 @@ export async function startEdge({ groupCommit = true, inspectorPort, metered = t
   };
 }
 
-/** @param {{ behindAssets: boolean, stores?: boolean, protocol?: boolean, routing?: "worker-first" | "assets-first" }} shape */
-async function startFloorRun({ behindAssets, stores = false, protocol = false, routing }) {
+/** @param {{ behindAssets: boolean, stores?: boolean, protocol?: boolean, batches?: boolean, routing?: "worker-first" | "assets-first" }} shape */
+async function startFloorRun({ behindAssets, stores = false, protocol = false, batches = false, routing }) {
   const dir = storageDir();
-  const server = await startFloor({ persist: dir, behindAssets, stores, protocol, ...(routing ? { routing } : {}) });
+  const server = await startFloor({
+    persist: dir,
+    behindAssets,
+    stores,
+    protocol,
+    batches,
+    ...(routing ? { routing } : {}),
+  });
   return {
     ...server,
     async stop() {
@@ -143,6 +150,9 @@ export const SYSTEMS = {
   // An experiment, run only when named in --systems: the durable floor that
   // relays frames of edge-chat's shape (bench/floor.js), none of its rules.
   "floor-protocol": () => startFloorRun({ behindAssets: true, stores: true, protocol: true }),
+  // An experiment, run only when named: the protocol floor with edge-chat's
+  // group commit, so the best a room that stores before it sends can do.
+  "floor-batched": () => startFloorRun({ behindAssets: true, stores: true, protocol: true, batches: true }),
   // Layout experiments, run only when named in --systems (docs/benchmarks.md,
   // "The assets router"): the floor with run_worker_first = true, and = false.
   "floor-worker-first": () => startFloorRun({ behindAssets: true, routing: "worker-first" }),
