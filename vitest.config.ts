@@ -65,6 +65,9 @@ export default defineConfig({
           hookTimeout: 60_000,
           // One browser at a time: two cores, and screenshots of a calm page.
           fileParallelism: false,
+          // A page that renders after a fetch can take over vitest's default
+          // second on a loaded two-core machine (CI ran into it once).
+          expect: { poll: { timeout: 10_000 } },
         },
       },
     ],
