@@ -67,34 +67,35 @@ export class FloorRoom extends DurableObject {
       ws.send(WELCOME);
       return;
     }
-    if (!this.batches) return this.relay(ws, message);
+    if (!this.batches) return this.#relay(ws, message);
     if (this.flight) {
       this.waiting.push([ws, message]);
       return this.flight;
     }
-    this.relay(ws, message);
+    this.#relay(ws, message);
     this.flight = this.#commit();
   }
 
   /** As group-commit.ts: after a failed commit too, the waiting frames go on rather than wait for ever. */
   #commit() {
     return this.ctx.storage.sync().then(
-      () => this.next(),
-      () => this.next(),
+      () => this.#next(),
+      () => this.#next(),
     );
   }
 
   /** The batched floor: once a commit lands, the frames that came meanwhile, in one turn; then their commit. */
-  next() {
+  #next() {
     this.flight = undefined;
     const batch = this.waiting;
     if (batch.length === 0) return;
     this.waiting = [];
-    for (const [ws, message] of batch) this.relay(ws, message);
+    for (const [ws, message] of batch) this.#relay(ws, message);
     this.flight = this.#commit();
   }
 
-  relay(ws, message) {
+  // Private, as are #next and #commit: a Durable Object's public methods are RPC methods.
+  #relay(ws, message) {
     if (this.protocol) {
       // From memory, or once from the attachment after a wake-up, as edge-chat reads it.
       let sender = this.senders.get(ws);
