@@ -73,7 +73,7 @@ export function report({ results, systemNames: SYSTEM_NAMES, floors: FLOORS, bun
   writeFileSync("bench/results/latest.json", `${JSON.stringify(report, null, 2)}\n`);
 
   console.log(
-    `\nedge-chat vs the floors: medians of ${opts.reps} interleaved repetitions, ${opts.seconds} s phases, scale ${opts.scale}`,
+    `\nedge-chat vs the floors: medians of ${opts.reps} interleaved repetitions, ${opts.seconds} s phases${opts.warmup > 0 ? ` after ${opts.warmup} s of warm-up` : ""}, scale ${opts.scale}`,
   );
   console.log(
     `bundle: ${bundleGzipKb} KB gzipped; machine: ${cpuModel}, ${report.machine.cores} cores, node ${process.version}\n`,

@@ -3,19 +3,25 @@
 import { SignJWT } from "jose";
 import WebSocket from "ws";
 import { percentile } from "../scripts/lib/stats.mjs";
-import { opts, scaled } from "./args.mjs";
+import { scaled } from "./args.mjs";
 import { chatFrame, cpuMs, drain, joinAll, joinAs, round, sleep, summary, Tally } from "./load.mjs";
 import { AUTH_SECRET, delta, jwksFetchCount, RSA } from "./systems.mjs";
 
 /**
  * What a scenario gets: a running system, its workerd pids, a run id for room names.
  * @typedef {Awaited<ReturnType<typeof import("./systems.mjs").SYSTEMS["edge-chat"]>> | Awaited<ReturnType<typeof import("./systems.mjs").SYSTEMS["floor"]>>} System
- * @typedef {(server: System, pids: number[], runId: string) => Promise<Record<string, number | undefined>>} Scenario
+ * @typedef {(server: System, pids: number[], runId: string, phaseSeconds: number) => Promise<Record<string, number | undefined>>} Scenario
  */
+
+/**
+ * The scenarios with a load phase of `phaseSeconds` (--seconds): the ones a
+ * warm-up (--warmup) runs first, unmeasured, on the same runtime.
+ */
+export const PHASED = new Set(["fanout", "throughput", "mixed", "rooms"]);
 
 /** @type {Record<string, Scenario>} */
 export const SCENARIOS = {
-  async fanout(server, pids, runId) {
+  async fanout(server, pids, runId, phaseSeconds) {
     const room = `fanout-${runId}`;
     const tally = new Tally();
     const names = Array.from({ length: scaled(200) }, (_, i) => `f${i}`);
@@ -27,7 +33,7 @@ export const SCENARIOS = {
     const sender = clients[0]?.ws;
     const first = names[0] ?? "";
     if (!sender) throw new Error("no clients joined");
-    const total = 50 * opts.seconds;
+    const total = 50 * phaseSeconds;
     await new Promise((/** @type {(value?: unknown) => void} */ resolve) => {
       const timer = setInterval(() => {
         sender.send(chatFrame(first, sent++));
@@ -51,7 +57,7 @@ export const SCENARIOS = {
     });
   },
 
-  async throughput(server, pids, runId) {
+  async throughput(server, pids, runId, phaseSeconds) {
     const room = `throughput-${runId}`;
     const tally = new Tally();
     const names = Array.from({ length: scaled(20) }, (_, i) => `t${i}`);
@@ -76,7 +82,7 @@ export const SCENARIOS = {
     const cpu0 = cpuMs(pids);
     const t0 = performance.now();
     for (const [i, c] of clients.entries()) c.ws.send(chatFrame(names[i] ?? "", 0));
-    await sleep(opts.seconds * 1000);
+    await sleep(phaseSeconds * 1000);
     running = false;
     const seconds = (performance.now() - t0) / 1000;
     // Messages sent = counters 0..sent[name] for each client.
@@ -106,7 +112,7 @@ export const SCENARIOS = {
   // last one's broadcast is back. Every event reaches all 20. The floor
   // relays the frames as they are (a made-up target, since it numbers
   // nothing), so the ratio is what storing and encoding the events costs.
-  async mixed(server, pids, runId) {
+  async mixed(server, pids, runId, phaseSeconds) {
     const room = `mixed-${runId}`;
     const tally = new Tally();
     const names = Array.from({ length: scaled(20) }, (_, i) => `m${i}`);
@@ -166,7 +172,7 @@ export const SCENARIOS = {
     const t0 = performance.now();
     running = true;
     for (const c of clients) c.next();
-    await sleep(opts.seconds * 1000);
+    await sleep(phaseSeconds * 1000);
     running = false;
     const seconds = (performance.now() - t0) / 1000;
     await drain(() => tally.deliveries >= events * names.length);
@@ -305,7 +311,7 @@ export const SCENARIOS = {
     };
   },
 
-  async rooms(server, pids, runId) {
+  async rooms(server, pids, runId, phaseSeconds) {
     const tally = new Tally();
     const roomCount = scaled(50);
     const perRoom = 8;
@@ -336,7 +342,7 @@ export const SCENARIOS = {
         timers.push(start);
       });
     }
-    await sleep(opts.seconds * 1000);
+    await sleep(phaseSeconds * 1000);
     for (const t of timers) clearInterval(t);
     const committed = rooms.reduce((a, r) => a + [...r.sent.values()].reduce((x, y) => x + y, 0), 0);
     await drain(() => tally.deliveries >= committed * perRoom);
