@@ -8,7 +8,7 @@
 //   npm run bench                         11 scenarios × 4 systems × 3 repetitions
 //   npm run bench -- --reps 1 --seconds 2 --scale 0.25      (the CI smoke run)
 //   npm run bench -- --only throughput --systems edge-chat,floor   (an experiment)
-//   npm run bench -- --warmup 40 --only rooms        (steady state: see --warmup below)
+//   npm run bench -- --warmup 90 --only rooms        (steady state: see --warmup below)
 //
 // Each (scenario, system) run gets a fresh runtime, so peak RSS is its own.
 // The load generator is this Node process, connected straight to workerd
