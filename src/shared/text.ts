@@ -13,6 +13,9 @@ export type TextCheck = { ok: true } | { ok: false; code: "bad_message" | "too_l
  */
 const CONTROL_IN_TEXT = /[^\P{Cc}\t\n]/u;
 
+/** Shared: a text passes on every chat, and the answer carries nothing of it. */
+const TEXT_OK: TextCheck = Object.freeze({ ok: true });
+
 /**
  * The chat and dm text rules: something visible, no controls, at most
  * maxChars code points. `blankOk`: a chat with files may have no text (§11.2).
@@ -32,7 +35,7 @@ export function checkText(text: string, maxChars: number, blankOk = false): Text
   if (text.length > maxChars && codePointLength(text) > maxChars) {
     return { ok: false, code: "too_long", message: `A message may be at most ${maxChars} characters.` };
   }
-  return { ok: true };
+  return TEXT_OK;
 }
 
 /** Length in Unicode code points; a lone surrogate counts as one. */

@@ -1,9 +1,17 @@
 /**
  * The wire module's parser and encoders (src/shared/protocol.ts, server-frames.ts), directly.
  */
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { parseClientFrame } from "../../src/shared/protocol";
-import { type ChatFrame, encode, encodeWelcome, type WelcomeHead } from "../../src/shared/server-frames";
+import {
+  type ChatFrame,
+  encode,
+  encodeChat,
+  encodeNewChat,
+  encodeWelcome,
+  type WelcomeHead,
+} from "../../src/shared/server-frames";
 
 describe("parseClientFrame", () => {
   it("returns the typed frame for a valid message", () => {
@@ -41,5 +49,48 @@ describe("encodeWelcome", () => {
     const spliced = encodeWelcome(welcome, [encode(chat)]);
     expect(JSON.parse(spliced)).toEqual({ ...welcome, history: [chat] });
     expect(encodeWelcome(welcome, [])).toBe(JSON.stringify({ ...welcome, history: [] }));
+  });
+});
+
+describe("encodeNewChat", () => {
+  it("writes the same frame as encodeChat of the message numbered with its seq", () => {
+    const person = fc.record({ name: fc.string({ minLength: 1 }) }, { requiredKeys: ["name"] });
+    const file = fc.record(
+      {
+        id: fc.string({ minLength: 1 }),
+        name: fc.string({ minLength: 1 }),
+        type: fc.string({ minLength: 1 }),
+        size: fc.nat(),
+        width: fc.nat(),
+        height: fc.nat(),
+      },
+      { requiredKeys: ["id", "name", "type", "size"] },
+    );
+    const message = fc.record(
+      {
+        room: fc.string({ minLength: 1 }),
+        name: fc.string({ minLength: 1 }),
+        user: fc.string({ minLength: 1 }),
+        text: fc.string(),
+        ts: fc.nat(),
+        id: fc.string({ minLength: 1 }),
+        bot: fc.constant(true as const),
+        replyTo: fc.integer({ min: 1 }),
+        edited: fc.nat(),
+        deleted: fc.constant(true as const),
+        reactions: fc.dictionary(
+          fc.string({ minLength: 1 }),
+          fc.record({ count: fc.nat(), names: fc.array(fc.string()) }),
+        ),
+        files: fc.array(file, { maxLength: 3 }),
+        mentions: fc.array(person, { maxLength: 3 }),
+      },
+      { requiredKeys: ["room", "name", "text", "ts"] },
+    );
+    fc.assert(
+      fc.property(message, fc.integer({ min: 1 }), (m, seq) => {
+        expect(encodeNewChat(m, seq)).toBe(encodeChat({ ...m, seq, v: seq }));
+      }),
+    );
   });
 });

@@ -144,6 +144,20 @@ describe("history ring", () => {
       expect(JSON.parse(second.append(message("m7"), "ann")).seq).toBe(7);
     }));
 
+  it("finds a retry's original by its author and id only while it is in the ring, and frees the id when it leaves", () =>
+    withSql("ring-ids", (sql) => {
+      const ring = open(sql, 2);
+      const first = ring.append(message("first", "same"), "ann");
+      ring.append(message("ben's", "same"), "ben");
+      expect(ring.findByClientId("ann", "same")).toBe(first);
+      expect(ring.findByClientId("ben", "same")).not.toBe(first);
+      expect(ring.findByClientId("cat", "same")).toBeUndefined();
+      ring.append(message("pushes ann's out"), "ann");
+      expect(ring.findByClientId("ann", "same")).toBeUndefined();
+      const again = ring.append(message("the id reused", "same"), "ann");
+      expect(ring.findByClientId("ann", "same")).toBe(again);
+    }));
+
   it("grows to a raised HISTORY_LIMIT on the next load, keeping every message and seq", () =>
     withSql("ring-grow", (sql) => {
       const narrow = open(sql, 3);

@@ -85,7 +85,7 @@ export function chat<S>(
   const seq = history.latestSeq;
   if (files) ctx.files.attach(frame.files ?? [], seq);
   wroteOwn(ctx, sender.membership, seq);
-  mentioned(ctx, seq, { ...member, ts: now }, frame.text, mentions);
+  if (mentions.length > 0) mentioned(ctx, seq, { ...member, ts: now }, frame.text, mentions);
   ctx.broadcast(files ? ctx.urls.out(stored) : stored);
   // A ring-only room (§8.1, retention 0) just dropped its oldest message; its files go with it.
   if (ctx.limits.historyRetentionMs === 0 && ctx.files.orphaned(history.oldestSeq)) ctx.sweepFiles(ctx.now());

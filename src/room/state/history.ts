@@ -38,7 +38,7 @@
  * when a frame needs history: a typing frame or a close never reads storage.
  */
 
-import { encodeChat, type StoredChat } from "../../shared/server-frames";
+import { encodeChat, encodeNewChat, type StoredChat } from "../../shared/server-frames";
 import { utf8Length } from "../../shared/text";
 import type { MessageRow, MessageStore, Reactors } from "../storage/stores";
 import { hasFiles, indexWords, isDeleted, parseStored, summarize, withVersion } from "./stored-message";
@@ -93,7 +93,12 @@ export class HistoryRing {
   /** Oldest first, by seq; never longer than #limit. */
   readonly #entries: Entry[] = [];
   readonly #bySeq = new Map<number, Entry>();
-  readonly #byClientId = new Map<string, Entry>();
+  /**
+   * A retry's lookup (§2.2), by author and then by client id: two lookups
+   * of strings the room already holds, where one key joining the two was
+   * a new string to build and hash three times per chat (npm run bench:core).
+   */
+  readonly #byClientId = new Map<string, Map<string, Entry>>();
   #latestSeq = 0;
   /** The newest seq that has left the ring (0: none). */
   #evicted = 0;
@@ -181,7 +186,7 @@ export class HistoryRing {
    */
   append(message: NewMessage, author: string | null): string {
     const seq = this.#latestSeq + 1;
-    const frame = encodeChat({ ...message, seq, v: seq });
+    const frame = encodeNewChat(message, seq);
     const oldest = this.#entries.length >= this.#limit ? this.#entries[0] : undefined;
     const row: MessageRow = {
       seq,
@@ -306,7 +311,7 @@ export class HistoryRing {
 
   /** The stored frame (in its latest state) of a message this author sent with this client id, if still in the ring. */
   findByClientId(author: string, clientId: string): string | undefined {
-    const entry = this.#byClientId.get(idKey(author, clientId));
+    const entry = this.#byClientId.get(author)?.get(clientId);
     return entry && this.#retained(entry) ? entry.frame : undefined;
   }
 
@@ -365,8 +370,7 @@ export class HistoryRing {
       if (entry && gone.has(entry.seq)) {
         this.#entries.splice(i, 1);
         this.#bySeq.delete(entry.seq);
-        if (entry.author !== null && entry.clientId !== null)
-          this.#byClientId.delete(idKey(entry.author, entry.clientId));
+        this.#forgetClientId(entry);
       }
     }
     for (const seq of seqs) this.#waitingWords.delete(seq);
@@ -379,22 +383,45 @@ export class HistoryRing {
   }
 
   #push(row: MessageRow): void {
-    const entry: Entry = { ...row, bytes: utf8Length(row.frame), files: hasFiles(row.frame) };
+    // Field by field, not a spread of the row: this runs once per chat, and
+    // the spread (a copy, then two more fields) made the core's whole chat
+    // path a fifth slower in Node (npm run bench:core; workerd's V8 minds
+    // it less, docs/benchmarks.md).
+    const { frame } = row;
+    const entry: Entry = {
+      seq: row.seq,
+      v: row.v,
+      ts: row.ts,
+      frame,
+      author: row.author,
+      clientId: row.clientId,
+      reactors: row.reactors,
+      evicted: row.evicted,
+      bytes: utf8Length(frame),
+      files: hasFiles(frame),
+    };
     this.#entries.push(entry);
     this.#bySeq.set(entry.seq, entry);
     if (entry.author !== null && entry.clientId !== null) {
-      this.#byClientId.set(idKey(entry.author, entry.clientId), entry);
+      const ids = this.#byClientId.get(entry.author);
+      if (ids) ids.set(entry.clientId, entry);
+      else this.#byClientId.set(entry.author, new Map([[entry.clientId, entry]]));
     }
     while (this.#entries.length > this.#limit) {
       const dropped = this.#entries.shift();
       if (!dropped) break;
       this.#bySeq.delete(dropped.seq);
-      // An id can only be reused once its message has left the ring (the
-      // room refuses duplicates before appending), so this key is the dropped one's.
-      if (dropped.author !== null && dropped.clientId !== null) {
-        this.#byClientId.delete(idKey(dropped.author, dropped.clientId));
-      }
+      this.#forgetClientId(dropped);
     }
+  }
+
+  #forgetClientId(entry: Entry): void {
+    // An id can only be reused once its message has left the ring (the room
+    // refuses duplicates before appending), so the id is still this entry's.
+    if (entry.author === null || entry.clientId === null) return;
+    const ids = this.#byClientId.get(entry.author);
+    ids?.delete(entry.clientId);
+    if (ids?.size === 0) this.#byClientId.delete(entry.author);
   }
 }
 
@@ -417,11 +444,6 @@ function rowOf(row: MessageRow): MessageRow {
 
 function frameOf(entry: Entry): string {
   return entry.frame;
-}
-
-function idKey(author: string, clientId: string): string {
-  // NUL cannot occur in a member id (names refuse control characters).
-  return `${author}\u0000${clientId}`;
 }
 
 /** A stored row's words for the index (none for a tombstone). */

@@ -42,6 +42,8 @@ const LOG_COLUMNS = COLUMNS.split(", ")
   .map((c) => `m.${c}`)
   .join(", ");
 const LEGACY_TABLES = ["history", "ring", "messages"] as const;
+/** Built once: a template in `insert` would build (and the runtime flatten) the same string for every chat. */
+const INSERT_MESSAGE = `INSERT INTO message_log (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`;
 
 /** The rows of a query that match the schema; any other row is skipped, never cast. */
 function rowsOf<T extends v.GenericSchema>(cursor: SqlStorageCursor<Record<string, SqlStorageValue>>, schema: T) {
@@ -90,7 +92,7 @@ export class SqlMessageStore implements MessageStore {
 
   insert(row: MessageRow): void {
     this.#create();
-    this.#sql.exec(`INSERT INTO message_log (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, ...values(row));
+    this.#sql.exec(INSERT_MESSAGE, ...values(row));
   }
 
   index(after: number, max: number, words: (row: MessageRow) => string | null): number {
