@@ -1,10 +1,10 @@
 /**
- * The room core's chat path in plain Node, for bench/core.mjs: the JavaScript
- * a chat costs the room, without the runtime (no sockets, no SQLite, no
- * commits). It is the part of the rooms scenario's gap to the floors that
- * the room's own code decides (docs/benchmarks.md), and in Node it is steady
- * enough to tell a change of a few percent, which a whole-runtime run on a
- * shared machine cannot.
+ * The room core's chat path without the runtime, for bench/core.mjs (in Node,
+ * or inside workerd): the JavaScript a chat costs the room, with no
+ * sockets, no SQLite and no commits. It is the part of the rooms scenario's
+ * gap to the floors that the room's own code decides (docs/benchmarks.md),
+ * and it is steady enough to tell a change of several percent, which a
+ * whole-runtime run on a shared machine cannot.
  *
  * The rooms are the bench's: ROOMS rooms of MEMBERS members, each member on
  * its own address, one chat a second each, with the bench's chat frame (a

@@ -1,10 +1,11 @@
 // npm run bench:core: what the room's own JavaScript costs per chat, without
 // the runtime around it (bench/core-chat.ts says what runs). The rooms
 // scenario of npm run bench prices the whole runtime, and on this machine
-// its ratio moves by a tenth between runs of the same code; this figure is
-// steady to a few percent, so it can tell whether a change to the chat path
-// pays. It is not the runtime's cost: sockets, SQLite and commits come on
-// top (docs/benchmarks.md). Nothing is asserted.
+// its ratio moves by a tenth between runs of the same code. This figure is
+// steadier (runs of the same code agree within about 7 %), so it can tell
+// whether a change to the chat path pays. It is not the runtime's cost:
+// sockets, SQLite and commits come on top (docs/benchmarks.md). No timing
+// is asserted; a refused chat or a missing send fails the run.
 //
 // By default the chats run in Node, timed with its clock. With --workerd
 // they run inside workerd (one Worker, no Durable Object: the same code over
