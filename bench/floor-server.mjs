@@ -7,12 +7,14 @@
 // `stores` makes it write each relayed frame to SQLite before sending it (the
 // durable floor): what edge-chat's one durable write per message costs;
 // `protocol` makes it relay frames of edge-chat's shape (the protocol floor);
-// `batches` makes it commit them as edge-chat's group commit does (the batched floor).
+// `batches` makes it commit them as edge-chat's group commit does (the batched floor);
+// `archive` makes it keep every chat, searchable, as §8 asks (the archive floor);
+// `rules` adds the checks every chat must pass (the rules floor).
 import { startWorker } from "../scripts/lib/harness.mjs";
 
 /**
  * @param {{ persist: string, inspectorPort?: number, behindAssets?: boolean, stores?: boolean,
- *   protocol?: boolean, batches?: boolean, routing?: "worker-first" | "assets-first" }} options  routing: see the harness's StartOptions
+ *   protocol?: boolean, batches?: boolean, archive?: boolean, rules?: boolean, routing?: "worker-first" | "assets-first" }} options  routing: see the harness's StartOptions
  */
 export function startFloor({
   persist,
@@ -21,6 +23,8 @@ export function startFloor({
   stores = false,
   protocol = false,
   batches = false,
+  archive = false,
+  rules = false,
   routing,
 }) {
   return startWorker({
@@ -33,6 +37,8 @@ export function startFloor({
       ...(stores ? { FLOOR_STORES: "1" } : {}),
       ...(protocol ? { FLOOR_PROTOCOL: "1" } : {}),
       ...(batches ? { FLOOR_BATCHES: "1" } : {}),
+      ...(archive ? { FLOOR_ARCHIVE: "1" } : {}),
+      ...(rules ? { FLOOR_RULES: "1" } : {}),
     },
     ...(inspectorPort ? { inspectorPort } : {}),
   });

@@ -104,17 +104,10 @@ export async function startEdge({ groupCommit = true, inspectorPort, metered = t
   };
 }
 
-/** @param {{ behindAssets: boolean, stores?: boolean, protocol?: boolean, batches?: boolean, routing?: "worker-first" | "assets-first" }} shape */
-async function startFloorRun({ behindAssets, stores = false, protocol = false, batches = false, routing }) {
+/** @param {Omit<Parameters<typeof startFloor>[0], "persist">} shape  the floor's shape (bench/floor-server.mjs) */
+async function startFloorRun(shape) {
   const dir = storageDir();
-  const server = await startFloor({
-    persist: dir,
-    behindAssets,
-    stores,
-    protocol,
-    batches,
-    ...(routing ? { routing } : {}),
-  });
+  const server = await startFloor({ ...shape, persist: dir });
   return {
     ...server,
     async stop() {
@@ -122,7 +115,7 @@ async function startFloorRun({ behindAssets, stores = false, protocol = false, b
       rmSync(dir, { recursive: true, force: true });
     },
     /** The floor counts no rows (the durable one writes one per relayed frame). @returns {Promise<number | undefined>} */
-    rowsWritten: async () => (stores ? undefined : 0),
+    rowsWritten: async () => (shape.stores ? undefined : 0),
     /** @returns {Promise<number | undefined>} */
     rowsRead: async () => undefined,
     /** The floor commits once per relayed frame, by the runtime's own rule. @returns {Promise<number | undefined>} */
@@ -153,6 +146,16 @@ export const SYSTEMS = {
   // An experiment, run only when named: the protocol floor with edge-chat's
   // group commit, so the best a room that stores before it sends can do.
   "floor-batched": () => startFloorRun({ behindAssets: true, stores: true, protocol: true, batches: true }),
+  // An experiment, run only when named: the protocol floor that keeps every
+  // chat in edge-chat's message table and search index (§8), in place of a ring.
+  "floor-archive": () => startFloorRun({ behindAssets: true, stores: true, protocol: true, archive: true }),
+  // An experiment, run only when named: the archive floor with edge-chat's group
+  // commit, so the best a room that keeps §8's guarantees can do in throughput.
+  "floor-archive-batched": () =>
+    startFloorRun({ behindAssets: true, stores: true, protocol: true, archive: true, batches: true }),
+  // An experiment, run only when named: the archive floor holding each chat to
+  // the checks §2.2 and §2.4 ask, in their cheapest form (bench/floor.js).
+  "floor-rules": () => startFloorRun({ behindAssets: true, stores: true, protocol: true, archive: true, rules: true }),
   // Layout experiments, run only when named in --systems (docs/benchmarks.md,
   // "The assets router"): the floor with run_worker_first = true, and = false.
   "floor-worker-first": () => startFloorRun({ behindAssets: true, routing: "worker-first" }),
