@@ -9,12 +9,13 @@
 // `protocol` makes it relay frames of edge-chat's shape (the protocol floor);
 // `batches` makes it commit them as edge-chat's group commit does (the batched floor);
 // `archive` makes it keep every chat, searchable, as §8 asks (the archive floor);
-// `rules` adds the checks every chat must pass (the rules floor).
+// `rules` adds the checks every chat must pass (the rules floor);
+// `replay` makes its welcome replay the last 100 chats (the replay floor).
 import { startWorker } from "../scripts/lib/harness.mjs";
 
 /**
  * @param {{ persist: string, inspectorPort?: number, behindAssets?: boolean, stores?: boolean,
- *   protocol?: boolean, batches?: boolean, archive?: boolean, rules?: boolean, routing?: "worker-first" | "assets-first" }} options  routing: see the harness's StartOptions
+ *   protocol?: boolean, batches?: boolean, archive?: boolean, rules?: boolean, replay?: boolean, routing?: "worker-first" | "assets-first" }} options  routing: see the harness's StartOptions
  */
 export function startFloor({
   persist,
@@ -25,6 +26,7 @@ export function startFloor({
   batches = false,
   archive = false,
   rules = false,
+  replay = false,
   routing,
 }) {
   return startWorker({
@@ -39,6 +41,7 @@ export function startFloor({
       ...(batches ? { FLOOR_BATCHES: "1" } : {}),
       ...(archive ? { FLOOR_ARCHIVE: "1" } : {}),
       ...(rules ? { FLOOR_RULES: "1" } : {}),
+      ...(replay ? { FLOOR_REPLAY: "1" } : {}),
     },
     ...(inspectorPort ? { inspectorPort } : {}),
   });

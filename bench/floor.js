@@ -33,6 +33,9 @@
 // message is among the last 100), a token bucket per name and one per
 // address, a mute check, and a look for `@` (§10.2's mentions; the bench's
 // chats have none). A refused chat is answered with an error frame.
+// With FLOOR_REPLAY (with FLOOR_PROTOCOL: the replay floor, an experiment)
+// its welcome carries the last 100 chat frames, as edge-chat's welcome
+// replays its ring (§2.1), from memory.
 import { DurableObject } from "cloudflare:workers";
 
 const WELCOME = '{"type":"welcome"}';
@@ -47,7 +50,8 @@ const MAX_CHARS = 2000;
 const CONTROL = /[\p{Cc}--[\n\t]]/v;
 const RATE = { burst: 1_000_000, perSec: 1_000_000 };
 const ADDRESS_RATE = { burst: 100_000, perSec: 100_000 };
-const RETRY_RING = 100;
+// The ring a join replays and a retry looks in: edge-chat's default (HISTORY_LIMIT).
+const RING = 100;
 const REFUSED = '{"type":"error","code":"bad_message"}';
 const RATE_LIMITED = '{"type":"error","code":"rate_limited"}';
 
@@ -90,6 +94,9 @@ export class FloorRoom extends DurableObject {
     /** The archive floor's chats not yet in its index: [seq, words]. */
     this.unindexed = [];
     this.rules = Boolean(env.FLOOR_RULES);
+    this.replay = Boolean(env.FLOOR_REPLAY);
+    /** The replay floor's last RING chat frames, oldest first (a wake-up starts it empty: a floor). */
+    this.recent = [];
     /** The rules floor's state, in memory as edge-chat keeps it: the last ids by name, their order, buckets, mutes. */
     this.ids = new Map();
     this.idOrder = [];
@@ -124,7 +131,7 @@ export class FloorRoom extends DurableObject {
         this.senders.set(ws, sender);
         ws.serializeAttachment(sender);
       } else ws.serializeAttachment(1);
-      ws.send(WELCOME);
+      ws.send(this.replay ? `{"type":"welcome","history":[${this.recent.join(",")}]}` : WELCOME);
       return;
     }
     if (!this.batches) return this.#relay(ws, message);
@@ -212,11 +219,11 @@ export class FloorRoom extends DurableObject {
     return true;
   }
 
-  /** The rules floor: a sent id is answered again while its message is among the last RETRY_RING. */
+  /** The rules floor: a sent id is answered again while its message is among the last RING. */
   #remember(name, id, frame) {
     slot(this.ids, name, () => new Map()).set(id, frame);
     this.idOrder.push([name, id]);
-    if (this.idOrder.length <= RETRY_RING) return;
+    if (this.idOrder.length <= RING) return;
     const [oldName, oldId] = this.idOrder.shift();
     const old = this.ids.get(oldName);
     old?.delete(oldId);
@@ -239,6 +246,7 @@ export class FloorRoom extends DurableObject {
       message = JSON.stringify({ type: "chat", room, seq: this.seq, v: this.seq, name, text, ts: Date.now(), id });
       if (this.archive) this.#keep(message, name, String(text), id);
       if (this.rules && typeof id === "string") this.#remember(name, id, message);
+      if (this.replay && this.recent.push(message) > RING) this.recent.shift();
     }
     if (this.stores && !this.archive) {
       this.ctx.storage.sql.exec("INSERT OR REPLACE INTO ring (slot, frame) VALUES (?, ?)", this.slot, message);

@@ -4,7 +4,7 @@
 // the functions with the most self time; the raw profile goes to
 // bench/results/profile.cpuprofile (open it in Chrome DevTools).
 //
-//   node bench/profile.mjs [seconds] [--floor | --floor-durable] [--joinstorm | --rooms]
+//   node bench/profile.mjs [seconds] [--floor | --floor-durable] [--joinstorm [--v3] | --rooms]
 //
 // The profiler sees the isolate only: time in the runtime's own code
 // (sockets, SQLite, commits) is charged to whichever JavaScript frame called
@@ -50,6 +50,8 @@ const call = inspector.call;
 // --joinstorm profiles 300 joins at once into a room with 100 messages of
 // history (the bench's join storm) instead of the closed-loop chat load.
 const storm = process.argv.includes("--joinstorm");
+// --v3 joins as version-3 clients (the bench's joinstorm-v3).
+const v3 = process.argv.includes("--v3");
 // --rooms profiles the bench's rooms scenario: 50 rooms of 8 clients, each
 // client sending 1 chat a second, so every chat is an event of its own in
 // a room that was idle.
@@ -71,7 +73,7 @@ const joinAs = async (name, onFrame, into = room) => {
       if (frame.type === "welcome" || (frame.type === "join" && frame.name === name)) resolve();
       onFrame?.(ws, frame);
     });
-    ws.send(JSON.stringify({ type: "join", name }));
+    ws.send(JSON.stringify({ type: "join", name, ...(v3 ? { protocol: 3 } : {}) }));
   });
   return ws;
 };

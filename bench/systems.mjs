@@ -156,6 +156,9 @@ export const SYSTEMS = {
   // An experiment, run only when named: the archive floor holding each chat to
   // the checks §2.2 and §2.4 ask, in their cheapest form (bench/floor.js).
   "floor-rules": () => startFloorRun({ behindAssets: true, stores: true, protocol: true, archive: true, rules: true }),
+  // An experiment, run only when named: the protocol floor whose welcome replays
+  // the last 100 chats, as edge-chat's replays its ring (the join storms' history).
+  "floor-replay": () => startFloorRun({ behindAssets: true, stores: true, protocol: true, replay: true }),
   // Layout experiments, run only when named in --systems (docs/benchmarks.md,
   // "The assets router"): the floor with run_worker_first = true, and = false.
   "floor-worker-first": () => startFloorRun({ behindAssets: true, routing: "worker-first" }),

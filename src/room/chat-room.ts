@@ -28,7 +28,7 @@ import { type Limits, readLimits } from "../shared/limits";
 import { type ModerationFrame, PING_TEXT, PONG_TEXT } from "../shared/protocol";
 import type { FileInfo, StoredFile } from "../shared/server-frames";
 import type { RoomReadState } from "../user/notes";
-import { ADDRESS_HEADER, UNKNOWN_ADDRESS } from "../worker/address";
+import { requestAddress, UNKNOWN_ADDRESS } from "../worker/address";
 import { switchingProtocols } from "../worker/upgrade";
 import { ChatCore } from "./core";
 import { grantUpload, recordUpload, servable, type UploadGrant } from "./features/files";
@@ -128,7 +128,7 @@ export class ChatRoom extends DurableObject<Env> {
     if (request.headers.get("Upgrade")?.toLowerCase() !== "websocket") {
       return Response.json(httpErrorBody("websocket_required", "Connect with a WebSocket upgrade."), { status: 426 });
     }
-    const address = request.headers.get(ADDRESS_HEADER) ?? UNKNOWN_ADDRESS;
+    const address = requestAddress(request);
     const refusal = this.#core.admit(address);
     if (refusal) return Response.json(httpErrorBody(refusal.code, refusal.message), { status: 429 });
     const { 0: client, 1: server } = new WebSocketPair();

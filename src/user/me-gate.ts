@@ -24,7 +24,7 @@ import { errorName } from "../room/io";
 import { type Limits, readLimits } from "../shared/limits";
 import { CLOSE_JOIN_TIMEOUT, PING_TEXT, PONG_TEXT, parseMeFrame } from "../shared/protocol";
 import { encode, errorFrame } from "../shared/server-frames";
-import { ADDRESS_HEADER, UNKNOWN_ADDRESS } from "../worker/address";
+import { requestAddress } from "../worker/address";
 import { switchingProtocols } from "../worker/upgrade";
 import { spendKept } from "./kept-bucket";
 
@@ -63,7 +63,7 @@ export class MeGate extends DurableObject<Env> {
     const { 0: client, 1: server } = new WebSocketPair();
     this.ctx.acceptWebSocket(server);
     const now = Date.now();
-    const address = request.headers.get(ADDRESS_HEADER) ?? UNKNOWN_ADDRESS;
+    const address = requestAddress(request);
     server.serializeAttachment({ opened: now, address } satisfies Attachment);
     // The socket must say who it is by then (§2.4's join timeout), or the alarm closes it.
     const alarm = await this.ctx.storage.getAlarm();

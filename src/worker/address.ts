@@ -2,15 +2,21 @@
  * The client address the per-address limits of protocol §2.4 count by.
  *
  * Cloudflare sets `CF-Connecting-IP` on every request that reaches the
- * Worker and a client cannot forge it there. The Worker turns it into
- * ADDRESS_HEADER on the request it forwards to a room, always overwriting
- * whatever the client sent under that name, so a room can trust the header
- * (only the Worker can reach a room).
+ * Worker, overwriting whatever the client sent under that name. The Worker
+ * forwards a socket's upgrade to its object as it came (`stub.fetch` of the
+ * raw request: no copy of the request and its headers per upgrade), so the
+ * object reads the same header the Worker would, and only the Worker can
+ * reach an object.
  */
-export const ADDRESS_HEADER = "X-Edge-Chat-Address";
+const ADDRESS_HEADER = "CF-Connecting-IP";
 
 /** What a room counts under when no address was passed (in-runtime tests call rooms directly). */
 export const UNKNOWN_ADDRESS = "unknown";
+
+/** The address key of the client that sent this request (in the Worker, or in the object it was forwarded to). */
+export function requestAddress(request: Request): string {
+  return addressKey(request.headers.get(ADDRESS_HEADER) ?? undefined);
+}
 
 /**
  * The key a client is limited by. An IPv4 address is one key. IPv6 is

@@ -75,6 +75,26 @@ describe("one address, many sockets and names", () => {
   });
 });
 
+describe("the address a room counts", () => {
+  it("is the /64 of an IPv6 client: two addresses of one /64 share MAX_SOCKETS_PER_ADDRESS, another /64 does not", async () => {
+    const strict = await startChat({ vars: { MAX_SOCKETS_PER_ADDRESS: 2 } });
+    const from = (ip: string) => ({ "CF-Connecting-IP": ip });
+    try {
+      const room = freshRoom();
+      const held = await Promise.all(
+        ["2001:db8:1:2::1", "2001:db8:1:2::2"].map((ip) => ChatClient.connect(strict.wsUrl(room), from(ip))),
+      );
+      const refusal = await strict.handshake(`/chat/${room}`, from("2001:db8:1:2:ffff::3"));
+      expect(refusal).toMatchObject({ status: 429, body: { error: "too_many_sockets" } });
+      const neighbour = await ChatClient.connect(strict.wsUrl(room), from("2001:db8:1:3::1"));
+      await neighbour.join("Neighbour");
+      await Promise.all([neighbour, ...held].map((c) => c.close()));
+    } finally {
+      await strict.stop();
+    }
+  });
+});
+
 describe("a name's rate bucket", () => {
   it("follows the name across leave and a join on a fresh socket", async () => {
     const room = freshRoom();
