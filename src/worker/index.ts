@@ -60,9 +60,9 @@ app.all("/me", methodNotAllowed("GET"));
 /**
  * A socket's upgrade as an object receives it: checked for the upgrade
  * and the origin (§1), then forwarded as it came. The object reads the
- * client's address from it (address.ts); a copy of the request with the
- * address in a header of our own cost a twentieth of a join's CPU in the
- * v3 join storm (docs/benchmarks.md).
+ * client's address from it (address.ts). A copy of the request, to carry
+ * the address in a header of our own, was about a twentieth of the
+ * samples in a V8 profile of the v3 join storm (docs/benchmarks.md).
  */
 function upgradeRequest(c: Context<{ Bindings: Env }>): Request {
   if (c.req.header("Upgrade")?.toLowerCase() !== "websocket") {

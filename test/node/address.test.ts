@@ -1,5 +1,5 @@
 /**
- * Client addresses as the Worker keys them (src/worker/address.ts).
+ * Client addresses as the Worker and the objects it forwards to key them (src/worker/address.ts).
  */
 import { describe, expect, it } from "vitest";
 import { addressKey, requestAddress } from "../../src/worker/address";
