@@ -21,7 +21,7 @@ import { type ClientConfig, type PublishBody, PublishBodySchema } from "../share
 import { readLimits } from "../shared/limits";
 import { isModerationFrame, MODERATION_ACTIONS, type ModerationFrame, parseClientFrame } from "../shared/protocol";
 import { LISTS_PER_MINUTE } from "../user/user-rooms";
-import { addressKey } from "./address";
+import { requestAddress } from "./address";
 import { upload } from "./files";
 import { ApiError, methodNotAllowed } from "./http-error";
 import { roomParam, roomStub } from "./rooms";
@@ -270,7 +270,7 @@ async function bearerGuard(c: Context<App>): Promise<{ failed(): Promise<void> }
 
 /** The caller's address's guard object (src/worker/api-guard.ts). */
 function addressGuard(c: Context<App>) {
-  return c.env.API_GUARD.getByName(addressKey(c.req.header("CF-Connecting-IP")));
+  return c.env.API_GUARD.getByName(requestAddress(c.req.raw));
 }
 
 /** 429 with `Retry-After` in whole seconds. */
